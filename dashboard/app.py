@@ -1,0 +1,44 @@
+"""The app: page setup, the shared sidebar and navigation. It only navigates.
+
+Run it with ``dashboard [--store PATH] [--port N]`` (or ``streamlit run dashboard/app.py``
+with ``XSTILTS_STORE`` set). Streamlit executes this file as ``__main__``; importing it does
+nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import data, sidebar
+
+VIEWS = Path(__file__).parent / "views"
+#: (file, title, url path, icon); the first page is the default.
+PAGES = (
+    ("question.py", "Question", "question", ":material/help:"),
+    ("matrix.py", "Transfer matrix", "matrix", ":material/grid_on:"),
+    ("languages.py", "Languages", "languages", ":material/translate:"),
+    ("runs.py", "Runs & sources", "runs", ":material/table_rows:"),
+    ("export.py", "Export", "export", ":material/download:"),
+)
+
+
+def main() -> None:
+    """One run of the app: sidebar, then the chosen page, then the URL."""
+    st.set_page_config(page_title="xstilts", page_icon=":material/translate:", layout="wide")
+    pages = [
+        st.Page(VIEWS / file, title=title, url_path=url, icon=icon, default=i == 0)
+        for i, (file, title, url, icon) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages)
+    ctx = sidebar.render(data.launch_store())
+    sidebar.show_notes()
+    if ctx is None:
+        return
+    page.run()
+    sidebar.write_url()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The one module that touches the store and Streamlit caching.
+
+* :func:`open_store` opens a store read-only once per path (``st.cache_resource``); every query
+  runs on its own cursor (``Store.query``).
+* :class:`Reader` holds the reads the pages need, uncached: the analysis of
+  :mod:`store.analysis` plus a few short catalog / provenance queries. Every user value is a
+  query parameter. The latency benchmark uses it directly.
+* :class:`CachedReader` has the same methods, each result cached per (store, method, arguments)
+  with ``st.cache_data``; arguments are small hashable values (a ``Filters``, a string).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from dashboard.state import RUNNER_SOURCE, Options
+from store import analysis
+from store.database import INDEX_NAME, Store, resolve_store_path
+from store.errors import StoreError
+
+RUN_LIST_LIMIT = 2000
+
+
+def launch_store() -> str:
+    """The store the app was started on: ``$XSTILTS_STORE`` or the default location."""
+    return str(resolve_store_path(None))
+
+
+def is_store_folder(path: str) -> bool:
+    """True if ``path`` is an existing store folder (the dashboard never creates one)."""
+    try:
+        p = Path(path).expanduser()
+        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
+    except (OSError, ValueError):
+        return False
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def open_store(path: str) -> Store:
+    """The store at ``path``, opened read-only and shared by every session."""
+    store = Store.open(path, read_only=True)
+    store.query("SELECT 1")  # opens the connection now, not racing in two threads later
+    return store
+
+
+def reload_store(path: str) -> None:
+    """Drops the cached connection and frames, so new runs in the store show up."""
+    open_store.clear()
+    st.cache_data.clear()
+
+
+class Reader:
+    """Uncached reads on one open store (same methods as :class:`CachedReader`)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # ------------------------------------------------------------------ options and catalog
+    def options(self) -> Options:
+        """What the sidebar offers: the values present in this store."""
+        def col(sql: str, params: dict | None = None) -> tuple[str, ...]:
+            return col_params(self.store, sql, params)
+
+        return Options(
+            models=col("SELECT DISTINCT model FROM runs ORDER BY model"),
+            metrics=col("SELECT DISTINCT metric FROM results ORDER BY metric"),
+            splits=col("SELECT DISTINCT split FROM results ORDER BY split DESC"),
+            settings=col("SELECT DISTINCT setting FROM runs ORDER BY setting = 'zero-shot' DESC, setting"),
+            target_types=col("SELECT DISTINCT task_type FROM tasks WHERE role <> 'intermediate' ORDER BY task_type"),
+            families=col("SELECT DISTINCT family FROM languages WHERE family IS NOT NULL ORDER BY family"),
+            published_sources=col(
+                "SELECT DISTINCT source FROM sources WHERE source <> $runner ORDER BY source", {"runner": RUNNER_SOURCE}
+            ),
+        )
+
+    def languages(self) -> pl.DataFrame:
+        """The catalog's languages with family, genus, script and resource class."""
+        return self.store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
+
+    def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
+        """Target tasks (role target) of the given task types (all when empty), in catalog order."""
+        df = self.store.query(
+            "SELECT task FROM tasks WHERE role = 'target' AND (len($types) = 0 OR list_contains($types, task_type))",
+            {"types": list(types)},
+        )
+        return tuple(df["task"])
+
+    def count_single_task_runs(self, model: str, setting: str) -> int:
+        """Runs of one named intermediate task (any source) for this model and setting."""
+        df = self.store.query(
+            """SELECT count(*) AS n FROM runs WHERE model = $model AND setting = $setting
+               AND intermediate NOT IN ('none', 'best', 'multitask') AND intermediate NOT LIKE '%+%'""",
+            {"model": model, "setting": setting},
+        )
+        return int(df["n"][0])
+
+    # ------------------------------------------------------------------ analysis (store.analysis)
+    def scores(self, f: analysis.Filters) -> pl.DataFrame:
+        return analysis.scores(self.store, f)
+
+    def gains(self, f: analysis.Filters) -> pl.DataFrame:
+        return analysis.gains(self.store, f)
+
+    def target_means(self, f: analysis.Filters) -> pl.DataFrame:
+        return analysis.target_means(self.store, f)
+
+    def gain_summary(self, f: analysis.Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
+        """:func:`store.analysis.summarize_gains` of the slice's gains (single tasks only if asked)."""
+        g = analysis.gains(self.store, f)
+        if single_only and not g.is_empty():
+            g = g.filter(pl.Series([analysis.single_task(i) for i in g["intermediate"]], dtype=pl.Boolean))
+        if g.is_empty():
+            return pl.DataFrame(schema={**{c: pl.String for c in by}, "mean_gain": pl.Float64,
+                                        "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64})
+        return analysis.summarize_gains(g, by=by)
+
+    def complexity(self, model: str | None) -> pl.DataFrame:
+        return analysis.complexity_table(self.store, model)
+
+    def correlation(self, f: analysis.Filters, axis: str) -> pl.DataFrame:
+        """Spearman's rho of the chosen axis against mean gain, per target type."""
+        model = f.models[0] if len(f.models) == 1 else None
+        return analysis.complexity_correlation(analysis.gains(self.store, f), self.complexity(model), axis=axis)
+
+    def simple_vs_complex(self, f: analysis.Filters) -> pl.DataFrame:
+        model = f.models[0] if len(f.models) == 1 else None
+        return analysis.simple_vs_complex(analysis.gains(self.store, f), self.complexity(model))
+
+    def paper_table(self, name: str, f: analysis.Filters):
+        """One of the store's paper tables (:func:`store.exports.build_table`)."""
+        from store.exports import build_table
+
+        return build_table(self.store, name, f)
+
+    # ------------------------------------------------------------------ provenance
+    def sources(self) -> pl.DataFrame:
+        """Every source with its citation, locator, quality, splits, settings and row counts."""
+        return self.store.query(
+            """
+            SELECT s.source, s.quality, s.citation, s.locator, s.file,
+                   count(DISTINCT u.run_id) AS n_runs, count(r.value) AS n_results,
+                   string_agg(DISTINCT r.split, ', ' ORDER BY r.split) AS splits,
+                   string_agg(DISTINCT u.setting, ', ' ORDER BY u.setting) AS settings, s.notes
+            FROM sources s LEFT JOIN runs u ON u.source = s.source LEFT JOIN results r ON r.run_id = u.run_id
+            GROUP BY s.source, s.quality, s.citation, s.locator, s.file, s.notes
+            ORDER BY s.source <> $runner, s.source
+            """,
+            {"runner": RUNNER_SOURCE},
+        )
+
+    def runs(self, f: analysis.Filters) -> pl.DataFrame:
+        """Runs of the slice (model, sources, setting, targets, intermediates), newest first."""
+        return self.store.query(
+            """
+            SELECT u.run_id, u.source, u.model, u.label, u.intermediate, u.target, u.variant, u.setting, u.seed,
+                   string_agg(DISTINCT r.split, ', ' ORDER BY r.split) AS splits, count(r.value) AS n_results,
+                   s.citation, s.locator, u.created_at, u.code_version, u.hardware, u.wall_time_s, u.gpu_hours
+            FROM runs u JOIN sources s ON s.source = u.source LEFT JOIN results r ON r.run_id = u.run_id
+            WHERE (len($models) = 0 OR list_contains($models, u.model))
+              AND (len($sources) = 0 OR list_contains($sources, u.source))
+              AND (len($settings) = 0 OR list_contains($settings, u.setting))
+              AND (len($targets) = 0 OR list_contains($targets, u.target))
+              AND (len($intermediates) = 0 OR list_contains($intermediates, u.intermediate))
+            GROUP BY ALL
+            ORDER BY u.created_at DESC NULLS LAST, u.source, u.target, u.intermediate, u.seed
+            LIMIT $limit
+            """,
+            {"models": list(f.models), "sources": list(f.sources), "settings": list(f.settings),
+             "targets": list(f.targets), "intermediates": list(f.intermediates), "limit": RUN_LIST_LIMIT},
+        )
+
+    def run_record(self, run_id: str) -> dict:
+        """Everything the runs table holds about one run (empty dict if unknown)."""
+        df = self.store.query(
+            """SELECT u.*, s.citation, s.locator, s.quality FROM runs u JOIN sources s ON s.source = u.source
+               WHERE u.run_id = $run_id""",
+            {"run_id": run_id},
+        )
+        return df.row(0, named=True) if df.height else {}
+
+    def run_results(self, run_id: str) -> pl.DataFrame:
+        """One run's result rows."""
+        return self.store.query(
+            """SELECT language, split, metric, value, n_examples, value_as_printed, conversion, notes
+               FROM results WHERE run_id = $run_id ORDER BY split, metric, language""",
+            {"run_id": run_id},
+        )
+
+
+def col_params(store: Store, sql: str, params: dict | None = None) -> tuple[str, ...]:
+    """One column of a parameterised query as a tuple of strings."""
+    return tuple(str(v) for v in store.query(sql, params).to_series() if v is not None)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(path: str, method: str, args: tuple) -> object:
+    return getattr(Reader(open_store(path)), method)(*args)
+
+
+class CachedReader:
+    """The methods of :class:`Reader`, each cached per (store path, method, arguments)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or not callable(getattr(Reader, name, None)):
+            raise AttributeError(name)
+        return lambda *args: _cached(self.path, name, tuple(args))
+
+
+def open_reader(path: str) -> tuple[CachedReader | None, str | None]:
+    """A cached reader on the store at ``path``, or a one-line reason why there is none."""
+    if not is_store_folder(path):
+        return None, f"no store at {path}: give a store folder (it holds {INDEX_NAME} or runs/)"
+    try:
+        open_store(path)
+    except (StoreError, OSError) as e:
+        return None, f"cannot open the store at {path}: {e}"
+    except Exception as e:  # duckdb errors (a lock held by a writer, a damaged index) end up here
+        return None, f"cannot open the store at {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    return CachedReader(path), None
+

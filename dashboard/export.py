@@ -1,0 +1,59 @@
+"""Files to download: charts as PNG or SVG (through vl-convert, no browser) and MIME types.
+
+Pure: takes chart objects or specs, returns bytes. Paper tables are rendered by
+:func:`store.exports.render`, so their numbers and formatting match ``store export``.
+
+Example:
+    >>> import altair as alt
+    >>> chart = alt.Chart({"values": [{"a": 1}]}).mark_point().encode(x="a:Q")
+    >>> chart_bytes(chart, "svg")[:4]
+    b'<svg'
+"""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+
+CHART_FORMATS = ("png", "svg")
+MIME = {
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "markdown": "text/markdown",
+    "latex": "application/x-latex",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+EXTENSION = {"csv": "csv", "parquet": "parquet", "markdown": "md", "latex": "tex", "png": "png", "svg": "svg"}
+
+
+def chart_spec(chart: alt.TopLevelMixin) -> str:
+    """The Vega-Lite JSON of a chart, with its data inlined (what vl-convert needs)."""
+    return json.dumps(chart.to_dict())
+
+
+def spec_bytes(spec: str, fmt: str, scale: float = 2.0) -> bytes:
+    """A Vega-Lite spec rendered as PNG (``scale`` x pixels) or SVG.
+
+    Raises:
+        ValueError: ``fmt`` is not png or svg.
+    """
+    import vl_convert as vlc  # imported on first export only: it is a large native module
+
+    if fmt == "png":
+        return vlc.vegalite_to_png(spec, scale=scale)
+    if fmt == "svg":
+        return vlc.vegalite_to_svg(spec).encode()
+    raise ValueError(f"unknown chart format {fmt!r}; choose one of {', '.join(CHART_FORMATS)}")
+
+
+def chart_bytes(chart: alt.TopLevelMixin, fmt: str, scale: float = 2.0) -> bytes:
+    """A chart rendered as PNG or SVG."""
+    return spec_bytes(chart_spec(chart), fmt, scale)
+
+
+def file_name(stem: str, fmt: str) -> str:
+    """A download file name: ``stem`` made filesystem-safe, with the format's extension."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-") or "export"
+    return f"{safe}.{EXTENSION[fmt]}"
