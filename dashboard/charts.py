@@ -20,6 +20,12 @@ SCORE_SCHEME = "viridis"
 #: Name of the heatmap's point selection (the app reads it back from the chart event).
 CELL_SELECTION = "cell"
 _PANEL_W, _PANEL_H = 300, 220
+_LABEL_AXIS = alt.Axis(labelOverlap=False, labelLimit=260)
+
+
+def _fit_width(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Width follows the container in the app; height stays as set (labels never squeezed)."""
+    return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def _zero_rule(axis: str = "y") -> alt.Chart:
@@ -55,7 +61,7 @@ def simple_complex_chart(df: pl.DataFrame) -> alt.LayerChart:
         tooltip=["target_type:N", "complexity:N", alt.Tooltip("mean_gain:Q", format="+.2f"),
                  alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"])
     err = alt.Chart().mark_rule(color="black").encode(x=x, xOffset=off, y="ci_low:Q", y2="ci_high:Q")
-    return alt.layer(bars, err, _zero_rule(), data=df).properties(width=560, height=240)
+    return _fit_width(alt.layer(bars, err, _zero_rule(), data=df).properties(width=560, height=240))
 
 
 def published_chart(df: pl.DataFrame) -> alt.FacetChart:
@@ -68,7 +74,7 @@ def published_chart(df: pl.DataFrame) -> alt.FacetChart:
                  alt.Tooltip("baseline:Q", title="XLM-R"), alt.Tooltip("gain:Q", format="+.1f")])
     text = alt.Chart().mark_text(align="left", dx=3, fontSize=10).encode(
         x="gain:Q", y=y, yOffset="source:N", text=alt.Text("gain:Q", format="+.1f"))
-    layer = alt.layer(bars, text, _zero_rule("x"), data=df).properties(width=360)
+    layer = alt.layer(bars, text, _zero_rule("x"), data=df).properties(width=360, height=alt.Step(11))
     return layer.facet(row=alt.Row("level:N", title=None, sort="descending")).resolve_scale(y="independent")
 
 
@@ -77,7 +83,7 @@ def matrix_chart(cells: pl.DataFrame, value_title: str, signed: bool) -> alt.Lay
     pick = alt.selection_point(name=CELL_SELECTION, fields=["row", "target"], on="click", clear="dblclick")
     scale = alt.Scale(scheme=GAIN_SCHEME, domainMid=0) if signed else alt.Scale(scheme=SCORE_SCHEME)
     base = alt.Chart(cells).encode(x=alt.X("target:N", title="target task", axis=alt.Axis(labelAngle=-30)),
-                                   y=alt.Y("row:N", title="intermediate task"))
+                                   y=alt.Y("row:N", title="intermediate task", axis=_LABEL_AXIS))
     rect = base.mark_rect(stroke="white").encode(
         color=alt.Color("cell_value:Q", title=value_title, scale=scale),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
@@ -85,44 +91,50 @@ def matrix_chart(cells: pl.DataFrame, value_title: str, signed: bool) -> alt.Lay
     ).add_params(pick)
     text = base.mark_text(fontSize=10).encode(text="cell_text:N")
     n_rows = max(cells["row"].n_unique(), 1)
-    return alt.layer(rect, text).properties(width=max(60 * cells["target"].n_unique(), 240), height=max(22 * n_rows, 120))
+    return _fit_width(alt.layer(rect, text).properties(width=max(60 * cells["target"].n_unique(), 240),
+                                                       height=max(22 * n_rows, 120)))
 
 
 def breakdown_chart(df: pl.DataFrame, value_col: str, title: str) -> alt.Chart:
     """One matrix cell broken down by language (bars, sorted)."""
-    return alt.Chart(df).mark_bar().encode(
+    return _fit_width(alt.Chart(df).mark_bar().encode(
         x=alt.X("language:N", sort="-y", title="language"),
         y=alt.Y(f"{value_col}:Q", title=title),
         color=alt.Color("family:N", title="family"),
         tooltip=["language:N", "family:N", "genus:N", "script:N", "resource_class:Q", alt.Tooltip(f"{value_col}:Q", format=".2f")],
-    ).properties(width=560, height=220)
+    ).properties(width=560, height=220))
 
 
 def language_chart(df: pl.DataFrame, value_title: str, with_interval: bool) -> alt.LayerChart:
-    """Per-language value grouped by ``group``; low-resource languages outlined in black."""
-    y = alt.Y("language_label:N", title=None, sort=alt.EncodingSortField("group"))
+    """Per-language value, languages in the frame's order (by group); low-resource ones outlined in black.
+
+    Args:
+        df: :func:`dashboard.transforms.language_frame` rows (``language_label``, ``group``, ``value``,
+            ``low_resource``; ``ci_low`` / ``ci_high`` when ``with_interval``).
+        value_title: x axis title.
+        with_interval: draw the 95% interval.
+    """
+    y = alt.Y("language_label:N", title=None, sort=df["language_label"].to_list(), axis=_LABEL_AXIS)
     bars = alt.Chart().mark_bar().encode(
-        x=alt.X("value:Q", title=value_title), y=y, color=alt.Color("group:N", title="group"),
+        x=alt.X("value:Q", title=value_title), y=y, color=alt.Color("group:N", title="group", scale=alt.Scale(scheme="tableau20")),
         stroke=alt.condition("datum.low_resource", alt.value("black"), alt.value(None)),
         strokeWidth=alt.condition("datum.low_resource", alt.value(2), alt.value(0)),
         tooltip=["language_label:N", "group:N", "resource_class:Q", "low_resource:N", alt.Tooltip("value:Q", format=".2f"), "n:Q"])
-    layers = [bars]
+    layers = [bars, _zero_rule("x")]
     if with_interval:
         layers.append(alt.Chart().mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q", y=y))
-    marks = alt.Chart().mark_text(align="right", dx=-4, fontSize=10, fontWeight="bold").encode(
-        x=alt.datum(0), y=y, text=alt.condition("datum.low_resource", alt.value("low-resource"), alt.value("")))
-    layers.append(marks)
     n = max(df["language"].n_unique(), 1) if not df.is_empty() else 1
-    return alt.layer(*layers, data=df).properties(width=520, height=max(16 * n, 120))
+    return _fit_width(alt.layer(*layers, data=df).properties(width=520, height=max(18 * n, 120)))
 
 
 def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> alt.LayerChart:
     """Heatmap of language x target; low-resource languages marked in the row label."""
     scale = alt.Scale(scheme=GAIN_SCHEME, domainMid=0) if signed else alt.Scale(scheme=SCORE_SCHEME)
     base = alt.Chart(df).encode(x=alt.X("target:N", title="target task"),
-                                y=alt.Y("language_label:N", title=None, sort=alt.EncodingSortField("group")))
+                                y=alt.Y("language_label:N", title=None, axis=_LABEL_AXIS,
+                                        sort=df["language_label"].unique(maintain_order=True).to_list()))
     rect = base.mark_rect().encode(color=alt.Color("value:Q", title=value_title, scale=scale),
                                    tooltip=["language_label:N", "target:N", "group:N", alt.Tooltip("value:Q", format=".2f")])
     text = base.mark_text(fontSize=9).encode(text=alt.Text("value:Q", format=".1f"))
     n = max(df["language"].n_unique(), 1) if not df.is_empty() else 1
-    return alt.layer(rect, text).properties(width=max(70 * df["target"].n_unique(), 200), height=max(16 * n, 120))
+    return _fit_width(alt.layer(rect, text).properties(width=max(70 * df["target"].n_unique(), 200), height=max(18 * n, 120)))

@@ -47,9 +47,12 @@ def open_store(path: str) -> Store:
 
 
 def reload_store(path: str) -> None:
-    """Drops the cached connection and frames, so new runs in the store show up."""
-    open_store.clear()
-    st.cache_data.clear()
+    """Drops the cached connection and frames, so runs written since show up on the next open."""
+    try:
+        open_store(path).close()  # the index must be free before Store.open refreshes it
+    finally:
+        open_store.clear()
+        st.cache_data.clear()
 
 
 class Reader:

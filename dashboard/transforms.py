@@ -141,7 +141,9 @@ def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -
     return out.with_columns(
         pl.col(col).cast(pl.String).fill_null("unknown").alias("group"),
         (pl.col("resource_class") <= LOW_RESOURCE_MAX).fill_null(False).alias("low_resource"),
-        pl.format("{} ({})", "language", "name").alias("language_label"),
+    ).with_columns(
+        pl.when(pl.col("low_resource")).then(pl.format("{} ({}) ◆ low-resource", "language", "name"))
+        .otherwise(pl.format("{} ({})", "language", "name")).alias("language_label"),
     ).sort("group", "value", descending=[False, True])
 
 

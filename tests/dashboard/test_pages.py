@@ -1,0 +1,126 @@
+"""An AppTest per page, on the bundled store and on a generated store: each changes a filter
+and checks that what the page shows changes, with no exception."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.conftest import PAGES, make_app, no_exception, snapshot
+
+
+def _set(at, kind: str, key: str, value) -> None:
+    getattr(at, kind)(key=key).set_value(value)
+    at.run()
+
+
+# (page, store) -> (widget kind, key, new value); a page choice first where the page needs it
+CHANGES = {
+    ("views/question.py", "bundled"): [("multiselect", "types", ["classification"])],
+    ("views/question.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+    ("views/matrix.py", "bundled"): [("radio", "source", "runner")],
+    ("views/matrix.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+    ("views/languages.py", "bundled"): [("radio", "lvalue", "score"), ("selectbox", "split", "validation")],
+    ("views/languages.py", "generated"): [("multiselect", "families", ["Indo-European"])],
+    ("views/runs.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/runs.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+    ("views/export.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/export.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("kind", ["bundled", "generated"])
+def test_page_changes_with_a_filter(monkeypatch, page, kind, bundled_store, generated_store):
+    store = bundled_store if kind == "bundled" else generated_store
+    at = make_app(monkeypatch, store, page)
+    no_exception(at)
+    steps = CHANGES[(page, kind)]
+    for widget, key, value in steps[:-1]:
+        _set(at, widget, key, value)
+        no_exception(at)
+    before = snapshot(at)
+    widget, key, value = steps[-1]
+    _set(at, widget, key, value)
+    no_exception(at)
+    assert snapshot(at) != before
+
+
+def test_question_without_runs_says_so_and_prints_the_command(monkeypatch, bundled_store):
+    at = make_app(monkeypatch, bundled_store)
+    no_exception(at)
+    assert any("no intermediate-task runs" in i.value for i in at.info)
+    code = at.code[0].value
+    assert 'runner run --pair "$inter:$target" --model xlm-roberta-large' in code
+    assert bundled_store in code
+    table = at.dataframe[0].value
+    assert set(table["source"]) == {"rembert_t16", "rembert_t7", "mt5_readme"}
+    assert {"per target", "per category"} == set(table["level"])
+    xnli = table[(table["source"] == "rembert_t16") & (table["target"] == "xnli")].iloc[0]
+    assert (xnli["value"], xnli["baseline"]) == (80.0, 79.2)  # RemBERT Table 16 as printed
+    assert len(at.get("vega_lite_chart")) == 1
+
+
+def test_question_with_runs_shows_one_panel_per_target_type_with_rho(monkeypatch, generated_store):
+    at = make_app(monkeypatch, generated_store)
+    no_exception(at)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # complexity panels, simple vs complex
+    corr = at.dataframe[0].value
+    assert set(corr["target_type"]) == {"classification", "structured prediction", "question answering", "retrieval"}
+    assert corr["rho"].notna().all()
+    before = snapshot(at)
+    at.radio(key="axis").set_value("C").run()  # axis C: measured, from the dev scores
+    no_exception(at)
+    assert snapshot(at) != before
+    assert at.query_params.get("axis") == "C"
+
+
+def test_matrix_cell_breakdown_follows_the_picked_cell(monkeypatch, generated_store):
+    at = make_app(monkeypatch, generated_store, "views/matrix.py")
+    at.selectbox(key="cell_row").set_value("squad").run()
+    at.selectbox(key="cell_target").set_value("xquad").run()
+    no_exception(at)
+    breakdown = at.dataframe[0].value
+    assert set(breakdown["intermediate"]) == {"squad"} and set(breakdown["target"]) == {"xquad"}
+    assert len(breakdown) == 12  # XQuAD languages
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_languages_credits_glottolog_and_wals(monkeypatch, bundled_store):
+    at = make_app(monkeypatch, bundled_store, "views/languages.py")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Glottolog 5.1" in text and "WALS Online" in text and "CC BY 4.0" in text
+
+
+def test_runs_compare_two_runs_side_by_side(monkeypatch, generated_store):
+    at = make_app(monkeypatch, generated_store, "views/runs.py")
+    at.multiselect(key="run_targets").set_value(["xnli"]).run()
+    at.multiselect(key="run_inters").set_value(["mnli"]).run()
+    no_exception(at)
+    ids = at.selectbox(key="run_a").options
+    assert len(ids) == 2 and all(i.startswith("mnli__xnli__") for i in ids)
+    fields, compare = at.dataframe[-2].value, at.dataframe[-1].value
+    assert set(fields[fields["differs"]]["field"]) >= {"run_id", "seed"}
+    assert len(compare) == 15 and "B − A" in compare.columns
+
+
+def test_export_offers_every_table_and_chart(monkeypatch, generated_store):
+    at = make_app(monkeypatch, generated_store, "views/export.py")
+    no_exception(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("latex") == 3 and labels.count("csv") == 3
+    assert labels.count("PNG") == labels.count("SVG") >= 6
+
+
+def test_selection_goes_to_the_url_and_comes_back(monkeypatch, generated_store):
+    at = make_app(monkeypatch, generated_store)
+    at.selectbox(key="model").set_value("xlm-roberta-base").run()
+    at.multiselect(key="types").set_value(["classification", "retrieval"]).run()
+    assert at.query_params["model"] == "xlm-roberta-base"
+    assert at.query_params["types"] == ["classification", "retrieval"]
+    shared = dict(at.query_params)
+    again = make_app(monkeypatch, generated_store, query=shared)
+    no_exception(again)
+    assert again.selectbox(key="model").value == "xlm-roberta-base"
+    assert again.multiselect(key="types").value == ["classification", "retrieval"]
+    assert not again.warning
