@@ -152,7 +152,7 @@ class Store:
                 for run, results in published:
                     validate(run, results, self.catalog)
                 _insert_runs(con, [(r, res, content_hash(r, res)) for r, res in published])
-                _insert_runs(con, [read_shard(p) for p in list_shards(self.runs_dir).values()])
+                _insert_runs(con, _unique_shards(list_shards(self.runs_dir).values(), set()))
                 con.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?), ('fingerprint', ?)",
                     [SCHEMA_VERSION, self.catalog.fingerprint()],
@@ -186,7 +186,7 @@ class Store:
                     if missing:
                         con.execute("BEGIN TRANSACTION")
                         _insert_sources(con, self._imported_sources(), skip_existing=True)
-                        _insert_runs(con, [read_shard(p) for p in missing])
+                        _insert_runs(con, _unique_shards(missing, known))
                         con.execute("COMMIT")
                 return True
             except duckdb.Error as e:
@@ -274,6 +274,17 @@ class Store:
 
 
 # ---------------------------------------------------------------------- loading helpers
+def _unique_shards(paths, known: set[str]) -> list[tuple[Run, list[Result], str]]:
+    """Reads shards, skipping run ids already indexed (a renamed copy is `store validate`'s to report)."""
+    out = []
+    for p in sorted(paths):
+        item = read_shard(p)
+        if item[0].run_id not in known:
+            known.add(item[0].run_id)
+            out.append(item)
+    return out
+
+
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
     if not rows:
         return
