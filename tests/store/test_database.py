@@ -145,3 +145,19 @@ def test_rebuild_gives_the_same_index(store_dir):
         st.rebuild()
         after = st.query("SELECT * FROM results_wide ORDER BY run_id, language, metric, split")
     assert before.equals(after)
+
+
+def test_reader_opens_while_another_process_holds_the_index(store_dir, capfd):
+    Store.open(store_dir, read_only=False).close()
+    holder = Store.open(store_dir, read_only=True)
+    holder.query("SELECT 1")
+    from store.shards import write_shard
+
+    run, res = make_run(seed=11)
+    write_shard(store_dir / "runs", run, res)  # a new shard the index cannot take in yet
+    with Store.open(store_dir, read_only=True) as st:  # does not fail, says why the run is missing
+        assert counts(st) == (0, 0)
+    assert "held by another process" in capfd.readouterr().err
+    holder.close()
+    with Store.open(store_dir, read_only=True) as st:
+        assert counts(st) == (1, 2)
