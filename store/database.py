@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ SCHEMA_VERSION = "1"
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
 _LOCK_WAIT_S = 30.0
+_READER_WAIT_S = 3.0
 
 RUNNER_SOURCE_ROW = Source(
     RUNNER_SOURCE,
@@ -70,7 +72,7 @@ def resolve_store_path(path: str | os.PathLike | None) -> Path:
 
 def _is_lock_error(e: Exception) -> bool:
     text = str(e).lower()
-    return "lock" in text or "conflicting" in text
+    return "lock" in text or "conflicting" in text or "different configuration" in text
 
 
 class Store:
@@ -104,7 +106,13 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create store folder {root}: {e.strerror}") from e
         st = cls(root, read_only)
-        st.refresh(wait=True)
+        if not st.refresh(wait=True, wait_s=_READER_WAIT_S if read_only else _LOCK_WAIT_S):
+            # A reader must not fail because a dashboard or writer holds the index: it reads what
+            # is indexed and says that newer shards are not shown yet.
+            print(
+                f"warning: {st.index_path} is held by another process; new runs appear once it is free",
+                file=sys.stderr,
+            )
         return st
 
     def __enter__(self) -> Store:
@@ -119,8 +127,16 @@ class Store:
             self._con = None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            self._con = duckdb.connect(str(self.index_path), read_only=True)
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while self._con is None:
+            try:
+                self._con = duckdb.connect(str(self.index_path), read_only=True)
+            except duckdb.Error as e:  # a writer holds the file for a moment
+                if not _is_lock_error(e) or time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"cannot open {self.index_path}: another process holds it; close it and retry"
+                    ) from e
+                time.sleep(0.05)
         return self._con
 
     # ------------------------------------------------------------------ index
@@ -152,7 +168,7 @@ class Store:
                 for run, results in published:
                     validate(run, results, self.catalog)
                 _insert_runs(con, [(r, res, content_hash(r, res)) for r, res in published])
-                _insert_runs(con, [read_shard(p) for p in list_shards(self.runs_dir).values()])
+                _insert_runs(con, _unique_shards(list_shards(self.runs_dir).values(), set()))
                 con.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?), ('fingerprint', ?)",
                     [SCHEMA_VERSION, self.catalog.fingerprint()],
@@ -163,12 +179,13 @@ class Store:
                 if os.path.exists(leftover):
                     os.unlink(leftover)
 
-    def refresh(self, wait: bool = True) -> bool:
+    def refresh(self, wait: bool = True, wait_s: float = _LOCK_WAIT_S) -> bool:
         """Adds shards that the index does not have yet.
 
         Args:
-            wait: retry while another process holds the index (up to 30 s); otherwise give up at
-                once, leaving the new shards for the next refresh.
+            wait: retry while another process holds the index (up to ``wait_s``); otherwise give
+                up at once, leaving the new shards for the next refresh.
+            wait_s: how long to retry.
 
         Returns:
             True if the index is current afterwards.
@@ -176,7 +193,7 @@ class Store:
         if not self._index_current():
             self.rebuild()
             return True
-        deadline = time.monotonic() + (_LOCK_WAIT_S if wait else 0.0)
+        deadline = time.monotonic() + (wait_s if wait else 0.0)
         self.close()
         while True:
             try:
@@ -186,14 +203,14 @@ class Store:
                     if missing:
                         con.execute("BEGIN TRANSACTION")
                         _insert_sources(con, self._imported_sources(), skip_existing=True)
-                        _insert_runs(con, [read_shard(p) for p in missing])
+                        _insert_runs(con, _unique_shards(missing, known))
                         con.execute("COMMIT")
                 return True
             except duckdb.Error as e:
                 if not _is_lock_error(e):
                     raise
                 if time.monotonic() >= deadline:
-                    if wait:
+                    if wait and not self.read_only:
                         raise StoreError(
                             f"the store index {self.index_path} is held by another process; "
                             "close it (a dashboard or a writer) and retry"
@@ -274,6 +291,17 @@ class Store:
 
 
 # ---------------------------------------------------------------------- loading helpers
+def _unique_shards(paths, known: set[str]) -> list[tuple[Run, list[Result], str]]:
+    """Reads shards, skipping run ids already indexed (a renamed copy is `store validate`'s to report)."""
+    out = []
+    for p in sorted(paths):
+        item = read_shard(p)
+        if item[0].run_id not in known:
+            known.add(item[0].run_id)
+            out.append(item)
+    return out
+
+
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
     if not rows:
         return

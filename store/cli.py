@@ -1,0 +1,224 @@
+"""`store`: inspect, build, import into, validate and export the run store.
+
+Every subcommand takes ``--store PATH`` (default ``$XSTILTS_STORE`` or
+``~/.local/share/xstilts/store``). User mistakes print one ``error:`` line and exit 2 with the
+store unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from store.analysis import Filters
+from store.catalog import load_catalog
+from store.database import ENV_VAR, Store, resolve_store_path
+from store.errors import StoreError
+from store.exports import FORMATS, TABLES, build_table, render
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (plus the hint to --help), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        metavar="PATH",
+        help=f"store folder (default: ${ENV_VAR}, else ~/.local/share/xstilts/store)",
+    )
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters (repeat a flag or separate with commas; default: no filter)")
+    g.add_argument("--model", action="append", default=[], help="model id, e.g. xlm-roberta-large")
+    g.add_argument("--source", action="append", default=[], help="'runner' or a published source key (see `store info`)")
+    g.add_argument("--target", action="append", default=[], help="target task, e.g. xnli")
+    g.add_argument("--intermediate", action="append", default=[], help="intermediate task(s), e.g. mnli, none, best")
+    g.add_argument("--metric", action="append", default=[], help="metric (default: each target's headline metric)")
+    g.add_argument("--split", action="append", default=[], help="test or validation")
+    g.add_argument(
+        "--setting", action="append", default=[],
+        help="zero-shot (default), translate-test, translate-train-all: never mixed in one table",
+    )
+
+
+def _split_values(values: list[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    cat = load_catalog()
+    targets = _split_values(args.target)
+    for t in targets:
+        cat.task(t)
+    settings = _split_values(args.setting) or ("zero-shot",)
+    if len(settings) > 1:
+        raise StoreError("give one --setting: zero-shot and translate-train/test numbers are never mixed")
+    metrics = _split_values(args.metric)
+    return Filters(
+        models=_split_values(args.model),
+        sources=_split_values(args.source),
+        targets=targets,
+        intermediates=_split_values(args.intermediate),
+        metrics=metrics,
+        splits=_split_values(args.split),
+        settings=settings,
+        headline_only=not metrics,
+    )
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_info(args: argparse.Namespace) -> int:
+    with Store.open(args.store, read_only=True) as st:
+        print(f"store: {st.root}")
+        n = st.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results")
+        print(f"{n['runs'][0]} runs, {n['results'][0]} result rows\n")
+        print("sources (every result row traces to one):")
+        src = st.query(
+            """
+            SELECT s.source, s.quality, count(r.value) AS rows, count(DISTINCT u.run_id) AS runs, s.citation, s.locator
+            FROM sources s LEFT JOIN runs u USING (source) LEFT JOIN results r USING (run_id)
+            GROUP BY ALL ORDER BY s.source
+            """
+        )
+        for row in src.iter_rows(named=True):
+            print(f"  {row['source']:<22} {row['rows']:>5} rows {row['runs']:>4} runs  [{row['quality']}]")
+            print(f"      {row['citation']}")
+            print(f"      {row['locator']}")
+        orphans = st.query("SELECT count(*) AS n FROM runs WHERE source NOT IN (SELECT source FROM sources)")["n"][0]
+        if orphans:
+            print(f"  WARNING: {orphans} runs name no registered source (run `store validate`)")
+        print("\nruns by source and model:")
+        by = st.query(
+            """
+            SELECT source, model, count(DISTINCT run_id) AS runs, count(*) AS rows
+            FROM results_wide GROUP BY ALL ORDER BY source, model
+            """
+        )
+        for row in by.iter_rows(named=True):
+            print(f"  {row['source']:<22} {row['model']:<30} {row['runs']:>4} runs {row['rows']:>6} rows")
+        tasks = st.query("SELECT role, string_agg(task, ' ' ORDER BY task) AS tasks FROM tasks GROUP BY role ORDER BY role")
+        print("\ntasks:")
+        for row in tasks.iter_rows(named=True):
+            print(f"  {row['role']:<13} {row['tasks']}")
+        langs = st.query("SELECT count(*) AS n, count(DISTINCT family) AS f FROM languages")
+        print(f"\nlanguages: {langs['n'][0]} in {langs['f'][0]} families (Glottolog 5.1, WALS 2020.4; see LANGUAGES.md)")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    root = resolve_store_path(args.store)
+    st = Store(root, read_only=False)
+    root.mkdir(parents=True, exist_ok=True)
+    st.rebuild()
+    st.close()
+    with Store.open(root) as st:
+        n = st.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS rows")
+    print(f"built {st.index_path}: {n['runs'][0]} runs, {n['rows'][0]} result rows")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from store.importer import import_file
+
+    n_runs, n_rows, n_new = import_file(
+        args.store, Path(args.file), source=args.source, citation=args.citation, locator=args.locator,
+        fraction=args.fraction, notes=args.notes or "",
+    )
+    print(f"imported {n_rows} rows in {n_runs} runs from {args.file} as source {args.source!r} ({n_new} new)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "parquet" and not args.output:
+        raise StoreError("Parquet is binary: give --output FILE.parquet")
+    f = _filters(args)
+    with Store.open(args.store, read_only=True) as st:
+        data = render(build_table(st, args.table, f), args.format)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from store.validation import validate_store
+
+    problems = validate_store(args.store, rebuild=args.rebuild)
+    for p in problems:
+        print(f"problem: {p}")
+    if problems:
+        print(f"{len(problems)} problem(s) found")
+        return 1
+    print("store is valid: every shard readable, valid against the catalog and in the index")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="store", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("info", help="what the store holds: sources, runs by source and model, tasks, languages")
+    _add_store(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("build", help="(re)build the index from the catalog, published results and run shards")
+    _add_store(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "import",
+        help="import a results file (CSV or Parquet, long format) under a source you cite",
+        description=(
+            "Long format, one row per number. Required columns: model, intermediate, target, language, "
+            "metric, value. Optional: split (test), seed, variant, setting (zero-shot), n_examples. "
+            "Rows with the same model, intermediate, target, variant, setting and seed form one run."
+        ),
+    )
+    _add_store(p)
+    p.add_argument("file", help="CSV or Parquet file")
+    p.add_argument("--source", required=True, help="short key for this source, e.g. smith2024_table3")
+    p.add_argument("--citation", required=True, help="who published it, e.g. 'Smith et al. 2024, Table 3'")
+    p.add_argument("--locator", required=True, help="where exactly: table, or repository and path")
+    p.add_argument("--notes", help="anything a reader must know about these numbers")
+    p.add_argument("--fraction", action="store_true", help="values are fractions 0-1: multiply by 100 (recorded)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="paper tables: matrix, per-language or gains as CSV, Parquet, Markdown or LaTeX")
+    _add_store(p)
+    p.add_argument("--table", choices=TABLES, default="matrix", help="which table (default: matrix)")
+    p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    _add_filters(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("validate", help="check every shard against the catalog and the index against the shards")
+    _add_store(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild the index first")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

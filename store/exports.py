@@ -1,0 +1,214 @@
+"""Paper tables: the store's numbers as CSV, Parquet, Markdown or booktabs LaTeX.
+
+Three tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
+
+* ``matrix``: intermediate task x target, the mean over languages of the headline metric.
+* ``per-language``: one row per run group and target, one column per language.
+* ``gains``: per target, the ``none`` baseline, each intermediate task and its gain (Δ) over
+  the baseline of the same source and model.
+
+Example:
+    >>> import tempfile
+    >>> from store.database import Store
+    >>> from store.analysis import Filters
+    >>> with Store.open(tempfile.mkdtemp()) as st:
+    ...     t = build_table(st, "gains", Filters(sources=("rembert_t16",)))
+    >>> t.frame["row"].to_list()[:3]
+    ['none', 'best', 'Δ best − none']
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import polars as pl
+
+from store.analysis import Filters, target_means
+from store.catalog import BASELINE, load_catalog
+from store.errors import StoreError
+
+TABLES = ("matrix", "per-language", "gains")
+FORMATS = ("csv", "parquet", "markdown", "latex")
+_METRIC_SHORT = {"accuracy": "acc", "f1": "F1", "em": "EM", "em_f1_avg": "EM/F1", "avg": "avg", "map@20": "mAP@20"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A wide table: string index columns, then numeric value columns.
+
+    ``score_rows`` marks the rows that compete for the bold best value (gain rows do not).
+    """
+
+    frame: pl.DataFrame
+    index: tuple[str, ...]
+    values: tuple[str, ...]
+    score_rows: tuple[bool, ...]
+    caption: str
+
+
+def _column_label(target: str, metric: str) -> str:
+    cat = load_catalog()
+    name = cat.tasks[target].name if target in cat.tasks else target
+    return f"{name} {_METRIC_SHORT.get(metric, metric)}"
+
+
+def _target_order(targets) -> list[str]:
+    cat = load_catalog()
+    order = {t: i for i, t in enumerate(cat.tasks)}
+    return sorted(set(targets), key=lambda t: order.get(t, 999))
+
+
+def _run_label(df: pl.DataFrame) -> pl.Expr:
+    return pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
+        pl.format("{} ({})", "intermediate", "variant")
+    )
+
+
+def _wide(means: pl.DataFrame, index: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    means = means.with_columns(
+        pl.struct("target", "metric").map_elements(lambda s: _column_label(s["target"], s["metric"]), return_dtype=pl.String).alias("column")
+    )
+    order = []
+    for t in _target_order(means["target"]):
+        order += sorted(means.filter(pl.col("target") == t)["column"].unique().to_list())
+    wide = means.pivot(on="column", index=index, values="value", aggregate_function="first")
+    return wide.select(*index, *order), order
+
+
+def matrix_table(store, f: Filters) -> Table:
+    """Intermediate task x target of the mean headline score."""
+    m = target_means(store, f).with_columns(_run_label(pl).alias("row"))
+    if m.is_empty():
+        raise StoreError("no results match these filters; loosen --model/--source/--target or check `store info`")
+    index = ["source", "model", "setting", "split", "row"]
+    wide, cols = _wide(m, index)
+    wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
+    return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height), "Mean score over languages")
+
+
+def gains_table(store, f: Filters) -> Table:
+    """Baseline, intermediate-task scores and Δ rows per source and model."""
+    m = target_means(store, f).with_columns(_run_label(pl).alias("row"))
+    keys = ["source", "model", "setting", "split", "target", "metric"]
+    base = m.filter(pl.col("intermediate") == BASELINE).select(*keys, pl.col("value").alias("baseline"))
+    inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner")
+    if inter.is_empty():
+        raise StoreError(
+            "no intermediate-task results with a matching 'none' baseline for these filters; "
+            "run `runner run --pair none:TARGET` too, or pick a source that has both"
+        )
+    baseline_rows = m.filter(pl.col("intermediate") == BASELINE).join(inter.select(keys).unique(), on=keys)
+    deltas = inter.with_columns(
+        (pl.col("value") - pl.col("baseline")).alias("value"),
+        pl.format("Δ {} − none", "row").alias("row"),
+    )
+    index = ["source", "model", "setting", "split", "row"]
+    parts = []
+    for kind, frame in (("0", baseline_rows), ("1", inter), ("2", deltas)):
+        wide, _ = _wide(frame.select(*keys, "row", "value"), index)
+        parts.append(wide.with_columns(pl.lit(kind).alias("_kind")))
+    wide = pl.concat(parts, how="diagonal_relaxed")
+    cols = [c for c in _wide(m.select(*keys, "row", "value"), index)[1] if c in wide.columns]
+    wide = wide.sort(["source", "model", "setting", "split", "_kind", "row"]).select(*index, *cols, "_kind")
+    score_rows = tuple(k != "2" for k in wide["_kind"])
+    return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows, "Gain over the none baseline (points)")
+
+
+def per_language_table(store, f: Filters) -> Table:
+    """One row per (source, model, intermediate, target, metric), one column per language."""
+    from store.analysis import scores
+
+    s = scores(store, f).with_columns(_run_label(pl).alias("row"))
+    if s.is_empty():
+        raise StoreError("no results match these filters; loosen them or check `store info`")
+    index = ["source", "model", "setting", "split", "row", "target", "metric"]
+    langs = sorted(set(s["language"]) - {"avg"}) + (["avg"] if "avg" in set(s["language"]) else [])
+    wide = s.pivot(on="language", index=index, values="value", aggregate_function="first").sort(index)
+    wide = wide.select(*index, *[lang for lang in langs if lang in wide.columns])
+    return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height), "Score per language")
+
+
+def build_table(store, name: str, f: Filters) -> Table:
+    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table}
+    if name not in builders:
+        raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
+    return builders[name](store, f)
+
+
+# ---------------------------------------------------------------------- formatting
+def _best(table: Table) -> dict[str, float | None]:
+    best = {}
+    for col in table.values:
+        vals = [v for v, score in zip(table.frame[col], table.score_rows) if score and v is not None]
+        best[col] = max(vals) if vals else None
+    return best
+
+
+def _cell(v: float | None, signed: bool) -> str:
+    if v is None:
+        return "–"
+    return f"{v:+.1f}" if signed else f"{v:.1f}"
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$", "−": "--"}
+
+
+def latex_escape(text: str) -> str:
+    """Escapes LaTeX special characters in a cell or header."""
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def to_latex(table: Table) -> str:
+    """booktabs tabular: index columns left-aligned, values right-aligned, best per column bold."""
+    best = _best(table)
+    spec = "l" * len(table.index) + "r" * len(table.values)
+    lines = [
+        f"% {table.caption}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(c) for c in (*table.index, *table.values)) + r" \\",
+        r"\midrule",
+    ]
+    for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
+        cells = [latex_escape(row[c] if row[c] is not None else "") for c in table.index]
+        for col in table.values:
+            text = latex_escape(_cell(row[col], signed=not is_score))
+            if is_score and row[col] is not None and row[col] == best[col]:
+                text = rf"\textbf{{{text}}}"
+            cells.append(text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def to_markdown(table: Table) -> str:
+    """A GitHub-flavoured Markdown table, best per column in bold."""
+    best = _best(table)
+    header = [*table.index, *table.values]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
+    for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
+        cells = [str(row[c] or "") for c in table.index]
+        for col in table.values:
+            text = _cell(row[col], signed=not is_score)
+            if is_score and row[col] is not None and row[col] == best[col]:
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render(table: Table, fmt: str) -> bytes:
+    """The table in ``fmt`` (CSV and Parquet keep full precision; Markdown and LaTeX one decimal)."""
+    if fmt == "csv":
+        return table.frame.write_csv().encode()
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        table.frame.write_parquet(buf)
+        return buf.getvalue()
+    if fmt == "markdown":
+        return to_markdown(table).encode()
+    if fmt == "latex":
+        return to_latex(table).encode()
+    raise StoreError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -1,0 +1,126 @@
+"""`store import`: a results file in the documented long format, under a cited source.
+
+Everything is checked before anything is written: a bad row, an unknown task or language, or a
+run id already stored with other numbers leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import polars as pl
+
+from store.catalog import load_catalog
+from store.database import Store
+from store.errors import StoreError
+from store.published import Source
+from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
+from store.shards import read_shard_hash, shard_path
+
+REQUIRED = ("model", "intermediate", "target", "language", "metric", "value")
+OPTIONAL = {"split": "test", "seed": "", "variant": "", "setting": "zero-shot", "n_examples": ""}
+
+
+def _read(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist or is not a file")
+    try:
+        if path.suffix.lower() == ".parquet":
+            df = pl.read_parquet(path)
+            return df.with_columns(pl.all().cast(pl.String))
+        return pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise StoreError(f"cannot read {path} as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {e}") from e
+
+
+def _number(cell: str, what: str, fraction: bool) -> tuple[float, str]:
+    try:
+        d = Decimal(cell.strip())
+    except (InvalidOperation, AttributeError):
+        raise StoreError(f"{what}: value {cell!r} is not a number") from None
+    if not d.is_finite():
+        raise StoreError(f"{what}: value is {cell}; only finite scores can be stored")
+    return (float(d * 100), "fraction x 100") if fraction else (float(d), "")
+
+
+def _int(cell: str, what: str, column: str) -> int | None:
+    if cell in ("", None):
+        return None
+    try:
+        return int(cell)
+    except ValueError:
+        raise StoreError(f"{what}: {column} {cell!r} is not an integer") from None
+
+
+def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list[Result]]]:
+    """Parses and validates a long-format file into runs (no writing)."""
+    df = _read(path)
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise StoreError(
+            f"{path.name} lacks column(s) {', '.join(missing)}; required: {', '.join(REQUIRED)} "
+            f"(optional: {', '.join(OPTIONAL)})"
+        )
+    if df.is_empty():
+        raise StoreError(f"{path.name} has no rows")
+    for col, default in OPTIONAL.items():
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(default).alias(col))
+    df = df.with_columns(pl.all().fill_null(""))
+    cat = load_catalog()
+    groups: dict[tuple, list[Result]] = {}
+    for i, row in enumerate(df.iter_rows(named=True), start=2):
+        what = f"{path.name} line {i}"
+        value, conversion = _number(row["value"], what, fraction)
+        if math.isnan(value):
+            raise StoreError(f"{what}: value is NaN")
+        try:
+            inter = cat.canonical_intermediate(row["intermediate"])
+        except StoreError as e:
+            raise StoreError(f"{what}: {e}") from None
+        key = (row["model"], inter, row["target"], row["variant"], row["setting"], _int(row["seed"], what, "seed"))
+        groups.setdefault(key, []).append(
+            Result(
+                language=row["language"],
+                metric=row["metric"],
+                value=value,
+                split=row["split"],
+                n_examples=_int(row["n_examples"], what, "n_examples"),
+                value_as_printed=row["value"],
+                metric_as_printed=row["metric"],
+                conversion=conversion,
+            )
+        )
+    planned = []
+    for (model, inter, target, variant, setting, seed), results in groups.items():
+        run = Run(model=model, intermediate=inter, target=target, variant=variant, setting=setting,
+                  seed=seed, source=source)
+        try:
+            validate(run, results, cat)
+        except StoreError as e:
+            raise StoreError(f"{path.name}: {e}") from None
+        planned.append((run, results))
+    return planned
+
+
+def import_file(store_path, path: Path, source: str, citation: str, locator: str,
+                fraction: bool = False, notes: str = "") -> tuple[int, int, int]:
+    """Imports ``path``; returns (runs, rows, runs newly written)."""
+    if source == RUNNER_SOURCE:
+        raise StoreError("'runner' is reserved for the runner's own runs; choose another --source")
+    if not citation.strip() or not locator.strip():
+        raise StoreError("--citation and --locator must say where the numbers come from")
+    planned = plan_import(path, source, fraction)
+    with Store.open(store_path, read_only=False) as st:
+        for run, results in planned:  # refuse conflicts before writing anything
+            existing = shard_path(st.runs_dir, run.run_id)
+            if existing.exists() and read_shard_hash(existing) != content_hash(run, results):
+                raise StoreError(
+                    f"run {run.model} {run.intermediate}:{run.target} seed {run.seed} of source {source!r} "
+                    "is already stored with other numbers; use a new --source key"
+                )
+        st.add_source(Source(source, citation.strip(), locator.strip(), "imported", path.name, notes))
+        new = sum(st.write_run(run, results) for run, results in planned)
+    return len(planned), sum(len(r) for _, r in planned), new

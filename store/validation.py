@@ -1,0 +1,45 @@
+"""`store validate`: every shard readable, valid against the catalog, intact, and indexed."""
+
+from __future__ import annotations
+
+from store.database import Store, resolve_store_path
+from store.errors import StoreError
+from store.records import content_hash, validate
+from store.shards import list_shards, read_shard
+
+
+def validate_store(path, rebuild: bool = False) -> list[str]:
+    """Returns a list of problems (empty when the store is valid)."""
+    root = resolve_store_path(path)
+    if not root.is_dir():
+        raise StoreError(f"no store at {root}; create one with `store build --store {root}`")
+    problems: list[str] = []
+    if rebuild:
+        st = Store(root, read_only=False)
+        st.rebuild()
+        st.close()
+    with Store.open(root, read_only=True) as st:
+        shards = list_shards(st.runs_dir)
+        for run_id, p in sorted(shards.items()):
+            try:
+                run, results, stored_hash = read_shard(p)
+                validate(run, results, st.catalog)
+            except StoreError as e:
+                problems.append(f"{p.name}: {e}")
+                continue
+            if run.run_id != run_id:
+                problems.append(f"{p.name}: file name does not match its run id {run.run_id}")
+            if content_hash(run, results) != stored_hash:
+                problems.append(f"{p.name}: content hash mismatch (the file was altered)")
+        indexed = st.query("SELECT run_id, source FROM runs")
+        in_index = set(indexed["run_id"])
+        for run_id in sorted(set(shards) - in_index):
+            problems.append(f"{run_id}: shard not in the index (run `store build`)")
+        published = set(st.query("SELECT source FROM sources WHERE quality NOT IN ('own runs', 'imported')")["source"])
+        for row in indexed.iter_rows(named=True):
+            if row["source"] not in published and row["run_id"] not in shards:
+                problems.append(f"{row['run_id']}: in the index but its shard is gone (run `store build`)")
+        orphans = st.query("SELECT count(*) AS n FROM results WHERE run_id NOT IN (SELECT run_id FROM runs)")["n"][0]
+        if orphans:
+            problems.append(f"{orphans} result rows belong to no run")
+    return problems
