@@ -32,12 +32,13 @@ def main() -> None:
         for i, (file, title, url, icon) in enumerate(PAGES)
     ]
     page = st.navigation(pages)
+    notes = st.container()  # above the page; filled after it, when page-level URL values are checked too
     ctx = sidebar.render(data.launch_store())
-    sidebar.show_notes()
-    if ctx is None:
-        return
-    page.run()
-    sidebar.write_url()
+    if ctx is not None:
+        page.run()
+        sidebar.write_url()
+    with notes:
+        sidebar.show_notes()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 
 import altair as alt
 
@@ -28,9 +29,20 @@ MIME = {
 EXTENSION = {"csv": "csv", "parquet": "parquet", "markdown": "md", "latex": "tex", "png": "png", "svg": "svg"}
 
 
+def _no_nan(obj: object) -> object:
+    """NaN (an interval of one value) becomes null: JSON has no NaN and vl-convert refuses it."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
 def chart_spec(chart: alt.TopLevelMixin) -> str:
     """The Vega-Lite JSON of a chart, with its data inlined (what vl-convert needs)."""
-    return json.dumps(chart.to_dict())
+    return json.dumps(_no_nan(chart.to_dict()), allow_nan=False)
 
 
 def spec_bytes(spec: str, fmt: str, scale: float = 2.0) -> bytes:

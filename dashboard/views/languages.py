@@ -47,7 +47,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
         view.text["columns"] = "\n".join(columns)
         column = column if column in columns else (columns[0] if columns else None)
         view.text["column"] = column or ""
-        per_lang = scores.filter(pl.col("column") == column).select("language", "value", pl.col("n_seeds").alias("n"))
+        per_lang = scores.filter(pl.col("column") == (column or "")).select("language", "value", pl.col("n_seeds").alias("n"))
         grid = scores.select("language", pl.col("column").alias("target"), "value")
         title = "score (points)"
     if per_lang.is_empty():

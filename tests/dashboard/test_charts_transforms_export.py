@@ -1,0 +1,106 @@
+"""Transforms, charts and image export on the generated store (pure functions, no Streamlit)."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from dashboard import charts, export, transforms
+from dashboard.data import Reader
+from dashboard.state import Selection
+from dashboard.views import languages, matrix, question, runs
+from dashboard.views import export as export_view
+from store.database import Store
+
+
+@pytest.fixture(scope="module")
+def reader(generated_store):
+    r = Reader(Store.open(generated_store, read_only=True))
+    yield r
+    r.store.close()
+
+
+def _sel(store, **kw):
+    return Selection(store=store, **kw)
+
+
+def test_every_page_computes_charts_that_serialise(reader, generated_store):
+    opts = reader.options()
+    sel = _sel(generated_store)
+    views = [question.compute(reader, opts, sel, axis) for axis in "ABC"]
+    views += [matrix.compute(reader, opts, sel, v, ("squad", "xquad")) for v in ("gain", "score")]
+    views += [languages.compute(reader, opts, sel, v, g) for v in ("gain", "score") for g in languages.GROUPS]
+    names = set()
+    for view in views:
+        for name, chart in view.charts.items():
+            spec = chart.to_dict()
+            assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+            names.add(name)
+    assert names == {"complexity", "simple_vs_complex", "matrix", "breakdown", "per_language", "language_target"}
+    picked = runs.compute(reader, opts, sel, ("xnli",), ("mnli",))
+    assert picked.frames["runs"].height == 2 and picked.frames["sources"].height >= 8
+
+
+def test_question_points_join_the_axis_and_title_panels_with_rho(reader, generated_store):
+    view = question.compute(reader, reader.options(), _sel(generated_store), "A")
+    points = view.frames["points"]
+    assert set(points["target_type"]) == {"classification", "structured prediction", "question answering", "retrieval"}
+    squad = points.filter((pl.col("intermediate") == "squad") & (pl.col("target_type") == "question answering"))
+    assert squad["x"].to_list() == [5.0]
+    assert all("ρ = " in p and "n = " in p for p in points["panel"])
+    # the synthetic store makes gains grow with format level on QA
+    qa = view.frames["correlation"].filter(pl.col("target_type") == "question answering")
+    assert qa["rho"][0] > 0.8
+
+
+def test_published_comparison_and_runner_commands(reader, bundled_store):
+    view = question.compute_published(reader, _sel(bundled_store, target_types=("classification",)))
+    pub = view.frames["published"]
+    t7 = pub.filter(pl.col("source") == "rembert_t7")
+    assert set(t7["level"]) == {"per category"} and (t7["target_type"] == "aggregate").all()
+    assert "for target in xnli pawsx xcopa; do" in view.text["command"]
+    assert "runner run --pair" in view.text["command"]
+    assert transforms.runner_commands("m", ("xnli",), "/a b").startswith("export XSTILTS_STORE='/a b'")
+
+
+def test_run_comparison_aligns_languages():
+    a = pl.DataFrame({"language": ["de", "fr"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [70.0, 60.0]})
+    b = pl.DataFrame({"language": ["de", "ru"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [72.0, 50.0]})
+    out = transforms.run_comparison(a, b)
+    assert out["language"].to_list() == ["de", "fr", "ru"]
+    assert out["B − A"].to_list()[0] == pytest.approx(2.0)
+    assert out["B − A"].null_count() == 2
+
+
+def test_matrix_cells_label_gains_with_a_sign():
+    df = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "mean_gain": [1.234]})
+    cells = transforms.matrix_cells(df, "mean_gain")
+    assert cells["cell_text"].to_list() == ["+1.2"]
+    spec = charts.matrix_chart(cells, "gain", signed=True).to_dict()
+    assert spec["params"][0]["name"] == charts.CELL_SELECTION
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<svg")])
+def test_charts_export_as_images(reader, generated_store, fmt, magic):
+    _, view = export_view.compute(reader, reader.options(), _sel(generated_store))
+    assert len(view.charts) >= 6
+    for chart in view.charts.values():
+        assert export.chart_bytes(chart, fmt, scale=1.0).startswith(magic)
+
+
+def test_paper_tables_come_from_the_store(reader, bundled_store):
+    tables, _ = export_view.compute(reader, reader.options(), _sel(bundled_store))
+    assert set(tables) == {"matrix", "per-language", "gains"}
+    from store.exports import render
+
+    latex = render(tables["gains"], "latex").decode()
+    assert r"\toprule" in latex and "80.0" in latex  # X-STILTs XNLI as printed in RemBERT Table 16
+
+
+def test_file_names_and_mime():
+    assert export.file_name("xstilts-matrix/gain?", "latex") == "xstilts-matrix-gain.tex"
+    assert json.loads(export.chart_spec(charts.simple_complex_chart(pl.DataFrame(
+        {"target_type": ["qa"], "complexity": ["simple (1-2)"], "mean_gain": [1.0], "ci_low": [0.5], "ci_high": [1.5], "n": [3]}))))
+    assert export.MIME["parquet"] == "application/vnd.apache.parquet"
