@@ -1,0 +1,135 @@
+"""A real browser (Debian's Chromium driven by playwright) on ``dashboard --store ...``: every
+page loads, a sidebar and a page filter change, charts are drawn, no exception is shown, and a
+hostile URL gives a plain warning. Screenshots go to ``test-output/browser/``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "test-output" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PAGES = {"question": "", "matrix": "matrix", "languages": "languages", "runs": "runs", "export": "export"}
+CHART_PAGES = ("question", "matrix", "languages")
+CHART_MARKS = '[data-testid="stVegaLiteChart"] svg g[class*="mark-"]'
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dashboard exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("dashboard did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def server(generated_store, tmp_path_factory):
+    """``dashboard --store COPY --port N`` in a subprocess, stopped afterwards."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make chromium)")
+    store = tmp_path_factory.mktemp("browser") / "store"
+    shutil.copytree(generated_store, store)
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "--store", str(store), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://localhost:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1500, "height": 2400})
+        yield pg
+        browser.close()
+
+
+def _settle(pg, charts: bool) -> None:
+    """Waits until Streamlit has finished running the script (and the charts are drawn)."""
+    pg.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+    time.sleep(0.5)
+    pg.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    pg.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
+    if charts:
+        pg.wait_for_selector(CHART_MARKS, timeout=60_000)
+    time.sleep(0.5)
+
+
+def _check(pg, name: str, charts: bool) -> None:
+    _settle(pg, charts)
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    assert pg.locator('[data-testid="stException"]').count() == 0, name
+    if charts:
+        assert pg.locator(CHART_MARKS).count() > 0, name
+
+
+def test_every_page_loads_with_charts_and_no_exception(page, server):
+    for name, path in PAGES.items():
+        page.goto(f"{server}/{path}")
+        if name == "export":  # 3 tables x 4 formats and 8 charts x PNG/SVG, all drawn before the screenshot
+            page.wait_for_function("document.querySelectorAll('[data-testid=\"stDownloadButton\"] button').length >= 28",
+                                   timeout=60_000)
+        _check(page, name, name in CHART_PAGES)
+
+
+def test_changing_filters_redraws_and_goes_to_the_url(page, server):
+    page.goto(f"{server}/")
+    _check(page, "question-axis-A", charts=True)
+    page.get_by_text("B: data-derived composite").click()  # a page filter
+    page.wait_for_url("**axis=B**", timeout=30_000)
+    _check(page, "question-axis-B", charts=True)
+    page.goto(f"{server}/languages")
+    _check(page, "languages-both", charts=True)
+    page.locator('[data-testid="stSidebar"]').get_by_text("own runs").click()  # a sidebar filter
+    page.wait_for_url("**source=runner**", timeout=30_000)
+    _check(page, "languages-own-runs", charts=True)
+    page.get_by_text("genus", exact=True).click()
+    page.wait_for_url("**group=genus**", timeout=30_000)
+    _check(page, "languages-genus", charts=True)
+
+
+def test_a_hostile_url_shows_a_plain_warning(page, server):
+    page.goto(f"{server}/matrix?model={quote(chr(39) + '; DROP TABLE results; --')}&types={quote('<b>x</b>')}")
+    _check(page, "matrix-hostile-url", charts=True)
+    alert = page.locator('[data-testid="stAlertContentWarning"]').inner_text()
+    assert "ignored URL value model=" in alert and "DROP TABLE results" in alert
