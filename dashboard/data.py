@@ -2,11 +2,13 @@
 
 * :func:`open_store` opens a store read-only once per path (``st.cache_resource``); every query
   runs on its own cursor (``Store.query``).
-* :class:`Reader` holds the reads the pages need, uncached: the analysis of
-  :mod:`store.analysis` plus a few short catalog / provenance queries. Every user value is a
-  query parameter. The latency benchmark uses it directly.
+* :class:`Reader` holds the reads the pages need: the analysis of :mod:`store.analysis` plus a
+  few short catalog / provenance queries. Every user value is a query parameter. Within one
+  reader the gains of a slice are computed once (several statistics of one page share them).
+  The latency benchmark uses a fresh reader per page render: a cold start every time.
 * :class:`CachedReader` has the same methods, each result cached per (store, method, arguments)
-  with ``st.cache_data``; arguments are small hashable values (a ``Filters``, a string).
+  with ``st.cache_data``; arguments are small hashable values (a ``Filters``, a string). One is
+  made per script run, so its memo never outlives a run.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Reader:
 
     def __init__(self, store: Store):
         self.store = store
+        self._gains: dict[analysis.Filters, pl.DataFrame] = {}
 
     # ------------------------------------------------------------------ options and catalog
     def options(self) -> Options:
@@ -105,14 +108,17 @@ class Reader:
         return analysis.scores(self.store, f)
 
     def gains(self, f: analysis.Filters) -> pl.DataFrame:
-        return analysis.gains(self.store, f)
+        """:func:`store.analysis.gains`, computed once per slice for this reader."""
+        if f not in self._gains:
+            self._gains[f] = analysis.gains(self.store, f)
+        return self._gains[f]
 
     def target_means(self, f: analysis.Filters) -> pl.DataFrame:
         return analysis.target_means(self.store, f)
 
     def gain_summary(self, f: analysis.Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
         """:func:`store.analysis.summarize_gains` of the slice's gains (single tasks only if asked)."""
-        g = analysis.gains(self.store, f)
+        g = self.gains(f)
         if single_only and not g.is_empty():
             g = g.filter(pl.Series([analysis.single_task(i) for i in g["intermediate"]], dtype=pl.Boolean))
         if g.is_empty():
@@ -126,11 +132,11 @@ class Reader:
     def correlation(self, f: analysis.Filters, axis: str) -> pl.DataFrame:
         """Spearman's rho of the chosen axis against mean gain, per target type."""
         model = f.models[0] if len(f.models) == 1 else None
-        return analysis.complexity_correlation(analysis.gains(self.store, f), self.complexity(model), axis=axis)
+        return analysis.complexity_correlation(self.gains(f), self.complexity(model), axis=axis)
 
     def simple_vs_complex(self, f: analysis.Filters) -> pl.DataFrame:
         model = f.models[0] if len(f.models) == 1 else None
-        return analysis.simple_vs_complex(analysis.gains(self.store, f), self.complexity(model))
+        return analysis.simple_vs_complex(self.gains(f), self.complexity(model))
 
     def paper_table(self, name: str, f: analysis.Filters):
         """One of the store's paper tables (:func:`store.exports.build_table`)."""
@@ -143,12 +149,19 @@ class Reader:
         """Every source with its citation, locator, quality, splits, settings and row counts."""
         return self.store.query(
             """
+            WITH per_run AS (
+                SELECT run_id, count(*) AS n, bool_or(split = 'test') AS test, bool_or(split = 'validation') AS val
+                FROM results GROUP BY run_id
+            ), per_source AS (
+                SELECT u.source, count(*) AS n_runs, sum(p.n) AS n_results, bool_or(p.test) AS test,
+                       bool_or(p.val) AS val, string_agg(DISTINCT u.setting, ', ' ORDER BY u.setting) AS settings
+                FROM runs u JOIN per_run p ON p.run_id = u.run_id GROUP BY u.source
+            )
             SELECT s.source, s.quality, s.citation, s.locator, s.file,
-                   count(DISTINCT u.run_id) AS n_runs, count(r.value) AS n_results,
-                   string_agg(DISTINCT r.split, ', ' ORDER BY r.split) AS splits,
-                   string_agg(DISTINCT u.setting, ', ' ORDER BY u.setting) AS settings, s.notes
-            FROM sources s LEFT JOIN runs u ON u.source = s.source LEFT JOIN results r ON r.run_id = u.run_id
-            GROUP BY s.source, s.quality, s.citation, s.locator, s.file, s.notes
+                   coalesce(p.n_runs, 0) AS n_runs, coalesce(p.n_results, 0) AS n_results,
+                   concat_ws(', ', CASE WHEN p.test THEN 'test' END, CASE WHEN p.val THEN 'validation' END) AS splits,
+                   p.settings, s.notes
+            FROM sources s LEFT JOIN per_source p ON p.source = s.source
             ORDER BY s.source <> $runner, s.source
             """,
             {"runner": RUNNER_SOURCE},
@@ -158,18 +171,26 @@ class Reader:
         """Runs of the slice (model, sources, setting, targets, intermediates), newest first."""
         return self.store.query(
             """
-            SELECT u.run_id, u.source, u.model, u.label, u.intermediate, u.target, u.variant, u.setting, u.seed,
-                   string_agg(DISTINCT r.split, ', ' ORDER BY r.split) AS splits, count(r.value) AS n_results,
-                   s.citation, s.locator, u.created_at, u.code_version, u.hardware, u.wall_time_s, u.gpu_hours
-            FROM runs u JOIN sources s ON s.source = u.source LEFT JOIN results r ON r.run_id = u.run_id
-            WHERE (len($models) = 0 OR list_contains($models, u.model))
-              AND (len($sources) = 0 OR list_contains($sources, u.source))
-              AND (len($settings) = 0 OR list_contains($settings, u.setting))
-              AND (len($targets) = 0 OR list_contains($targets, u.target))
-              AND (len($intermediates) = 0 OR list_contains($intermediates, u.intermediate))
-            GROUP BY ALL
-            ORDER BY u.created_at DESC NULLS LAST, u.source, u.target, u.intermediate, u.seed
-            LIMIT $limit
+            WITH picked AS (
+                SELECT * FROM runs u
+                WHERE (len($models) = 0 OR list_contains($models, u.model))
+                  AND (len($sources) = 0 OR list_contains($sources, u.source))
+                  AND (len($settings) = 0 OR list_contains($settings, u.setting))
+                  AND (len($targets) = 0 OR list_contains($targets, u.target))
+                  AND (len($intermediates) = 0 OR list_contains($intermediates, u.intermediate))
+                ORDER BY u.created_at DESC NULLS LAST, u.source, u.target, u.intermediate, u.seed, u.run_id
+                LIMIT $limit
+            ), counts AS (
+                SELECT r.run_id, count(*) AS n_results, bool_or(r.split = 'test') AS test,
+                       bool_or(r.split = 'validation') AS val
+                FROM results r SEMI JOIN picked p ON p.run_id = r.run_id GROUP BY r.run_id
+            )
+            SELECT p.run_id, p.source, p.model, p.label, p.intermediate, p.target, p.variant, p.setting, p.seed,
+                   concat_ws(', ', CASE WHEN c.test THEN 'test' END, CASE WHEN c.val THEN 'validation' END) AS splits,
+                   coalesce(c.n_results, 0) AS n_results, s.citation, s.locator, p.created_at, p.code_version,
+                   p.hardware, p.wall_time_s, p.gpu_hours
+            FROM picked p JOIN sources s ON s.source = p.source LEFT JOIN counts c ON c.run_id = p.run_id
+            ORDER BY p.created_at DESC NULLS LAST, p.source, p.target, p.intermediate, p.seed, p.run_id
             """,
             {"models": list(f.models), "sources": list(f.sources), "settings": list(f.settings),
              "targets": list(f.targets), "intermediates": list(f.intermediates), "limit": RUN_LIST_LIMIT},
@@ -199,8 +220,9 @@ def col_params(store: Store, sql: str, params: dict | None = None) -> tuple[str,
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached(path: str, method: str, args: tuple) -> object:
-    return getattr(Reader(open_store(path)), method)(*args)
+def _cached(path: str, method: str, args: tuple, _reader: Reader) -> object:
+    """One reader method's result, cached by (path, method, args); ``_reader`` is not hashed."""
+    return getattr(_reader, method)(*args)
 
 
 class CachedReader:
@@ -208,11 +230,12 @@ class CachedReader:
 
     def __init__(self, path: str):
         self.path = path
+        self._reader = Reader(open_store(path))
 
     def __getattr__(self, name: str):
         if name.startswith("_") or not callable(getattr(Reader, name, None)):
             raise AttributeError(name)
-        return lambda *args: _cached(self.path, name, tuple(args))
+        return lambda *args: _cached(self.path, name, tuple(args), self._reader)
 
 
 def open_reader(path: str) -> tuple[CachedReader | None, str | None]:

@@ -24,31 +24,45 @@ CREDITS = (
 )
 
 
-def _column_label(df: pl.DataFrame) -> pl.DataFrame:
+def _run_label(df: pl.DataFrame) -> pl.DataFrame:
     inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
         pl.format("{}/{}", "intermediate", "variant"))
-    return df.with_columns(pl.format("{} · {} · {} · {}", "target", inter, "source", "metric").alias("column"))
+    return df.with_columns(pl.format("{} · {}", inter, "source").alias("run"))
+
+
+def _pick(value: str | None, choices: list[str], prefer: str = "") -> str | None:
+    if value in choices:
+        return value
+    return next((c for c in choices if c.startswith(prefer)), choices[0] if choices else None)
 
 
 def compute(reader, options: Options, sel: Selection, value: str = "gain", group: str = "family",
-            low_only: bool = False, column: str | None = None) -> View:
-    """The Languages page. ``column`` picks the score column shown per language (score mode)."""
+            low_only: bool = False, run: str | None = None, target: str | None = None) -> View:
+    """The Languages page.
+
+    Args:
+        value: ``gain`` (mean gain over the slice's targets and intermediate tasks, with its interval)
+            or ``score`` (scores of one run label, ``run``; bars for one ``target``).
+        group: family, genus, script or resource class.
+        low_only: keep low-resource languages only.
+    """
     f = sel.filters(options)
     view = View()
     langs = reader.languages()
     if value == "gain":
-        per_lang = transforms.per_language_rows(reader.gain_summary(f, ("language",)))
-        per_lang = per_lang.rename({"mean_gain": "value"})
+        per_lang = transforms.per_language_rows(reader.gain_summary(f, ("language",))).rename({"mean_gain": "value"})
         grid = transforms.per_language_rows(reader.gain_summary(f, ("language", "target"))).rename({"mean_gain": "value"})
         title = "mean gain over none (points)"
     else:
-        scores = _column_label(transforms.per_language_rows(reader.scores(f)))
-        columns = sorted(scores["column"].unique()) if not scores.is_empty() else []
-        view.text["columns"] = "\n".join(columns)
-        column = column if column in columns else (columns[0] if columns else None)
-        view.text["column"] = column or ""
-        per_lang = scores.filter(pl.col("column") == (column or "")).select("language", "value", pl.col("n_seeds").alias("n"))
-        grid = scores.select("language", pl.col("column").alias("target"), "value")
+        scores = _run_label(transforms.per_language_rows(reader.scores(f)))
+        runs = sorted(scores["run"].unique()) if not scores.is_empty() else []
+        run = _pick(run, runs, prefer="none")
+        grid = scores.filter(pl.col("run") == (run or "")).select("language", "target", "value")
+        targets = sorted(grid["target"].unique())
+        target = _pick(target, targets)
+        view.text.update(runs="\n".join(runs), run=run or "", targets="\n".join(targets), target=target or "")
+        per_lang = scores.filter((pl.col("run") == (run or "")) & (pl.col("target") == (target or ""))).select(
+            "language", "value", pl.col("n_seeds").alias("n"))
         title = "score (points)"
     if per_lang.is_empty():
         view.notes.append(f"No per-language {'gains' if value == 'gain' else 'scores'} match this selection"
@@ -79,13 +93,16 @@ def render() -> None:
         group = sidebar.page_choice(st.radio, "Group by", "group", GROUPS, "family", horizontal=True)
     with c3:
         low_only = st.checkbox("Low-resource languages only (classes 0-2)", key="low_only")
-    column = st.session_state.get("score_column")
-    view = compute(ctx.reader, ctx.options, ctx.selection, value, group, low_only, column)
+    view = compute(ctx.reader, ctx.options, ctx.selection, value, group, low_only,
+                   st.session_state.get("score_run"), st.session_state.get("score_target"))
     st.caption(ctx.selection.describe())
-    if value == "score" and view.text.get("columns"):
-        options = view.text["columns"].split("\n")
-        st.session_state["score_column"] = view.text["column"]
-        st.selectbox("Scores of (target · intermediate · source · metric)", options, key="score_column")
+    if value == "score" and view.text.get("runs"):
+        c1, c2 = st.columns(2)
+        st.session_state["score_run"] = view.text["run"]
+        c1.selectbox("Run (intermediate task · source)", view.text["runs"].split("\n"), key="score_run")
+        if view.text.get("targets"):
+            st.session_state["score_target"] = view.text["target"]
+            c2.selectbox("Target (for the bars)", view.text["targets"].split("\n"), key="score_target")
     for note in view.notes:
         st.info(note)
     if "per_language" in view.charts:
