@@ -62,7 +62,13 @@ class Reader:
 
     def __init__(self, store: Store):
         self.store = store
-        self._gains: dict[analysis.Filters, pl.DataFrame] = {}
+        self._memo: dict[tuple, pl.DataFrame] = {}
+
+    def _once(self, key: tuple, compute):
+        """``compute()`` the first time ``key`` is asked of this reader, the same frame afterwards."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # ------------------------------------------------------------------ options and catalog
     def options(self) -> Options:
@@ -109,9 +115,7 @@ class Reader:
 
     def gains(self, f: analysis.Filters) -> pl.DataFrame:
         """:func:`store.analysis.gains`, computed once per slice for this reader."""
-        if f not in self._gains:
-            self._gains[f] = analysis.gains(self.store, f)
-        return self._gains[f]
+        return self._once(("gains", f), lambda: analysis.gains(self.store, f))
 
     def target_means(self, f: analysis.Filters) -> pl.DataFrame:
         return analysis.target_means(self.store, f)
@@ -127,7 +131,8 @@ class Reader:
         return analysis.summarize_gains(g, by=by)
 
     def complexity(self, model: str | None) -> pl.DataFrame:
-        return analysis.complexity_table(self.store, model)
+        """:func:`store.analysis.complexity_table` (axes A, B, C), once per model for this reader."""
+        return self._once(("complexity", model), lambda: analysis.complexity_table(self.store, model))
 
     def correlation(self, f: analysis.Filters, axis: str) -> pl.DataFrame:
         """Spearman's rho of the chosen axis against mean gain, per target type."""
@@ -228,9 +233,9 @@ def _cached(path: str, method: str, args: tuple, _reader: Reader) -> object:
 class CachedReader:
     """The methods of :class:`Reader`, each cached per (store path, method, arguments)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, reader: Reader | None = None):
         self.path = path
-        self._reader = Reader(open_store(path))
+        self._reader = reader or Reader(open_store(path))
 
     def __getattr__(self, name: str):
         if name.startswith("_") or not callable(getattr(Reader, name, None)):

@@ -1,12 +1,14 @@
 """Files to download: charts as PNG or SVG (through vl-convert, no browser) and MIME types.
 
-Pure: takes chart objects or specs, returns bytes. Paper tables are rendered by
-:func:`store.exports.render`, so their numbers and formatting match ``store export``.
+Pure: takes :class:`dashboard.charts.Chart` objects or specs, returns bytes. Paper tables are
+rendered by :func:`store.exports.render`, so their numbers and formatting match ``store export``.
 
 Example:
-    >>> import altair as alt
-    >>> chart = alt.Chart({"values": [{"a": 1}]}).mark_point().encode(x="a:Q")
-    >>> chart_bytes(chart, "svg")[:4]
+    >>> import polars as pl
+    >>> from dashboard.charts import breakdown_chart
+    >>> df = pl.DataFrame({"language": ["de"], "gain": [1.0], "family": ["Indo-European"], "genus": ["Germanic"],
+    ...                    "script": ["Latn"], "resource_class": [5]})
+    >>> chart_bytes(breakdown_chart(df, "gain", "gain"), "svg")[:4]
     b'<svg'
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 
-import altair as alt
+from dashboard.charts import Chart
 
 CHART_FORMATS = ("png", "svg")
 MIME = {
@@ -40,7 +42,7 @@ def _no_nan(obj: object) -> object:
     return obj
 
 
-def chart_spec(chart: alt.TopLevelMixin) -> str:
+def chart_spec(chart: Chart) -> str:
     """The Vega-Lite JSON of a chart, with its data inlined (what vl-convert needs)."""
     return json.dumps(_no_nan(chart.to_dict()), allow_nan=False)
 
@@ -60,7 +62,7 @@ def spec_bytes(spec: str, fmt: str, scale: float = 2.0) -> bytes:
     raise ValueError(f"unknown chart format {fmt!r}; choose one of {', '.join(CHART_FORMATS)}")
 
 
-def chart_bytes(chart: alt.TopLevelMixin, fmt: str, scale: float = 2.0) -> bytes:
+def chart_bytes(chart: Chart, fmt: str, scale: float = 2.0) -> bytes:
     """A chart rendered as PNG or SVG."""
     return spec_bytes(chart_spec(chart), fmt, scale)
 

@@ -135,7 +135,8 @@ def cell_breakdown(frame: pl.DataFrame, row: str, target: str) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------- Languages
 def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -> pl.DataFrame:
-    """Per-language summary with the catalog's group column and a low-resource flag."""
+    """Per-language rows with the catalog's ``group`` column, a low-resource flag and a label,
+    sorted by group then value; ``order`` is the row's position (the charts keep this order)."""
     col = GROUP_COLUMNS[group]
     out = summary.join(languages, on="language", how="left")
     return out.with_columns(
@@ -144,7 +145,7 @@ def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -
     ).with_columns(
         pl.when(pl.col("low_resource")).then(pl.format("{} ({}) ◆ low-resource", "language", "name"))
         .otherwise(pl.format("{} ({})", "language", "name")).alias("language_label"),
-    ).sort("group", "value", descending=[False, True])
+    ).sort("group", "value", descending=[False, True]).with_columns(pl.int_range(pl.len()).alias("order"))
 
 
 def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import altair as alt
 import polars as pl
+import streamlit as st
+
+from dashboard.charts import Chart
 
 
 @dataclass
@@ -16,6 +18,11 @@ class View:
     """What a page shows: frames, charts and one-line messages, by name."""
 
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
-    charts: dict[str, alt.TopLevelMixin] = field(default_factory=dict)
+    charts: dict[str, Chart] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     text: dict[str, str] = field(default_factory=dict)
+
+
+def show(chart: Chart, key: str, **kwargs):
+    """Draws a chart (its frame travels as Arrow); ``kwargs`` go to ``st.vega_lite_chart``."""
+    return st.vega_lite_chart(chart.data, chart.spec, key=key, **kwargs)

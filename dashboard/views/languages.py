@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import charts, sidebar, transforms
 from dashboard.state import Options, Selection
-from dashboard.views import View
+from dashboard.views import View, show
 
 VALUES = ("gain", "score")
 GROUPS = tuple(transforms.GROUP_COLUMNS)
@@ -110,9 +110,9 @@ def render() -> None:
         st.caption("Black outline and label: low-resource language (Joshi et al. class 0-2)."
                    + (" Gains: mean over targets and intermediate tasks of this selection, bootstrap 95% interval."
                       if value == "gain" else ""))
-        st.altair_chart(view.charts["per_language"], key="language_chart")
+        show(view.charts["per_language"], key="language_chart")
         st.subheader("Language x target")
-        st.altair_chart(view.charts["language_target"], key="language_target_chart")
+        show(view.charts["language_target"], key="language_target_chart")
         with st.expander("Numbers"):
             st.dataframe(view.frames["per_language"], hide_index=True)
     st.markdown(CREDITS)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import charts, sidebar, transforms
 from dashboard.state import Options, Selection
-from dashboard.views import View
+from dashboard.views import View, show
 
 VALUES = ("gain", "score")
 VALUE_TITLES = {"gain": "gain over none (points)", "score": "score (points)"}
@@ -66,7 +66,7 @@ def render() -> None:
     cells = view.frames["cells"]
     st.caption("Rows: intermediate task (· source when published); columns: target. Gains are the mean over "
                "languages of (score − matching none baseline); scores are published averages or the mean over languages.")
-    event = st.altair_chart(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION)
+    event = show(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION)
     rows = sorted(cells["row"].unique())
     clicked = _picked_cell(event, cells)
     if clicked and clicked[0] in rows:
@@ -80,7 +80,7 @@ def render() -> None:
     detail = compute(ctx.reader, ctx.options, ctx.selection, value, (row, target))
     st.subheader(f"{row} → {target}, per language")
     if "breakdown" in detail.charts:
-        st.altair_chart(detail.charts["breakdown"], key="breakdown_chart")
+        show(detail.charts["breakdown"], key="breakdown_chart")
     else:
         st.info("This cell has only a published average (language 'avg'), no per-language numbers.")
     st.dataframe(detail.frames["breakdown"], hide_index=True)

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import charts, sidebar, transforms
 from dashboard.state import Options, Selection
-from dashboard.views import View
+from dashboard.views import View, show
 from store.analysis import Filters
 
 AXES = ("A", "B", "C")
@@ -76,7 +76,7 @@ def _render_published(view: View, sel: Selection) -> None:
                "task won per target, so they cannot speak to complexity.")
     pub = view.frames["published"]
     if "published" in view.charts:
-        st.altair_chart(view.charts["published"], key="published_chart")
+        show(view.charts["published"], key="published_chart")
         st.dataframe(pub, hide_index=True)
     else:
         st.write("The store holds no published X-STILTs rows.")
@@ -104,11 +104,11 @@ def render() -> None:
                "(each language the mean over seeds) with a bootstrap 95% interval. Panel titles: Spearman's "
                "rho between the axis and the mean gain, with its bootstrap interval over tasks.")
     if "complexity" in view.charts:
-        st.altair_chart(view.charts["complexity"], key="complexity_chart")
+        show(view.charts["complexity"], key="complexity_chart")
     st.dataframe(view.frames["correlation"], hide_index=True)
     st.subheader("Simple text-only tasks (format levels 1-2) beside complex ones (3-5)")
     if "simple_vs_complex" in view.charts:
-        st.altair_chart(view.charts["simple_vs_complex"], key="svc_chart")
+        show(view.charts["simple_vs_complex"], key="svc_chart")
         st.dataframe(view.frames["simple_vs_complex"], hide_index=True)
     with st.expander("Complexity of each intermediate task (axes A, B, C)"):
         st.dataframe(view.frames["complexity"], hide_index=True)

@@ -53,6 +53,7 @@ def snapshot(at: AppTest) -> list:
     parts: list = []
     for chart in at.get("vega_lite_chart"):
         parts.append(chart.proto.spec)
+        parts.append(chart.proto.data.data)
         parts.extend(d.data.data for d in chart.proto.datasets)
     parts.extend(df.value.to_csv() for df in at.dataframe)
     for kind in ("markdown", "info", "code", "caption", "subheader", "warning", "error"):
