@@ -66,7 +66,9 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
         title = "score (points)"
     if per_lang.is_empty():
         view.notes.append(f"No per-language {'gains' if value == 'gain' else 'scores'} match this selection"
-                          + (" (published sources mostly print averages only)." if value == "gain" else "."))
+                          + (": published sources mostly print averages only, and this store has no per-language "
+                             "intermediate-task runs here. Value *score* shows the per-language scores it holds."
+                             if value == "gain" else "."))
         return view
     per_lang = transforms.language_frame(per_lang, langs, group)
     grid = transforms.language_frame(grid, langs, group)

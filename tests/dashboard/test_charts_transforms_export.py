@@ -104,3 +104,18 @@ def test_file_names_and_mime():
     assert json.loads(export.chart_spec(charts.simple_complex_chart(pl.DataFrame(
         {"target_type": ["qa"], "complexity": ["simple (1-2)"], "mean_gain": [1.0], "ci_low": [0.5], "ci_high": [1.5], "n": [3]}))))
     assert export.MIME["parquet"] == "application/vnd.apache.parquet"
+
+
+@pytest.mark.parametrize("model,setting", [("xlm-roberta-large", "zero-shot"), ("xlm-roberta-large", "translate-train-all"),
+                                           ("roberta-large-mnli", "translate-test")])
+def test_settings_never_meet_in_one_chart(bundled_store, model, setting):
+    with Store.open(bundled_store, read_only=True) as st:
+        reader = Reader(st)
+        opts = reader.options()
+        sel = _sel(bundled_store, model=model, setting=setting)
+        views = [matrix.compute(reader, opts, sel, "score"), languages.compute(reader, opts, sel, "score")]
+        frames = [c.data for v in views for c in v.charts.values()]
+        frames += [matrix.compute(reader, opts, sel, "score", (r, t)).frames["breakdown"]
+                   for r, t in views[0].frames["cells"].select("row", "target").rows()[:3]]
+    assert "setting" in frames[0].columns
+    assert all(set(f["setting"]) == {setting} for f in frames if "setting" in f.columns)
