@@ -161,6 +161,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from store.claims import evaluate, load_claims, missing_commands, render, select
+
+    claims = load_claims()
+    select(claims, args.claim)  # unknown ids fail before the store is opened
+    with Store.open(args.store, read_only=True) as st:
+        results = evaluate(st, claims, ids=args.claim, model=args.model)
+    if args.commands:
+        sys.stdout.write("".join(f"{cmd}\n" for cmd in missing_commands(results)))
+    else:
+        sys.stdout.write(render(results, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="store", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -203,6 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the index first")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "claims",
+        help="check the study's claims against the store: verdict, value with 95%% interval, runs used and missing",
+        description=(
+            "Evaluates each claim of store/data/catalog/claims.json on the store: supported, contradicted or "
+            "not enough evidence (rule: store/claims.py), the measured value with a bootstrap 95% interval over "
+            "seeds and languages, the runs used and the `runner run` commands for the runs still missing."
+        ),
+    )
+    _add_store(p)
+    p.add_argument("--format", choices=("text", "markdown", "json", "latex"), default="text", help="output format (default: text)")
+    p.add_argument("--claim", action="append", metavar="ID", help="only this claim: its id or number (c1 or 1); repeatable")
+    p.add_argument("--model", help="whose runs to evaluate (default: each claim's model, xlm-roberta-large)")
+    p.add_argument("--commands", action="store_true", help="print only the runner commands of the missing runs, one per line")
+    p.set_defaults(func=cmd_claims)
     return parser
 
 
