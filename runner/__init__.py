@@ -1,0 +1,1 @@
+"""How results are produced: tasks, data, models, training, evaluation, grid."""
