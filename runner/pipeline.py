@@ -139,7 +139,8 @@ def layout(cfg: RunConfig) -> Layout:
     inter_dir = None
     if inters:
         stages = [s for spec in inters for s in spec.stages]
-        key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": hp,
+        shared = {k: v for k, v in hp.items() if k != "epochs_per_stage"}  # other stages' epochs don't matter
+        key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
                      "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record(inters)})
         inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
