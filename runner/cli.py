@@ -146,6 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(lay, store_path)
     check_inputs(lay)
+    from runner.models import check_model
+
+    check_model(cfg.model)
     _setup_logging(lay.run_dir)
     log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate, lay.pair.target,
              cfg.model, cfg.seed, lay.run_dir / "run.log")

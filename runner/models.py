@@ -43,10 +43,27 @@ def load_tokenizer(model: str):
         raise RunnerError(f"model {model!r} does not load a tokenizer: {_first_line(e)}") from e
 
 
+def check_model(model: str) -> None:
+    """Loads the tokenizer and the config (not the weights): a model that cannot load fails here."""
+    from transformers import AutoConfig
+
+    load_tokenizer(model)
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except Exception as e:  # OSError, ValueError, KeyError: all mean "this model does not load"
+        raise RunnerError(f"model {model!r} does not load: {_first_line(e)}") from e
+    try:
+        _hidden_size(getattr(config, "text_config", None) or config)
+    except RunnerError as e:
+        raise RunnerError(f"model {model!r}: {e}") from e
+
+
 def load_encoder(model: str | Path) -> nn.Module:
     """The encoder of ``model`` (Hub id or folder); the text tower for vision-language models."""
     from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the runner shows its own bars
     try:
         config = AutoConfig.from_pretrained(model)
         encoder = AutoModel.from_pretrained(model)

@@ -147,8 +147,9 @@ class _Batches(torch.utils.data.Dataset):
 
 def _loader(encs, plan, pad_id, device, workers):
     data = _Batches(encs, plan, pad_id, 8 if device.type == "cuda" else 1)
+    # Own generator: creating a loader must not draw from the global RNG (resume would shift dropout).
     return torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
-                                       pin_memory=device.type == "cuda")
+                                       pin_memory=device.type == "cuda", generator=torch.Generator())
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
