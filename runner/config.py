@@ -47,7 +47,7 @@ class TrainConfig:
     max_train_examples: int | None = field(default=None, metadata={"help": "cap per training stage (debugging)"})
     max_eval_examples: int | None = field(default=None, metadata={"help": "cap per dev/test set (debugging)"})
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation pass"})
-    megabatch: int = field(default=50, metadata={"help": "length grouping: batches sorted together"})
+    megabatch: int = field(default=100, metadata={"help": "length grouping: batches sorted together"})
     save_every_steps: int = field(default=500, metadata={"help": "checkpoint for resume every N optimizer steps"})
     precision: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), bf16 or fp32"})
     workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})

@@ -198,7 +198,7 @@ def encode(kind: str, examples: Sequence[dict], tokenizer, max_length: int) -> E
 
 
 # ------------------------------------------------------------------------------------ batching
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, megabatch: int = 50) -> list[list[int]]:
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, megabatch: int = 100) -> list[list[int]]:
     """Random batches of similar-length examples (shuffle, then sort inside megabatches).
 
     The examples are shuffled, cut into megabatches of ``megabatch * batch_size``, each sorted by
