@@ -308,12 +308,13 @@ class Runner:
                     model.to(self.device)
                 labels = tgt.labels
                 enc = self._encoded(json.dumps([repr(src), self.cfg.train.max_eval_examples]), last_stage.kind,
-                                    lambda: read_source(src, labels, lay.loc, self.cfg.train.max_eval_examples), labels)
+                                    lambda src=src, labels=labels: read_source(src, labels, lay.loc, self.cfg.train.max_eval_examples),
+                                    labels)
                 pad = self.tokenizer.pad_token_id or 0
                 preds = predict(model, enc, tgt.name, self.cfg.train, self.device, pad)
                 metrics = score(last_stage.kind, labels, "f1" if "f1" in tgt.metrics else "accuracy", enc, preds)
                 record = {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
-                          "predictions": preds}
+                          "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
                 out_dir.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(record))

@@ -86,7 +86,7 @@ def _rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: _Text)
                  "google-research-datasets/paws-x": ["0", "1"]}[repo]
         words = NLI_WORDS if len(names) == 3 else PAIR_WORDS
         rows = []
-        for i in range(n):
+        for _ in range(n):
             y = r.randrange(len(names))
             row = {cols["text_a"]: tx.sentence(lang, words[y]) if not pair else tx.filler(lang, r.randint(4, 14))}
             if pair:
@@ -169,7 +169,9 @@ def build_mirror(root: Path, n_train: int = 400, n_dev: int = 120, n_test: int =
 
     Args:
         root: the ``--data-dir`` folder to create.
-        n_train / n_dev / n_test: examples per training, dev and test split.
+        n_train: examples per training split.
+        n_dev: examples per dev split.
+        n_test: examples per test split (each language).
         seed: randomness of the synthetic texts.
 
     Returns:
@@ -245,5 +247,43 @@ def build_model(folder: Path, hidden: int = 64, layers: int = 2, vocab_size: int
                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     folder.mkdir(parents=True, exist_ok=True)
     XLMRobertaModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_bert_model(folder: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """A random mBERT-style encoder (WordPiece, token type ids) with a locally built vocabulary."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = sorted({w for line in corpus(seed) for w in line.split()})
+    pieces = sorted({c for w in words for c in w} | {f"##{c}" for w in words for c in w})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", *pieces, *words]
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(vocab))})
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=hidden * 2, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_vision_language_model(folder: Path, xlmr_folder: Path, hidden: int = 64, seed: int = 0) -> Path:
+    """A random CLIP-style vision-language model whose text tower uses the tiny XLM-R tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, CLIPConfig, CLIPModel
+
+    tokenizer = AutoTokenizer.from_pretrained(xlmr_folder)
+    torch.manual_seed(seed)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                         num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=514,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=32, patch_size=16))
+    folder.mkdir(parents=True, exist_ok=True)
+    CLIPModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -81,3 +81,12 @@ def test_missing_local_files_name_the_download_command(tmp_path):
 def test_ccg_without_a_path_is_a_clear_error():
     with pytest.raises(RunnerError, match="CCGbank is licensed"):
         check_available(all_sources(get_task("ccg")), DataLocation(Path("/nonexistent")))
+
+
+def test_the_hub_unreachable_is_a_one_line_error_that_suggests_a_local_copy():
+    """With HF_HUB_OFFLINE=1 (set for the session) loading from the Hub fails fast and clearly."""
+    with pytest.raises(RunnerError) as e:
+        read_source(get_task("pawsx").test["de"], (), DataLocation(None))
+    message = str(e.value)
+    assert message.startswith("cannot load google-research-datasets/paws-x@main:de/test-*.parquet")
+    assert message.endswith("(set --data-dir to a local copy when offline)") and "\n" not in message

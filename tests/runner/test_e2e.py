@@ -132,3 +132,21 @@ def test_killed_during_phase_2_resumes_without_repeating_phase_1(run_args, tmp_p
     assert third.wait(120) == 0
     assert "nothing written" in (tmp_path / "third.log").read_text()
     assert len(stored(tmp_path / "store")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "pair"), [("bert", "none:udpos"), ("bert", "none:xcopa"), ("clip", "none:pawsx")])
+def test_other_encoder_families_run_end_to_end(family, pair, run_args, tiny_model, tmp_path):
+    """mBERT-style (WordPiece, token type ids) and a vision-language model's text tower."""
+    from runner.testing import build_bert_model, build_vision_language_model
+
+    if family == "bert":
+        model = build_bert_model(tmp_path / "tiny-mbert")
+    else:
+        model = build_vision_language_model(tmp_path / "tiny-clip", tiny_model)
+    args = run_args(pair, "--max-train-examples", "80", "--max-eval-examples", "20")
+    args[args.index("--model") + 1] = str(model)
+    assert main(args) == 0
+    [(run, results)] = stored(tmp_path / "store")
+    assert run.model == model.name
+    assert_one_row_per_language(results, pair.split(":")[1])

@@ -105,3 +105,24 @@ def test_a_killed_stage_resumes_to_exactly_the_same_model(tiny_model, tmp_path):
     done = [json.loads((tmp_path / d / "done.json").read_text()) for d in ("straight", "resumed")]
     assert done[0]["steps"] == done[1]["steps"] == 24 and done[0]["history"] == done[1]["history"]
     assert not (tmp_path / "resumed" / "checkpoint").exists()
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")
+def test_gpu_settings_bf16_autocast_fused_adamw_and_padding_to_multiples_of_8():
+    """The GPU path is chosen by device (checked here without a GPU: nothing is run on CUDA)."""
+    from runner.features import collate
+    from runner.training import autocast, build_optimizer
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    ctx = autocast(cuda, "auto")
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    assert not isinstance(autocast(cuda, "fp32"), torch.autocast)
+    assert not isinstance(autocast(cpu, "auto"), torch.autocast)  # float32 on CPU
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    cfg = TrainConfig()
+    assert build_optimizer(model, cfg, cuda).defaults["fused"] is True
+    assert not build_optimizer(model, cfg, cpu).defaults.get("fused")
+    decay, no_decay = build_optimizer(model, cfg, cpu).param_groups
+    assert len(decay["params"]) == 1 and decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    batch = collate(toy(3, 0), [0, 1, 2], pad_id=1, multiple_of=8)
+    assert batch["input_ids"].shape[1] % 8 == 0
