@@ -105,7 +105,7 @@ def _dry_run(lay, store_path: Path) -> int:
         print(f"  phase {phase:<15} {what:<32} {state:<18} {folder or ''}")
     try:
         check_inputs(lay)
-        where = f"local copy in {lay.loc.data_dir}" if lay.loc.data_dir else "the Hub (pinned revisions)"
+        where = f"local copy in {lay.loc.data_dir}" if lay.loc.data_dir else "the Hub (checked when loaded)"
         print(f"  data    ok: {where}")
     except RunnerError as e:
         print(f"  data    MISSING: {e}")

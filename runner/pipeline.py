@@ -250,7 +250,7 @@ class Runner:
             stages = [get_task(t).stages[0] for t in lay.pair.tasks]
             tasks = [self._stage_data(s, name) for s, name in zip(stages, lay.pair.tasks)]
             model = self._model(self.cfg.model, {t.name: (t.kind, len(t.labels)) for t in tasks})
-            epochs = max(_stage_epochs(self.cfg, s) for s in stages)
+            epochs = max(_stage_epochs(self.cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
             set_seed(self.cfg.seed)
             train_stage(model, tasks, self.cfg.train, epochs, folder, self.device, self.tokenizer, self.cfg.seed,
                         label=f"phase 1 {lay.pair.intermediate}", extra=self._dev_sizes(tasks))

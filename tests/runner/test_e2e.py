@@ -79,6 +79,20 @@ def test_rerun_skips_every_phase_and_shares_the_intermediate_checkpoint(run_args
     assert "1 intermediate  mnli" in plan and "cached" in plan.splitlines()[1]
     assert "7 result rows" in plan and "new run" in plan
     assert len(stored(tmp_path / "store")) == 1
+    # --overwrite redoes every phase; a CPU run is reproducible, so the store sees identical content
+    assert main(run_args("mnli:xnli", "--overwrite")) == 0
+    again = capsys.readouterr()
+    assert "phase 1 intermediate (mnli): training" in again.err and "already in the store (identical)" in again.out
+    assert len(stored(tmp_path / "store")) == 1
+
+
+@pytest.mark.slow
+def test_ccg_intermediate_reads_the_licensed_copy_from_ccg_path(run_args, fixture_data, tmp_path):
+    assert main(run_args("ccg:pawsx", "--ccg-path", str(fixture_data / "ccgbank"), "--max-train-examples", "120")) == 0
+    [(run, results)] = stored(tmp_path / "store")
+    [inter, _] = run.dev_scores
+    assert (inter.task, inter.metric) == ("ccg", "accuracy") and inter.value > 20  # token accuracy; chance ~6
+    assert_one_row_per_language(results, "pawsx")
 
 
 @pytest.mark.slow

@@ -126,3 +126,15 @@ def test_gpu_settings_bf16_autocast_fused_adamw_and_padding_to_multiples_of_8():
     assert len(decay["params"]) == 1 and decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
     batch = collate(toy(3, 0), [0, 1, 2], pad_id=1, multiple_of=8)
     assert batch["input_ids"].shape[1] % 8 == 0
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    set_seed(0)
+    model = TaskModel(load_encoder(tiny_model), {"toy": ("classification", 3)})
+    task = TaskData("toy", "classification", ("x", "y", "z"), toy(100, 3), toy(16, 4))
+    cfg = TrainConfig(learning_rate=1e-3, batch_size=8, grad_accum=4, progress=False)
+    train_stage(model, [task], cfg, 2, tmp_path, torch.device("cpu"), AutoTokenizer.from_pretrained(tiny_model), seed=0)
+    done = json.loads((tmp_path / "done.json").read_text())
+    assert done["steps"] == 2 * 4  # 13 batches an epoch: 3 full accumulations and one short one at the end
