@@ -305,8 +305,9 @@ def get_task(name: str, role: str | None = None, runnable: bool = False) -> Task
         raise RunnerError(f"unknown {what} {name!r}{suggest(name, pool)}; known: {', '.join(sorted(pool))}")
     spec = pool[name]
     if runnable and not spec.implemented:
+        ready = sorted(k for k, s in registry().items() if s.implemented and s.role == spec.role)
         raise RunnerError(f"{name} ({spec.kind.replace('_', ' ')}) is not implemented in this runner yet; "
-                          f"runnable targets: {', '.join(sorted(k for k, s in registry().items() if s.implemented and s.role == 'target'))}")
+                          f"runnable {spec.role} tasks: {', '.join(ready)}")
     return spec
 
 
