@@ -123,7 +123,8 @@ def tagging(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Exam
 
 
 def ccg(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """CCGbank supertags, one JSON line per sentence: ``tokens``/``tags`` lists or jiant's strings."""
+    """CCGbank supertags: ``tokens``/``tags`` lists (JSON lines) or space-separated ``text``/``tags``
+    strings (jiant's ``ccg.train`` TSV lines)."""
     tokens = row.get("tokens") or str(row.get("text", "")).split()
     tags = row.get("tags")
     tags = tags.split() if isinstance(tags, str) else list(tags or [])
@@ -146,10 +147,15 @@ ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Exampl
 
 # -------------------------------------------------------------------------------------- files
 def local_files(ref: SplitRef, loc: DataLocation) -> list[str]:
-    """The local files of one split (empty when the mirror lacks them)."""
+    """The local files of one split (empty when the mirror lacks them).
+
+    CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags).
+    """
     if ref.repo is CCG_LOCAL:
         root = loc.ccg_path
-        return sorted(glob.glob(str(root / ref.pattern()))) if root else []
+        if root is None:
+            return []
+        return sorted(glob.glob(str(root / ref.pattern()))) or sorted(glob.glob(str(root / f"ccg.{ref.split}")))
     assert loc.data_dir is not None
     return sorted(glob.glob(str(loc.data_dir / ref.repo.repo / ref.pattern())))
 
@@ -169,9 +175,10 @@ def check_available(sources: Sequence[tuple[str, Source]], loc: DataLocation) ->
             if ref.repo is CCG_LOCAL:
                 if loc.ccg_path is None:
                     raise RunnerError("CCGbank is licensed (LDC2005T13) and not on the Hub: give --ccg-path DIR "
-                                      "holding train.jsonl and dev.jsonl (one {\"tokens\": [...], \"tags\": [...]} per line)")
+                                      "holding train.jsonl and dev.jsonl (one {\"tokens\": [...], \"tags\": [...]} per line) "
+                                      "or jiant's ccg.train and ccg.dev")
                 if not local_files(ref, loc):
-                    raise RunnerError(f"missing CCG data: no {ref.pattern()} in {loc.ccg_path} (--ccg-path)")
+                    raise RunnerError(f"missing CCG data: neither {ref.pattern()} nor ccg.{ref.split} in {loc.ccg_path} (--ccg-path)")
             elif loc.data_dir is not None and not local_files(ref, loc):
                 raise RunnerError(
                     f"missing data for {what}: no files match {loc.data_dir / ref.repo.repo / ref.pattern()}; "
@@ -208,8 +215,12 @@ def _tag_names(ds, column: str) -> list[str] | None:
 
 
 def _read_jsonl(path: str) -> list[dict]:
+    """JSON lines, or jiant's CCG TSV (``text<TAB>tags``) for files not ending in .jsonl."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    if path.endswith(".jsonl"):
+        return [json.loads(line) for line in lines]
+    return [dict(zip(("text", "tags"), line.split("\t"), strict=True)) for line in lines]
 
 
 def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: int | None = None) -> list[Example]:
@@ -255,9 +266,13 @@ def _tag_remap(names: Sequence[str], labels: Sequence[str], ref: SplitRef) -> li
 
 
 def stage_labels(stage: Stage, loc: DataLocation) -> tuple[str, ...]:
-    """The stage's label list; for CCG, the supertags seen in its train and dev files (sorted)."""
+    """The stage's label list; for CCG, jiant's ``tags_to_id.json`` order if present, else the
+    supertags seen in the train and dev files (sorted)."""
     if stage.labels or stage.kind != "tagging" or stage.train.adapter != "ccg":
         return stage.labels
+    if loc.ccg_path is not None and (loc.ccg_path / "tags_to_id.json").exists():
+        ids = json.loads((loc.ccg_path / "tags_to_id.json").read_text())
+        return tuple(sorted(ids, key=lambda t: int(ids[t])))
     tags: set[str] = set()
     for src in (stage.train, stage.dev):
         for ref in src.refs:
@@ -275,6 +290,9 @@ def read_stage(stage: Stage, loc: DataLocation, limit_train: int | None = None,
     if stage.train.adapter == "ccg":
         index = {t: i for i, t in enumerate(labels)}
         for ex in train + dev:
+            unknown = [t for t in ex["tags"] if t not in index]
+            if unknown:
+                raise RunnerError(f"CCG tag {unknown[0]!r} is not in tags_to_id.json; give the complete tag map")
             ex["tags"] = [index[t] for t in ex["tags"]]
     if not train or not dev:
         raise RunnerError(f"{stage.name}: no {'training' if not train else 'dev'} examples were read")

@@ -90,3 +90,13 @@ def test_the_hub_unreachable_is_a_one_line_error_that_suggests_a_local_copy():
     message = str(e.value)
     assert message.startswith("cannot load google-research-datasets/paws-x@main:de/test-*.parquet")
     assert message.endswith("(set --data-dir to a local copy when offline)") and "\n" not in message
+
+
+def test_ccg_also_reads_jiants_tsv_and_tag_ids(tmp_path):
+    (tmp_path / "ccg.train").write_text("a b\tN NP\nc\tS\n")
+    (tmp_path / "ccg.dev").write_text("b\tNP\n")
+    (tmp_path / "tags_to_id.json").write_text('{"S": 0, "NP": 1, "N": 2, "X": 3}')
+    train, dev, labels = read_stage(get_task("ccg").stages[0], DataLocation(ccg_path=tmp_path))
+    assert labels == ("S", "NP", "N", "X")
+    assert train == [{"tokens": ["a", "b"], "tags": [2, 1]}, {"tokens": ["c"], "tags": [0]}]
+    assert dev == [{"tokens": ["b"], "tags": [1]}]
