@@ -134,6 +134,9 @@ def layout(cfg: RunConfig) -> Layout:
     hp = config_mod.hparams(cfg)
     full = config_mod.as_dict(cfg)
     full["data_sources"] = _sources_record(inters + [target])
+    # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.
+    full["phases"] = (["intermediate"] if inters else []) + (["target"] if target.stages else []) + ["evaluation"]
+    full["intermediate_tasks"] = list(pair.tasks)
     run = Run(model=model_name(cfg), intermediate=pair.intermediate, target=pair.target, seed=cfg.seed,
               variant=cfg.variant, hparams=hp, config=full)
     inter_dir = None

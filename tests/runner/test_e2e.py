@@ -58,6 +58,9 @@ def test_pair_end_to_end(pair, phases, floor, run_args, tmp_path, capsys):
         assert dev[phase].value > minimum, f"{phase} English dev {dev[phase].value:.1f} is not above chance"
         assert dev[phase].metric == floor and dev[phase].n_examples == 120
     assert run.model == "tiny-xlmr" and run.seed == 1 and run.code_version.startswith("xstilts")
+    expected_phases = (["intermediate"] if "intermediate" in phases else []) + ["target", "evaluation"]
+    assert run.config["phases"] == expected_phases  # what `store claims` checks for claim 7
+    assert run.config["intermediate_tasks"] == ([pair.split(":")[0]] if "intermediate" in phases else [])
     assert run.hardware.startswith("cpu") and run.wall_time_s > 0 and run.gpu_hours == 0
     assert run.config["pair"] == pair and run.hparams["learning_rate"] == 1e-3
     out = capsys.readouterr().out
