@@ -1,7 +1,8 @@
-"""`store`: inspect, build, import into, validate and export the run store.
+"""`store`: inspect, build, import into, validate, export, push and pull the run store.
 
 Every subcommand takes ``--store PATH`` (default ``$XSTILTS_STORE`` or
-``~/.local/share/xstilts/store``). User mistakes print one ``error:`` line and exit 2 with the
+``~/.local/share/xstilts/store``); the read-only ones also take ``--store hf://datasets/ORG/NAME``
+(pulled into a local cache first). User mistakes print one ``error:`` line and exit 2 with the
 store unchanged.
 """
 
@@ -25,12 +26,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_store(p: argparse.ArgumentParser) -> None:
+def _add_store(p: argparse.ArgumentParser, remote_ok: bool = True) -> None:
+    extra = " or hf://datasets/ORG/NAME (pulled into a local cache, read-only)" if remote_ok else ""
     p.add_argument(
         "--store",
         metavar="PATH",
-        help=f"store folder (default: ${ENV_VAR}, else ~/.local/share/xstilts/store)",
+        help=f"store folder{extra} (default: ${ENV_VAR}, else ~/.local/share/xstilts/store)",
     )
+
+
+def _add_remote(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--repo", metavar="ORG/NAME", help="Hub dataset repo (ORG/NAME or hf://datasets/ORG/NAME), or file:///path/to/folder")
+    g.add_argument("--remote-dir", metavar="PATH", help="a folder used as the remote (e.g. on a cluster's shared file system)")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -161,6 +169,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from store.claims import evaluate, load_claims, missing_commands, render, select
+
+    claims = load_claims()
+    select(claims, args.claim)  # unknown ids fail before the store is opened
+    with Store.open(args.store, read_only=True) as st:
+        results = evaluate(st, claims, ids=args.claim, model=args.model)
+    if args.commands:
+        sys.stdout.write("".join(f"{cmd}\n" for cmd in missing_commands(results)))
+    else:
+        sys.stdout.write(render(results, args.format))
+    return 0
+
+
+def _remote_arg(args: argparse.Namespace):
+    return Path(args.remote_dir) if args.remote_dir else args.repo
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from store.sync import push, push_run
+
+    if args.run:
+        for run_id in _split_values(args.run):
+            pushed = push_run(args.store, run_id, _remote_arg(args))
+            print(f"{'pushed' if pushed else 'already there:'} run {run_id}")
+        return 0
+    r = push(args.store, _remote_arg(args), message=args.message or "", private=args.private)
+    if r.commits:
+        print(f"pushed {r.new_runs} new runs and {r.new_sources} sources to {r.remote} in 1 commit "
+              f"({r.already} files already there; catalog, tables and card cover {r.snapshot_runs} runs)")
+    else:
+        print(f"{r.remote} is up to date: nothing to push ({r.already} files already there)")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from store.sync import pull
+
+    r = pull(_remote_arg(args), args.store)
+    print(f"pulled {r.new_runs} new runs and {r.new_sources} sources from {r.remote} into {r.store} "
+          f"({r.already} files already there)")
+    print(f"index rebuilt: {r.runs} runs, {r.result_rows} result rows")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="store", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -182,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Rows with the same model, intermediate, target, variant, setting and seed form one run."
         ),
     )
-    _add_store(p)
+    _add_store(p, remote_ok=False)
     p.add_argument("file", help="CSV or Parquet file")
     p.add_argument("--source", required=True, help="short key for this source, e.g. smith2024_table3")
     p.add_argument("--citation", required=True, help="who published it, e.g. 'Smith et al. 2024, Table 3'")
@@ -203,12 +256,76 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the index first")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "claims",
+        help="check the study's claims against the store: verdict, value with 95%% interval, runs used and missing",
+        description=(
+            "Evaluates each claim of store/data/catalog/claims.json on the store: supported, contradicted or "
+            "not enough evidence (rule: store/claims.py), the measured value with a bootstrap 95% interval over "
+            "seeds and languages, the runs used and the `runner run` commands for the runs still missing."
+        ),
+    )
+    _add_store(p)
+    p.add_argument("--format", choices=("text", "markdown", "json", "latex"), default="text", help="output format (default: text)")
+    p.add_argument("--claim", action="append", metavar="ID", help="only this claim: its id or number (c1 or 1); repeatable")
+    p.add_argument("--model", help="whose runs to evaluate (default: each claim's model, xlm-roberta-large)")
+    p.add_argument("--commands", action="store_true", help="print only the runner commands of the missing runs, one per line")
+    p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser(
+        "push",
+        help="publish the store to a Hub dataset repo (or a folder) in one commit",
+        description=(
+            "Uploads every run shard and source the remote lacks (never replacing one), the catalog, "
+            "a snapshot of the tables and a dataset card, in one commit. A run already on the remote "
+            "with different results is a conflict: nothing is pushed. The token comes from HF_TOKEN "
+            "or `hf auth login`."
+        ),
+    )
+    _add_store(p, remote_ok=False)
+    _add_remote(p)
+    p.add_argument("--run", action="append", default=[], metavar="RUN_ID",
+                   help="push only this run's own shard (repeat or separate with commas)")
+    p.add_argument("--message", "-m", help="commit message")
+    p.add_argument("--private", action="store_true", help="create the Hub repo as private if it does not exist")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser(
+        "pull",
+        help="bring a Hub dataset repo (or a folder) into a local store and rebuild its index",
+        description="Downloads only the shards and sources the store lacks, verifies each by content hash, "
+        "links them in atomically and rebuilds the index. Local runs are never replaced.",
+    )
+    _add_store(p, remote_ok=False)
+    _add_remote(p)
+    p.set_defaults(func=cmd_pull)
     return parser
+
+
+_LOCAL_ONLY = ("import", "push", "pull")
+
+
+def _resolve_remote_store(args: argparse.Namespace) -> None:
+    """Replaces ``--store hf://datasets/ORG/NAME`` by its pulled local cache folder."""
+    from store.remote import is_remote_store
+
+    if not is_remote_store(getattr(args, "store", None)):
+        return
+    if args.command in _LOCAL_ONLY:
+        raise StoreError(
+            f"`store {args.command}` needs a local store; `store pull --repo {args.store}` copies one, "
+            "work on it, then `store push`"
+        )
+    from store.sync import resolve_store
+
+    args.store = str(resolve_store(args.store))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _resolve_remote_store(args)
         return args.func(args)
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,211 @@
+"""Typed run configuration: defaults, then a YAML file, then command-line flags; validated on build.
+
+Defaults follow the jiant XTREME recipe (AdamW, lr 1e-5, weight decay 0.01, 10% warmup, linear
+decay, effective batch 32, max length 256, epochs per task as declared in ``runner.tasks``).
+
+YAML example::
+
+    model: xlm-roberta-large
+    seed: 2
+    train:
+      learning_rate: 2.0e-5
+      batch_size: 8
+      grad_accum: 4
+    epochs: {mnli: 1, udpos_en: 5}
+
+Example:
+    >>> cfg = build_config({"pair": "mnli:xnli", "train": {"learning_rate": 3e-5}})
+    >>> cfg.train.learning_rate, cfg.train.weight_decay
+    (3e-05, 0.01)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import RunnerError
+from store.catalog import suggest
+
+
+@dataclass
+class TrainConfig:
+    """How every training stage is run (the fields in ``HPARAM_FIELDS`` define the run)."""
+
+    learning_rate: float = field(default=1e-5, metadata={"help": "AdamW peak learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases and norms)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with linear warmup"})
+    batch_size: int = field(default=32, metadata={"help": "examples per forward pass"})
+    grad_accum: int = field(default=1, metadata={"help": "forward passes per optimizer step"})
+    epochs: int | None = field(default=None, metadata={"help": "epochs of every stage (None: per-task default)"})
+    max_length: int = field(default=256, metadata={"help": "sub-tokens per sequence (tagging: per window)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout inside the heads"})
+    max_train_examples: int | None = field(default=None, metadata={"help": "cap per training stage (debugging)"})
+    max_eval_examples: int | None = field(default=None, metadata={"help": "cap per dev/test set (debugging)"})
+    eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation pass"})
+    megabatch: int = field(default=100, metadata={"help": "length grouping: batches sorted together"})
+    save_every_steps: int = field(default=500, metadata={"help": "checkpoint for resume every N optimizer steps"})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), bf16 or fp32"})
+    workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
+            (self.batch_size >= 1 and self.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
+            (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
+            (self.max_length >= 8, "max_length must be >= 8"),
+            (self.precision in ("auto", "bf16", "fp32"), "precision must be auto, bf16 or fp32"),
+            (self.save_every_steps >= 1 and self.eval_batch_size >= 1, "save_every_steps and eval_batch_size must be >= 1"),
+            (self.max_train_examples is None or self.max_train_examples >= 1, "max_train_examples must be >= 1"),
+            (self.max_eval_examples is None or self.max_eval_examples >= 1, "max_eval_examples must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RunnerError(f"train config: {message}")
+
+
+#: TrainConfig fields that change what is measured (and so the run id and checkpoint keys).
+HPARAM_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "batch_size", "grad_accum", "epochs",
+                 "max_length", "max_grad_norm", "dropout", "max_train_examples", "max_eval_examples")
+
+
+@dataclass
+class RunConfig:
+    """One ``runner run``: what to run, where data and artefacts live, how to train."""
+
+    pair: str = field(default="", metadata={"help": "INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos"})
+    model: str = field(default="xlm-roberta-large", metadata={"help": "Hub id or local folder of an encoder"})
+    seed: int = field(default=1, metadata={"help": "random seed (data order, heads, dropout)"})
+    variant: str = field(default="", metadata={"help": "'' (only plain runs in this version)"})
+    data_dir: str | None = field(default=None, metadata={"help": "local copies of the Hub dataset repos"})
+    ccg_path: str | None = field(default=None, metadata={"help": "folder with CCGbank train.jsonl/dev.jsonl"})
+    work_dir: str = field(default="", metadata={"help": "artefacts: caches, checkpoints, predictions, logs"})
+    store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    overwrite: bool = field(default=False, metadata={"help": "redo every phase even when its artefact exists"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.train, Mapping):
+            self.train = _from_mapping(TrainConfig, self.train, "train")
+        if not self.work_dir:
+            self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise RunnerError(f"device {self.device!r} must be auto, cpu or cuda")
+        if self.variant:
+            raise RunnerError(f"variant {self.variant!r} (mlm / translated intermediate data) is not implemented in this runner yet")
+        for stage, n in self.epochs.items():
+            if not isinstance(n, int) or n < 1:
+                raise RunnerError(f"epochs.{stage} must be a whole number >= 1, got {n!r}")
+
+
+def _from_mapping(cls, values: Mapping, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in names:
+            raise RunnerError(f"unknown setting {where}.{key}{suggest(key, names)}; known: {', '.join(sorted(names))}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in values:
+            kwargs[f.name] = _coerce(values[f.name], f, where)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise RunnerError(f"{where}: {e}") from e
+
+
+def _coerce(value, f: dataclasses.Field, where: str):
+    """Turns YAML / CLI strings into the field's type (int, float, bool, optional)."""
+    typ = str(f.type)
+    if value is None or isinstance(value, (dict, TrainConfig)):
+        return value
+    try:
+        if typ.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if typ.startswith("int"):
+            if isinstance(value, str) and value.lower() == "none" and "None" in typ:
+                return None
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if typ.startswith("float"):
+            return float(value)
+    except (TypeError, ValueError) as e:
+        raise RunnerError(f"{where}.{f.name}: {value!r} is not a valid {typ}") from e
+    return value
+
+
+def build_config(values: Mapping) -> RunConfig:
+    """A validated RunConfig from a nested mapping (YAML file merged with flags)."""
+    return _from_mapping(RunConfig, values, "config")
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Reads a YAML config file into a mapping; RunnerError when it is missing or malformed."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+    except OSError as e:
+        raise RunnerError(f"cannot read config file {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise RunnerError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from e
+    if not isinstance(data, dict):
+        raise RunnerError(f"config file {path} must hold a mapping of settings")
+    return data
+
+
+def merge(base: Mapping, override: Mapping) -> dict:
+    """Nested merge: values in ``override`` win; nested mappings merge key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_set(assignments: list[str]) -> dict:
+    """``["train.learning_rate=3e-5", "epochs.mnli=1"]`` -> nested mapping (values as strings)."""
+    out: dict = {}
+    for item in assignments:
+        if "=" not in item:
+            raise RunnerError(f"--set {item!r}: write KEY=VALUE, e.g. train.learning_rate=3e-5")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value.strip()
+    for stage, value in out.get("epochs", {}).items():
+        try:
+            out["epochs"][stage] = int(value)
+        except ValueError as e:
+            raise RunnerError(f"--set epochs.{stage}={value}: give a whole number of epochs") from e
+    return out
+
+
+def as_dict(cfg: RunConfig) -> dict:
+    """The full config as plain data (recorded with the run)."""
+    return dataclasses.asdict(cfg)
+
+
+def hparams(cfg: RunConfig) -> dict:
+    """What defines the run besides model, pair, seed and variant."""
+    d = {k: getattr(cfg.train, k) for k in HPARAM_FIELDS}
+    d["epochs_per_stage"] = dict(sorted(cfg.epochs.items()))
+    return d

@@ -1,0 +1,371 @@
+"""The three phases of a run, each leaving an artefact on disk, then one write to the store.
+
+Layout of the work folder::
+
+    WORK/cache/tokenized/<key>.pkl                     tokenised splits (shared by every run)
+    WORK/intermediate/<model>/<tasks>__s<seed>__<key>/ phase 1: best/ + done.json, shared by
+                                                       every target (mnli:xnli and mnli:pawsx)
+    WORK/runs/<run_id>/target/<i>-<stage>/             phase 2: best/ + done.json per stage
+    WORK/runs/<run_id>/predictions/<lang>.json         phase 3: one file per language
+    WORK/runs/<run_id>/results.json, run.log           what was written to the store; the log
+
+A phase whose artefact exists is skipped; a phase that was killed resumes from its checkpoint;
+``--overwrite`` removes this run's artefacts (and its intermediate checkpoint) first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner import config as config_mod
+from runner.config import RunConfig
+from runner.data import DataLocation, check_available, read_source, read_stage
+from runner.errors import RunnerError
+from runner.features import Encoded, encode, tokenizer_fingerprint
+from runner.tasks import Stage, TaskSpec, all_sources, get_task
+from store.catalog import load_catalog
+from store.errors import StoreError
+from store.records import DevScore, Result, Run
+
+log = logging.getLogger("runner")
+
+
+@dataclass
+class Pair:
+    """A parsed ``INTERMEDIATE:TARGET``: canonical intermediate spelling, its tasks, the target."""
+
+    intermediate: str
+    tasks: tuple[str, ...]
+    target: str
+
+
+def parse_pair(text: str) -> Pair:
+    """Parses and checks a pair; RunnerError (with a near match) for anything malformed or unknown."""
+    if text.count(":") != 1 or not all(text.split(":")):
+        raise RunnerError(f"malformed pair {text!r}: write INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos, mnli+qqp:xnli")
+    inter, target = text.split(":")
+    cat = load_catalog()
+    try:
+        tasks = cat.parse_intermediate(inter)
+        canonical = cat.canonical_intermediate(inter)
+    except StoreError as e:
+        raise RunnerError(str(e)) from e
+    get_task(target, role="target", runnable=True)
+    for t in tasks:
+        get_task(t, role="intermediate", runnable=True)
+    return Pair(canonical, tasks, target)
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", text).strip("-")[:80]
+
+
+def model_name(cfg: RunConfig) -> str:
+    """The model as recorded in the store: the Hub id, or a local folder's name."""
+    path = Path(cfg.model).expanduser()
+    return path.name if path.is_dir() else cfg.model
+
+
+def code_version() -> str:
+    """``xstilts <version>`` plus the git commit when the package runs from a checkout."""
+    try:
+        from importlib.metadata import version
+
+        text = f"xstilts {version('xstilts')}"
+    except Exception:  # not installed (run from a checkout): the commit below identifies it
+        text = "xstilts"
+    try:
+        sha = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{text}+g{sha}" if sha else text
+
+
+@dataclass
+class Layout:
+    """Every path and key of one run, derived from its config (nothing is created)."""
+
+    cfg: RunConfig
+    pair: Pair
+    target: TaskSpec
+    loc: DataLocation
+    work: Path
+    run: Run
+    inter_dir: Path | None
+    run_dir: Path
+    stage_dirs: list[tuple[Stage, Path]] = field(default_factory=list)
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.target.test)
+
+
+def _stage_epochs(cfg: RunConfig, stage: Stage) -> int:
+    return cfg.epochs.get(stage.name) or cfg.train.epochs or stage.epochs
+
+
+def _sources_record(specs: list[TaskSpec]) -> list[str]:
+    return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for s in specs for _, src in all_sources(s) for r in src.refs})
+
+
+def layout(cfg: RunConfig) -> Layout:
+    """Parses the pair and derives run id, intermediate key and every artefact path."""
+    if not cfg.pair:
+        raise RunnerError("give --pair INTERMEDIATE:TARGET, e.g. --pair mnli:xnli")
+    pair = parse_pair(cfg.pair)
+    target = get_task(pair.target, role="target", runnable=True)
+    inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
+    loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
+                       Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None)
+    work = Path(cfg.work_dir).expanduser()
+    hp = config_mod.hparams(cfg)
+    full = config_mod.as_dict(cfg)
+    full["data_sources"] = _sources_record(inters + [target])
+    # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.
+    full["phases"] = (["intermediate"] if inters else []) + (["target"] if target.stages else []) + ["evaluation"]
+    full["intermediate_tasks"] = list(pair.tasks)
+    run = Run(model=model_name(cfg), intermediate=pair.intermediate, target=pair.target, seed=cfg.seed,
+              variant=cfg.variant, hparams=hp, config=full)
+    inter_dir = None
+    if inters:
+        stages = [s for spec in inters for s in spec.stages]
+        shared = {k: v for k, v in hp.items() if k != "epochs_per_stage"}  # other stages' epochs don't matter
+        key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
+                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record(inters)})
+        inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}__s{cfg.seed}__{key}"
+    run_dir = work / "runs" / run.run_id
+    stage_dirs = [(s, run_dir / "target" / f"{i}-{s.name}") for i, s in enumerate(target.stages)]
+    return Layout(cfg, pair, target, loc, work, run, inter_dir, run_dir, stage_dirs)
+
+
+def check_inputs(lay: Layout) -> None:
+    """Checks local data (no network) for every split of the run's tasks."""
+    specs = [get_task(t) for t in lay.pair.tasks] + [lay.target]
+    check_available([x for s in specs for x in all_sources(s)], lay.loc)
+
+
+# ------------------------------------------------------------------------------------- status
+def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
+    """(phase, what, state, folder) for the dry run and the log; state is cached / partial / to run."""
+    out = []
+    if lay.inter_dir is None:
+        out.append(("1 intermediate", "none (baseline: no intermediate phase)", "skipped", None))
+    else:
+        state = "cached" if (lay.inter_dir / "done.json").exists() else \
+            "partial (resumes)" if lay.inter_dir.exists() else "to run"
+        out.append(("1 intermediate", "+".join(lay.pair.tasks), state, lay.inter_dir))
+    for stage, folder in lay.stage_dirs:
+        state = "cached" if (folder / "done.json").exists() else "partial (resumes)" if folder.exists() else "to run"
+        epochs = _stage_epochs(lay.cfg, stage)
+        out.append(("2 target", f"{stage.name} ({epochs} epochs)", state, folder))
+    done = sum((lay.run_dir / "predictions" / f"{lang}.json").exists() for lang in lay.languages)
+    n = len(lay.languages)
+    out.append(("3 evaluate", f"{n} languages", "cached" if done == n else f"{done}/{n} done", lay.run_dir / "predictions"))
+    return out
+
+
+# --------------------------------------------------------------------------------- execution
+class Runner:
+    """Runs the phases of one layout; loads the tokenizer and model lazily."""
+
+    def __init__(self, lay: Layout):
+        from runner.training import pick_device
+
+        self.lay = lay
+        self.cfg = lay.cfg
+        self.device = pick_device(lay.cfg.device)
+        self._tokenizer = None
+        self.wall: dict[str, float] = {}
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from runner.models import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.cfg.model)
+        return self._tokenizer
+
+    def _encoded(self, what: str, kind: str, examples_fn, labels) -> Encoded:
+        """Tokenised features, cached under a key of tokenizer, source and settings."""
+        tr = self.cfg.train
+        key = _hash({"what": what, "kind": kind, "labels": labels, "max_length": tr.max_length,
+                     "tok": tokenizer_fingerprint(self.tokenizer)})
+        path = self.lay.work / "cache" / "tokenized" / f"{key}.pkl"
+        if path.exists():
+            return Encoded.load(path)
+        enc = encode(kind, examples_fn(), self.tokenizer, tr.max_length)
+        enc.save(path)
+        return enc
+
+    def _stage_data(self, stage: Stage, head: str):
+        from runner.training import TaskData
+
+        tr = self.cfg.train
+        cached = {}
+
+        def examples(part: str):
+            if not cached:
+                cached["train"], cached["dev"], cached["labels"] = read_stage(stage, self.lay.loc, tr.max_train_examples, tr.max_eval_examples)
+            return cached[part]
+
+        from runner.data import stage_labels
+
+        labels = stage_labels(stage, self.lay.loc)
+        what = {"train": repr(stage.train), "dev": repr(stage.dev), "limits": [tr.max_train_examples, tr.max_eval_examples]}
+        train = self._encoded(json.dumps([what, "train"]), stage.kind, lambda: examples("train"), labels)
+        dev = self._encoded(json.dumps([what, "dev"]), stage.kind, lambda: examples("dev"), labels)
+        return TaskData(head, stage.kind, labels, train, dev, stage.metric)
+
+    def _model(self, start: str | Path, heads: dict, head_dir: Path | None = None):
+        from runner.models import TaskModel, load_encoder
+        from runner.training import set_seed
+
+        encoder = load_encoder(start)
+        set_seed(self.cfg.seed)  # heads start the same way on every run with this seed
+        model = TaskModel(encoder, heads, self.cfg.train.dropout)
+        if head_dir is not None:
+            model.load_heads(head_dir, list(heads))
+        return model
+
+    def phase_intermediate(self) -> list[DevScore]:
+        """Phase 1: fine-tunes the encoder on the intermediate task(s); returns their dev scores."""
+        from runner.training import set_seed, train_stage
+
+        lay = self.lay
+        if lay.inter_dir is None:
+            return []
+        folder = lay.inter_dir
+        if not (folder / "done.json").exists():
+            log.info("phase 1 intermediate (%s): training in %s", lay.pair.intermediate, folder)
+            stages = [get_task(t).stages[0] for t in lay.pair.tasks]
+            tasks = [self._stage_data(s, name) for s, name in zip(stages, lay.pair.tasks)]
+            model = self._model(self.cfg.model, {t.name: (t.kind, len(t.labels)) for t in tasks})
+            epochs = max(_stage_epochs(self.cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
+            set_seed(self.cfg.seed)
+            train_stage(model, tasks, self.cfg.train, epochs, folder, self.device, self.tokenizer, self.cfg.seed,
+                        label=f"phase 1 {lay.pair.intermediate}", extra=self._dev_sizes(tasks))
+        else:
+            log.info("phase 1 intermediate (%s): cached at %s", lay.pair.intermediate, folder)
+        done = json.loads((folder / "done.json").read_text())
+        metric = {t: get_task(t).stages[0].metric for t in lay.pair.tasks}
+        return [DevScore("intermediate", t, metric[t], done["dev"][t][metric[t]], done["n_dev"][t]) for t in lay.pair.tasks]
+
+    @staticmethod
+    def _dev_sizes(tasks) -> dict:
+        """Dev-set sizes in examples (not tagging windows), recorded in done.json."""
+        return {"n_dev": {t.name: len(set(t.dev.example_ids)) for t in tasks}}
+
+    def phase_target(self) -> DevScore:
+        """Phase 2: fine-tunes on the target's English training stage(s); returns the dev score."""
+        from runner.training import set_seed, train_stage
+
+        lay, tgt = self.lay, self.lay.target
+        start: Path | str = lay.inter_dir / "best" / "encoder" if lay.inter_dir else self.cfg.model
+        head_dir = None
+        for i, (stage, folder) in enumerate(lay.stage_dirs):
+            if not (folder / "done.json").exists():
+                log.info("phase 2 target stage %d (%s): training in %s", i + 1, stage.name, folder)
+                task = self._stage_data(stage, tgt.name)
+                model = self._model(start, {tgt.name: (task.kind, len(task.labels))}, head_dir)
+                set_seed(self.cfg.seed + 1 + i)
+                train_stage(model, [task], self.cfg.train, _stage_epochs(self.cfg, stage), folder, self.device,
+                            self.tokenizer, self.cfg.seed + 1 + i, label=f"phase 2 {stage.name}",
+                            extra=self._dev_sizes([task]))
+            else:
+                log.info("phase 2 target stage %d (%s): cached at %s", i + 1, stage.name, folder)
+            start, head_dir = folder / "best" / "encoder", folder / "best"  # the next stage continues the head
+        stage, folder = lay.stage_dirs[-1]
+        done = json.loads((folder / "done.json").read_text())
+        headline = load_catalog().task(tgt.name).headline_metric
+        value = done["dev"][tgt.name][headline if headline in done["dev"][tgt.name] else stage.metric]
+        return DevScore("target", tgt.name, headline, value, done["n_dev"][tgt.name])
+
+    def phase_evaluate(self) -> list[Result]:
+        """Phase 3: zero-shot evaluation on every language's test set, one file per language."""
+        from runner.training import predict, score
+
+        lay, tgt = self.lay, self.lay.target
+        out_dir = lay.run_dir / "predictions"
+        last_stage, last_dir = lay.stage_dirs[-1]
+        model = None
+        results: list[Result] = []
+        for lang, src in tgt.test.items():
+            path = out_dir / f"{lang}.json"
+            if not path.exists():
+                if model is None:
+                    t0 = time.perf_counter()
+                    model = self._model(last_dir / "best" / "encoder", {tgt.name: (last_stage.kind, len(tgt.labels))}, last_dir / "best")
+                    model.to(self.device)
+                labels = tgt.labels
+                enc = self._encoded(json.dumps([repr(src), self.cfg.train.max_eval_examples]), last_stage.kind,
+                                    lambda src=src, labels=labels: read_source(src, labels, lay.loc, self.cfg.train.max_eval_examples),
+                                    labels)
+                pad = self.tokenizer.pad_token_id or 0
+                preds = predict(model, enc, tgt.name, self.cfg.train, self.device, pad)
+                metrics = score(last_stage.kind, labels, "f1" if "f1" in tgt.metrics else "accuracy", enc, preds)
+                record = {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
+                          "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
+                out_dir.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record))
+                tmp.replace(path)
+                log.info("phase 3 %s: %s", lang, json.dumps(metrics))
+            record = json.loads(path.read_text())
+            results += [Result(lang, m, float(record["metrics"][m]), "test", record["n_examples"]) for m in tgt.metrics]
+        if model is not None:
+            self.wall["evaluate"] = time.perf_counter() - t0
+        return results
+
+
+def _wall_total(lay: Layout, runner: Runner) -> float:
+    folders = ([lay.inter_dir] if lay.inter_dir else []) + [f for _, f in lay.stage_dirs]
+    total = sum(json.loads((f / "done.json").read_text()).get("wall_time_s", 0.0) for f in folders)
+    return total + sum(runner.wall.values())
+
+
+def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
+    """Runs (or skips) the three phases and writes the run to the store.
+
+    Returns:
+        (run, results, written): ``written`` is False when the identical run was already stored.
+    """
+    from store.database import Store
+
+    if lay.cfg.overwrite:
+        for folder in (lay.inter_dir, lay.run_dir):
+            if folder is not None and folder.exists():
+                log.info("--overwrite: removing %s", folder)
+                shutil.rmtree(folder)
+    runner = Runner(lay)
+    runner.tokenizer  # noqa: B018 - fails fast (exit 2) when the model does not load
+    inter_scores = runner.phase_intermediate()
+    target_score = runner.phase_target()
+    results = runner.phase_evaluate()
+    from runner.training import hardware
+
+    wall = _wall_total(lay, runner)
+    gpu_hours = wall / 3600 * (1 if runner.device.type == "cuda" else 0)
+    run = Run(**{**lay.run.__dict__, "dev_scores": tuple(inter_scores) + (target_score,),
+                 "code_version": code_version(), "hardware": hardware(runner.device),
+                 "wall_time_s": round(wall, 3), "gpu_hours": round(gpu_hours, 6)})
+    try:
+        with Store.open(store_path, read_only=False) as st:
+            written = st.write_run(run, results)
+    except StoreError as e:
+        raise RunnerError(f"store refused the run: {e}") from e
+    (lay.run_dir / "results.json").write_text(json.dumps({"run_id": run.run_id, "results": [r.__dict__ for r in results],
+                                                          "dev_scores": [s.__dict__ for s in run.dev_scores]}, indent=1))
+    return run, results, written

@@ -1,0 +1,339 @@
+"""The training loop, evaluation and scoring.
+
+One loop trains one stage of one or more tasks (several for multi-task intermediate training:
+every task's length-grouped batches are shuffled together, so tasks are mixed in proportion to
+their size). AdamW with linear warmup and decay; on a GPU bf16 autocast, TF32 matmuls and the
+fused AdamW kernel; on CPU plain float32. After each epoch the model is scored on the English
+dev sets (never on target-language data) and kept when the mean dev score improves.
+
+A stage folder holds ``checkpoint/state.pt`` (rewritten every ``save_every_steps`` optimizer steps
+and at each epoch end: weights, optimizer, scheduler, RNG states, position in the epoch),
+``best/`` (the selected model) and finally ``done.json``. A killed stage resumes from its
+checkpoint at the same batch with the same data order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from runner.config import TrainConfig
+from runner.features import IGNORE, Encoded, collate, length_grouped_batches, sorted_batches
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskData:
+    """One task inside a stage: tokenised train and dev features and how to score them.
+
+    Attributes:
+        name: head name (the task id).
+        kind: head kind.
+        labels: label names (empty for multiple choice).
+        train: training features (None when only evaluated).
+        dev: English dev features.
+        metric: headline dev metric: ``accuracy`` or ``f1``.
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    train: Encoded | None
+    dev: Encoded | None
+    metric: str = "accuracy"
+
+
+# ------------------------------------------------------------------------------------ devices
+def pick_device(preference: str = "auto") -> torch.device:
+    """``cuda`` when asked for or available (auto), else CPU."""
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def configure_device(device: torch.device) -> None:
+    """TF32 matmuls and cuDNN autotuning on GPUs (no effect on CPU)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on a GPU (``auto`` or ``bf16``); float32 elsewhere."""
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def hardware(device: torch.device) -> str:
+    """A short description of the device, recorded with the run."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} x{torch.cuda.device_count()}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy and torch (CPU runs are then reproducible)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+
+
+# ---------------------------------------------------------------------------------- optimiser
+def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases and normalisation weights; fused kernel on GPUs."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    extra = {"fused": True} if device.type == "cuda" else {}
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, **extra)
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over ``warmup`` steps, then linear decay to 0 at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def epoch_plan(tasks: list[TaskData], cfg: TrainConfig, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
+    """(task index, example indices) for every batch of one epoch, in training order."""
+    plan = []
+    for t, task in enumerate(tasks):
+        if task.train is not None:
+            batches = length_grouped_batches(task.train.lengths, cfg.batch_size, seed * 1000 + epoch * 31 + t, cfg.megabatch)
+            plan += [(t, b) for b in batches]
+    if len(tasks) > 1:
+        random.Random(seed * 7919 + epoch).shuffle(plan)
+    return plan
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Collates planned batches (lets a DataLoader do it in worker processes)."""
+
+    def __init__(self, encs: list[Encoded], plan: list[tuple[int, list[int]]], pad_id: int, multiple_of: int):
+        self.encs, self.plan, self.pad_id, self.multiple_of = encs, plan, pad_id, multiple_of
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> tuple[int, dict]:
+        t, indices = self.plan[i]
+        return t, collate(self.encs[t], indices, self.pad_id, self.multiple_of)
+
+
+def _loader(encs, plan, pad_id, device, workers):
+    data = _Batches(encs, plan, pad_id, 8 if device.type == "cuda" else 1)
+    # Own generator: creating a loader must not draw from the global RNG (resume would shift dropout).
+    return torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
+                                       pin_memory=device.type == "cuda", generator=torch.Generator())
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "tagging":
+        return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
+    return nn.functional.cross_entropy(logits.float(), labels)
+
+
+# ------------------------------------------------------------------------------- checkpoints
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_best(model, folder: Path, tokenizer) -> None:
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(tmp, tokenizer)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+# ---------------------------------------------------------------------------------- training
+def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out_dir: Path, device: torch.device,
+                tokenizer, seed: int, label: str = "", extra: dict | None = None) -> dict[str, dict[str, float]]:
+    """Trains ``model`` on ``tasks`` for ``epochs``, resuming from ``out_dir/checkpoint`` if present.
+
+    Args:
+        model: a ``TaskModel`` with a head for each task.
+        tasks: the stage's tasks (one, or several for multi-task training).
+        cfg: training settings.
+        epochs: number of epochs.
+        out_dir: the stage folder (checkpoint, best model, done marker).
+        device: where to train.
+        tokenizer: saved next to the best encoder.
+        seed: data order seed.
+        label: name shown on the progress bar.
+        extra: more entries for ``done.json``.
+
+    Returns:
+        Dev scores of the selected (best) epoch: task -> metric -> points.
+    """
+    from tqdm.auto import tqdm
+
+    model.to(device)
+    encs = [t.train for t in tasks]
+    plans_len = [len(epoch_plan(tasks, cfg, seed, e)) for e in range(epochs)]
+    total_steps = sum(math.ceil(n / cfg.grad_accum) for n in plans_len)
+    optimizer = build_optimizer(model, cfg, device)
+    scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    state = {"epoch": 0, "batch": 0, "step": 0, "best": -math.inf, "best_scores": {}, "history": [], "wall": 0.0}
+    ckpt = out_dir / "checkpoint" / "state.pt"
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_state(saved["rng"])
+        state = saved["state"]
+        log.info("%s: resuming from checkpoint at step %d (epoch %d, batch %d)", label, state["step"], state["epoch"] + 1, state["batch"])
+
+    attempt_start = time.perf_counter()
+    wall_before = state.get("wall", 0.0)
+
+    def checkpoint() -> None:
+        state["wall"] = wall_before + time.perf_counter() - attempt_start
+        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state}, ckpt)
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    bar = tqdm(total=total_steps, initial=state["step"], desc=label or "train", unit="step",
+               disable=not cfg.progress, dynamic_ncols=True, mininterval=1.0)
+    seen, started = 0, time.perf_counter()
+    for epoch in range(state["epoch"], epochs):
+        plan = epoch_plan(tasks, cfg, seed, epoch)
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        start = state["batch"]
+        for i, (t, batch) in enumerate(_loader(encs, plan[start:], pad_id, device, cfg.workers), start=start):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with autocast(device, cfg.precision):
+                logits = model(batch, tasks[t].name)
+            loss = _loss(logits, batch["labels"], tasks[t].kind) / cfg.grad_accum
+            loss.backward()
+            seen += batch["labels"].shape[0]
+            if (i + 1) % cfg.grad_accum == 0 or i + 1 == len(plan):
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state["step"] += 1
+                state["batch"] = i + 1
+                bar.update(1)
+                rate = seen / max(1e-9, time.perf_counter() - started)
+                bar.set_postfix(loss=f"{loss.item() * cfg.grad_accum:.3f}", ex_s=f"{rate:.0f}", epoch=epoch + 1, refresh=False)
+                if state["step"] % cfg.save_every_steps == 0 and state["batch"] < len(plan):
+                    checkpoint()
+        scores = evaluate_dev(model, tasks, cfg, device, pad_id)
+        mean = sum(s[t.metric] for t, s in zip(tasks, scores.values())) / len(tasks)
+        state["history"].append({"epoch": epoch + 1, "step": state["step"], "dev": scores})
+        log.info("%s: epoch %d dev %s", label, epoch + 1, json.dumps(scores))
+        if mean > state["best"]:
+            state["best"], state["best_scores"], state["best_epoch"] = mean, scores, epoch + 1
+            _save_best(model, out_dir / "best", tokenizer)
+        state["epoch"], state["batch"] = epoch + 1, 0
+        checkpoint()
+    bar.close()
+    done = {"dev": state["best_scores"], "best_epoch": state.get("best_epoch"), "steps": state["step"],
+            "history": state["history"], "wall_time_s": state["wall"], **(extra or {})}
+    (out_dir / "done.json").write_text(json.dumps(done, indent=1))
+    shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)  # the selected model is in best/
+    return state["best_scores"]
+
+
+# -------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def predict(model, enc: Encoded, task: str, cfg: TrainConfig, device: torch.device, pad_id: int) -> list:
+    """Predictions per feature: a label index, or for tagging the indices at labelled positions."""
+    model.eval()
+    out: list = [None] * len(enc)
+    kind = model.kinds[task]
+    plan = [(0, b) for b in sorted_batches(enc.lengths, cfg.eval_batch_size)]
+    for k, (_, batch) in enumerate(_loader([enc], plan, pad_id, device, 0)):
+        batch = {key: v.to(device) for key, v in batch.items()}
+        with autocast(device, cfg.precision):
+            logits = model(batch, task)
+        best = logits.argmax(-1).cpu()
+        labels = batch["labels"].cpu()
+        for row, i in enumerate(plan[k][1]):
+            if kind == "tagging":
+                out[i] = best[row][labels[row] != IGNORE].tolist()
+            else:
+                out[i] = int(best[row])
+    return out
+
+
+def gold(enc: Encoded, i: int):
+    """The gold label(s) of feature ``i``, in the shape ``predict`` returns."""
+    if enc.kind == "tagging":
+        return [y for y in enc.labels[i] if y != IGNORE]
+    return enc.labels[i]
+
+
+def by_example(enc: Encoded, values: list) -> list[list[int]]:
+    """Joins tagging windows back into sentences (features of one example are consecutive)."""
+    out: dict[int, list[int]] = {}
+    for i, v in enumerate(values):
+        out.setdefault(enc.example_ids[i], []).extend(v)
+    return [out[k] for k in sorted(out)]
+
+
+def score(kind: str, labels: tuple[str, ...], metric: str, enc: Encoded, preds: list) -> dict[str, float]:
+    """Metric values in points: accuracy; for tagging seqeval F1/P/R (``f1``) or token accuracy."""
+    from runner.metrics import accuracy, seqeval_f1
+
+    golds = [gold(enc, i) for i in range(len(enc))]
+    if kind != "tagging":
+        return {"accuracy": accuracy(preds, golds)}
+    pred_sents, gold_sents = by_example(enc, preds), by_example(enc, golds)
+    if metric == "f1":
+        return seqeval_f1([[labels[t] for t in s] for s in pred_sents], [[labels[t] for t in s] for s in gold_sents])
+    return {"accuracy": accuracy([t for s in pred_sents for t in s], [t for s in gold_sents for t in s])}
+
+
+def evaluate_dev(model, tasks: list[TaskData], cfg: TrainConfig, device: torch.device, pad_id: int) -> dict:
+    """Dev scores of every task: task -> metric -> points."""
+    out = {}
+    for task in tasks:
+        preds = predict(model, task.dev, task.name, cfg, device, pad_id)
+        out[task.name] = score(task.kind, task.labels, task.metric, task.dev, preds)
+    return out

@@ -1,0 +1,56 @@
+"""Session fixtures of the runner tests: a tiny model and a local copy of every Hub split, built offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+#: Training flags that make the tiny model learn the synthetic signal in seconds.
+FAST = ["--lr", "1e-3", "--epochs", "2", "--batch-size", "16", "--no-progress"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_env(tmp_path_factory):
+    """No network, and a private datasets cache, for the whole session."""
+    saved = {k: os.environ.get(k) for k in (*OFFLINE, "HF_HOME", "XSTILTS_STORE", "XSTILTS_DATA_DIR", "XSTILTS_WORK_DIR")}
+    os.environ.update(OFFLINE)
+    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf_home"))
+    for k in ("XSTILTS_STORE", "XSTILTS_DATA_DIR", "XSTILTS_WORK_DIR"):
+        os.environ.pop(k, None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def fixture_data(tmp_path_factory) -> Path:
+    """``--data-dir``: every declared split in its Hub schema and path, plus ``ccgbank/``."""
+    from runner.testing import build_mirror
+
+    return build_mirror(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A random 2-layer, hidden-64 XLM-R with a locally trained tokenizer."""
+    from runner.testing import build_model
+
+    return build_model(tmp_path_factory.mktemp("model") / "tiny-xlmr")
+
+
+@pytest.fixture()
+def run_args(fixture_data, tiny_model, tmp_path):
+    """Builds ``runner run`` arguments on the fixtures with a fresh work dir and store."""
+
+    def make(pair: str, *extra: str, work: Path | None = None, store: Path | None = None) -> list[str]:
+        return ["run", "--pair", pair, "--model", str(tiny_model), "--data-dir", str(fixture_data),
+                "--work-dir", str(work or tmp_path / "work"), "--store", str(store or tmp_path / "store"),
+                *FAST, *extra]
+
+    return make

@@ -1,0 +1,102 @@
+"""CLI: listing tasks, dry runs, and user errors (one line, exit 2, store untouched)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else {}
+
+
+def test_tasks_lists_every_task_with_kind_and_languages(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnli", "ccg", "xnli", "xcopa", "udpos", "panx", "squad", "xquad", "lareqa"):
+        assert f"\n{name} " in out
+    xnli = next(line for line in out.splitlines() if line.startswith("xnli "))
+    assert "classification" in xnli and "15" in xnli and "ar bg de" in xnli and "yes" in xnli
+    assert "later" in next(line for line in out.splitlines() if line.startswith("tydiqa "))
+
+
+def test_tasks_sources_show_revisions(capsys):
+    assert main(["tasks", "--sources"]) == 0
+    out = capsys.readouterr().out
+    assert "google/xtreme@68bd9e06bf4bbe671073c975ccd61d754e1bd3d6 [pinned] udpos.German/test-*.parquet" in out
+
+
+def test_dry_run_prints_phases_and_what_would_be_written(run_args, tmp_path, capsys):
+    assert main(run_args("mnli+qqp:udpos", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert "phase 1 intermediate  mnli+qqp" in out and "to run" in out
+    assert "udpos_en (2 epochs)" in out and "0/38 done" in out
+    assert "114 result rows (f1, precision, recall x 38 languages" in out and "3 English dev scores" in out
+    assert "data    ok" in out
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
+    ("pair", "extra", "message"),
+    [
+        ("mnli:xnly", [], "unknown target task 'xnly' (did you mean 'xnli'?)"),
+        ("mnly:xnli", [], "unknown intermediate task 'mnly' (did you mean 'mnli'?)"),
+        ("mnli-xnli", [], "malformed pair 'mnli-xnli': write INTERMEDIATE:TARGET"),
+        ("mnli:xnli:pawsx", [], "malformed pair"),
+        ("mnli+:xnli", [], "malformed intermediate 'mnli+'"),
+        ("xnli:pawsx", [], "unknown intermediate task 'xnli'"),
+        ("mnli:xquad", [], "xquad (question answering) is not implemented in this runner yet"),
+        ("squad:xnli", [], "squad (question answering) is not implemented in this runner yet"),
+        ("ccg:xnli", [], "CCGbank is licensed"),
+        ("mnli:xnli", ["--set", "train.lr=1"], "unknown setting train.lr"),
+        ("mnli:xnli", ["--config", "/nonexistent.yaml"], "cannot read config file"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(pair, extra, message, run_args, tmp_path, capsys):
+    (tmp_path / "store").mkdir()
+    before = snapshot(tmp_path / "store")
+    assert main(run_args(pair, *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert snapshot(tmp_path / "store") == before
+
+
+def test_missing_data_exits_2_before_anything_runs(run_args, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = run_args("mnli:xnli")
+    args[args.index("--data-dir") + 1] = str(empty)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "missing data for mnli/train: no files match" in err and "hf download nyu-mll/glue" in err
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+def test_a_model_that_does_not_load_exits_2_and_leaves_the_store_alone(run_args, tmp_path, capsys):
+    bad = tmp_path / "not-a-model"
+    bad.mkdir()
+    (bad / "config.json").write_text("{}")
+    args = run_args("none:pawsx")
+    args[args.index("--model") + 1] = str(bad)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: model") and "does not load" in err and "\n" not in err
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", "--pair", "mnli:pawx", "--store",
+                           str(tmp_path / "s")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown target task 'pawx' (did you mean 'pawsx'?); known: ")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "s").exists()

@@ -1,0 +1,57 @@
+"""Typed config: defaults, YAML file, --set and flags, validation with near matches."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from runner.cli import _parser, _settings
+from runner.config import build_config, hparams, parse_set
+from runner.errors import RunnerError
+
+
+def test_defaults_follow_the_jiant_xtreme_recipe():
+    cfg = build_config({"pair": "mnli:xnli"})
+    t = cfg.train
+    assert (t.learning_rate, t.weight_decay, t.warmup_ratio, t.max_length) == (1e-5, 0.01, 0.1, 256)
+    assert t.batch_size * t.grad_accum == 32 and t.epochs is None and cfg.model == "xlm-roberta-large"
+
+
+def test_file_then_set_then_flags(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("seed: 3\nmodel: bert-base-multilingual-cased\ntrain:\n  learning_rate: 2.0e-5\n  batch_size: 8\n"
+                    "epochs: {mnli: 1}\n")
+    args = _parser().parse_args(["run", "--pair", "mnli:xnli", "--config", str(path), "--set", "train.batch_size=4",
+                                 "--set", "epochs.xnli_en=3", "--lr", "3e-5", "--seed", "5"])
+    cfg = build_config(_settings(args))
+    assert cfg.seed == 5 and cfg.model == "bert-base-multilingual-cased"
+    assert cfg.train.learning_rate == 3e-5 and cfg.train.batch_size == 4
+    assert cfg.epochs == {"mnli": 1, "xnli_en": 3}
+    assert hparams(cfg)["epochs_per_stage"] == {"mnli": 1, "xnli_en": 3}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"train": {"learnig_rate": 1}}, "unknown setting train.learnig_rate (did you mean 'learning_rate'?)"),
+        ({"sed": 1}, "did you mean 'seed'?"),
+        ({"train": {"learning_rate": -1}}, "learning_rate must be > 0"),
+        ({"train": {"warmup_ratio": 1.5}}, "warmup_ratio"),
+        ({"train": {"batch_size": "many"}}, "is not a valid int"),
+        ({"train": {"precision": "fp8"}}, "precision"),
+        ({"device": "tpu"}, "device"),
+        ({"variant": "mlm"}, "not implemented in this runner yet"),
+        ({"epochs": {"mnli": 0}}, "epochs.mnli"),
+    ],
+)
+def test_invalid_settings_are_one_line_errors(values, message):
+    with pytest.raises(RunnerError, match=re.escape(message)):
+        build_config(values)
+
+
+def test_set_needs_key_value():
+    with pytest.raises(RunnerError, match="KEY=VALUE"):
+        parse_set(["train.learning_rate"])
+    assert parse_set(["train.progress=false"]) == {"train": {"progress": "false"}}
+    assert build_config({"train": {"progress": "false"}}).train.progress is False

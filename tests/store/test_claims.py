@@ -1,0 +1,338 @@
+"""Claims checked against the store: the claims file, the verdict rule, a generated store built so
+that some claims hold and others do not, the bundled (published-only) store and the CLI.
+
+The generated store is written as shards first and indexed once (the many-writers path of the
+store contract), so ~290 runs cost about a second instead of ~15 s through ``write_run``.
+"""
+
+import json
+from statistics import mean
+
+import pytest
+
+from store.catalog import load_catalog
+from store.claims import (
+    CONTRADICTED, SUPPORTED, UNDECIDED, checks_frame, claims_frame, evaluate, judge, load_claims, missing_commands,
+    select,
+)
+from store.cli import main
+from store.database import Store
+from store.errors import StoreError
+from store.records import Result, Run, validate
+from store.shards import write_shard
+
+CAT = load_catalog()
+NINE = CAT.intermediate_tasks()
+ALL = [t for t in CAT.tasks if CAT.tasks[t].role == "target"]
+XTREME = [t for t in ALL if "XTREME" in CAT.tasks[t].benchmarks]
+TYPE = {t: CAT.tasks[t].task_type for t in ALL}
+SIMPLE, COMPLEX = ["anli", "mnli", "qqp", "sst2"], ["commonsenseqa", "cosmosqa", "hellaswag", "squad"]
+LARGE, BASE_MODEL = "xlm-roberta-large", "xlm-roberta-base"
+
+# ------------------------------------------------------------------ the generated store's design
+# Gain over the baseline (60 points) of each intermediate task: flat for the claimed top three and
+# multitask, by target type for the others. Each run has two languages at +0.3 / -0.3.
+FLAT = {"squad": 8.2, "mnli": 7.5, "hellaswag": 7.0, "multitask": 6.0}
+BY_TYPE = {
+    "classification": {"sst2": 6, "qqp": 6, "anli": 6, "commonsenseqa": -4, "cosmosqa": -4, "ccg": 0},
+    "structured prediction": {"sst2": 2, "qqp": 2, "anli": 2, "commonsenseqa": 0, "cosmosqa": 0, "ccg": 3},
+    "question answering": {"sst2": -2, "qqp": -2, "anli": -2, "commonsenseqa": 6, "cosmosqa": 6, "ccg": 1},
+    "retrieval": {"sst2": 6, "qqp": 6, "anli": 6, "commonsenseqa": 12, "cosmosqa": 12, "ccg": 8},
+}
+# plain minus variant, with the variant's own language offsets
+VARIANTS = {"mlm": (1.0, (0.4, -0.4)), "translated": (-1.5, (0.2, -0.2))}
+
+
+def _gain(inter, target):
+    return FLAT[inter] if inter in FLAT else BY_TYPE[TYPE[target]][inter]
+
+
+def _phases(inter, target):
+    return (["intermediate"] if inter != "none" else []) + (
+        ["target"] if CAT.tasks[target].phase2 == "finetune" else []) + ["evaluation"]
+
+
+def _design():
+    out = []
+
+    def add(model, inter, target, seed, gain, variant="", config=None, offsets=(0.3, -0.3)):
+        cfg = {"phases": _phases(inter, target)} if config is None else config
+        if inter == "multitask":
+            cfg = {**cfg, "intermediate_tasks": NINE}
+        metric = CAT.tasks[target].headline_metric
+        langs = CAT.task_languages(target)[:2]
+        res = [Result(lang, metric, 60.0 + gain + (o if inter != "none" else 0.0), n_examples=100)
+               for lang, o in zip(langs, offsets)]
+        out.append((Run(model=model, intermediate=inter, target=target, seed=seed, variant=variant, config=cfg), res))
+
+    for t in ALL:
+        add(LARGE, "none", t, 1, 0.0)
+        for i in NINE:
+            add(LARGE, i, t, 1, _gain(i, t))
+    for t in XTREME:
+        add(LARGE, "multitask", t, 1, FLAT["multitask"])
+        for i in NINE:
+            for variant, (diff, offsets) in VARIANTS.items():
+                if not (variant == "translated" and i == "ccg"):
+                    add(LARGE, i, t, 1, _gain(i, t) - diff, variant, offsets=offsets)
+    add(LARGE, "squad", "xnli", 2, _gain("squad", "xnli") + 1.0)  # a second seed: squad's xnli mean is 8.7
+    # a second model with two runs: one records no phases, the other skips the target phase
+    add(BASE_MODEL, "none", "xnli", 1, 0.0, config={})
+    add(BASE_MODEL, "squad", "xnli", 1, 8.0, config={"phases": ["intermediate", "evaluation"]})
+    return out
+
+
+DESIGN = _design()
+
+
+def _rows(inters, targets, variant="", model=LARGE):
+    """Gains (value minus the one-seed baseline of that language) of every matching result row."""
+    base = {(run.target, r.language): r.value for run, res in DESIGN
+            if run.model == model and run.intermediate == "none" for r in res}
+    return [r.value - base[(run.target, r.language)] for run, res in DESIGN
+            if run.model == model and run.intermediate in inters and run.target in targets and run.variant == variant
+            for r in res]
+
+
+def _mean_over(inter=None, target=None, over=()):
+    """Mean over ``over`` of the per-pair mean gain (each target or task counts once)."""
+    if inter:
+        return mean(mean(_rows([inter], [t])) for t in over)
+    return mean(mean(_rows([i], [target])) for i in over)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("claims")
+    for run, res in DESIGN:
+        validate(run, res, CAT)
+        write_shard(root / "runs", run.stamped(), res)
+    with Store.open(root) as st:  # closed before the CLI tests open the same store
+        large, base = evaluate(st), evaluate(st, model=BASE_MODEL)
+    return root, {r.claim.id: r for r in large}, {r.claim.id: r for r in base}
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundled")
+    with Store.open(root) as st:
+        results, runs = evaluate(st), st.query("SELECT run_id, source FROM runs")
+    return root, {r.claim.id: r for r in results}, runs
+
+
+def _cmd(inter, target, seed=1, model=LARGE, variant=""):
+    return f"runner run --pair {inter}:{target} --seed {seed} --model {model}" + (f" --variant {variant}" if variant else "")
+
+
+# ------------------------------------------------------------------ the claims file and the rule
+def test_claims_file_declares_the_issue_claims_with_origins():
+    claims = load_claims()
+    assert [i.split("-")[0] for i in claims] == ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "rq"]
+    for c in claims.values():
+        assert c.text and c.origin and c.checks and c.model == LARGE
+        assert c.confidence == ("0.18-0.42" if c.extracted_by == "synthesis report" else "")
+    c1 = claims["c1-top-intermediates"].checks
+    assert c1[0].intermediates == tuple(NINE) and c1[0].targets == tuple(XTREME) and len(XTREME) == 9
+    assert [(c.intermediates, c.value, c.tolerance) for c in c1[1:]] == [
+        (("squad",), 8.2, 1.0), (("mnli",), 7.5, 1.0), (("hellaswag",), 7.0, 1.0)]
+    assert claims["c5-best-per-target"].evidence == "published" and claims["c7-setup"].evidence == "config"
+    assert [c.target_type for c in claims["rq-complex-vs-simple"].checks] == [
+        "classification", "structured prediction", "question answering", "retrieval"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["claims"].append(dict(d["claims"][0])), "duplicate claim id"),
+    (lambda d: d["claims"][0]["checks"][1].update(intermediates=["sqaud"]), "did you mean 'squad'"),
+    (lambda d: d["claims"][0]["checks"][0].update(targets=["@xtrem"]), "did you mean '@xtreme'"),
+    (lambda d: d["claims"][0]["checks"][0].update(comparison="bigger"), "unknown comparison"),
+    (lambda d: d["claims"][0]["checks"][0].update(items=["squad", "nope"]), "proper subset"),
+])
+def test_claims_file_refuses_mistakes_loudly(tmp_path, edit, message):
+    from store.claims import CLAIMS_FILE
+
+    data = json.loads(CLAIMS_FILE.read_text())
+    edit(data)
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(StoreError, match=message):
+        load_claims(path)
+
+
+def test_select_by_id_or_number_and_suggests_near_matches():
+    claims = load_claims()
+    assert [c.id for c in select(claims, ["c5", "1", "rq-complex-vs-simple"])] == [
+        "c5-best-per-target", "c1-top-intermediates", "rq-complex-vs-simple"]
+    with pytest.raises(StoreError, match="did you mean 'c7-setup'"):
+        select(claims, ["c7-stup"])
+
+
+@pytest.mark.parametrize("comparison, interval, claimed, tol, verdict", [
+    ("within", (7.6, 8.4), 8.2, 1.0, SUPPORTED), ("within", (9.3, 9.9), 8.2, 1.0, CONTRADICTED),
+    ("within", (6.9, 8.0), 8.2, 1.0, UNDECIDED), ("greater", (0.1, 2.0), 0.0, 0, SUPPORTED),
+    ("greater", (-2.0, 0.0), 0.0, 0, CONTRADICTED), ("greater", (-0.5, 0.5), 0.0, 0, UNDECIDED),
+    ("at_most", (-1.0, 0.5), 0.0, 0.5, SUPPORTED), ("at_most", (0.6, 2.0), 0.0, 0.5, CONTRADICTED),
+    ("at_least", (5.0, 7.0), 5, 0, SUPPORTED), ("at_least", (2.0, 4.0), 5, 0, CONTRADICTED),
+    ("at_least", (4.0, 6.0), 5, 0, UNDECIDED), ("top_k", (0.2, 3.0), None, 0, SUPPORTED),
+    ("top_k", (-3.0, -0.2), None, 0, CONTRADICTED), ("top_k", (-1.0, 1.0), None, 0, UNDECIDED),
+])
+def test_verdict_rule(comparison, interval, claimed, tol, verdict):
+    lo, hi = interval
+    assert judge(comparison, (lo + hi) / 2, lo, hi, claimed, tol)[0] == verdict
+    assert judge(comparison, 1.0, None, None, claimed, tol)[0] == UNDECIDED  # no interval, no verdict
+
+
+# ------------------------------------------------------------------ the generated store
+def test_generated_store_verdicts(generated):
+    _, res, _ = generated
+    verdicts = {i: (r.verdict, [c.verdict for c in r.checks]) for i, r in res.items()}
+    assert verdicts == {
+        "c1-top-intermediates": (SUPPORTED, [SUPPORTED] * 4),
+        "c2-multitask-best": (CONTRADICTED, [CONTRADICTED, CONTRADICTED]),
+        "c3-retrieval-gains-most": (SUPPORTED, [SUPPORTED]),
+        "c4-tydiqa-not-xnli": (CONTRADICTED, [SUPPORTED, CONTRADICTED]),
+        "c5-best-per-target": (CONTRADICTED, [CONTRADICTED]),
+        "c6-plain-english-best": (CONTRADICTED, [SUPPORTED, CONTRADICTED]),
+        "c7-setup": (SUPPORTED, [SUPPORTED] * 3),
+        "rq-complex-vs-simple": (CONTRADICTED, [CONTRADICTED, UNDECIDED, SUPPORTED, SUPPORTED]),
+    }
+    assert all(not r.missing for i, r in res.items())
+
+
+def test_generated_store_values(generated):
+    _, res, _ = generated
+    val = {i: [c.measure.value for c in r.checks] for i, r in res.items()}
+    by_task = {i: _mean_over(inter=i, over=XTREME) for i in [*NINE, "multitask"]}
+    assert by_task["squad"] == pytest.approx(8.2 + 0.5 / 9)  # each target counts once, not each row
+    others = max(v for i, v in by_task.items() if i not in ("squad", "mnli", "hellaswag", "multitask"))
+    assert val["c1-top-intermediates"] == pytest.approx([7.0 - others, by_task["squad"], 7.5, 7.0])
+    assert val["c2-multitask-best"] == pytest.approx([6.0, 6.0 - by_task["squad"]])
+    by_target = {t: _mean_over(target=t, over=NINE) for t in XTREME}
+    rest = max(v for t, v in by_target.items() if t not in ("bucc2018", "tatoeba"))
+    assert val["c3-retrieval-gains-most"] == pytest.approx([min(by_target["bucc2018"], by_target["tatoeba"]) - rest])
+    positive = sum(_gain(i, "tydiqa") > 0 for i in NINE)
+    assert positive == 6 and val["c4-tydiqa-not-xnli"] == pytest.approx([positive, by_target["xnli"]])
+    assert val["c6-plain-english-best"] == pytest.approx([1.0, -1.5])
+    rq = [mean(_rows(COMPLEX, [t for t in ALL if TYPE[t] == ty])) - mean(_rows(SIMPLE, [t for t in ALL if TYPE[t] == ty]))
+          for ty in BY_TYPE]
+    assert val["rq-complex-vs-simple"] == pytest.approx(rq)
+    n_large = sum(run.model == LARGE for run, _ in DESIGN)
+    assert val["c7-setup"] == [n_large, n_large, 9]
+
+
+def test_generated_store_intervals(generated):
+    _, res, _ = generated
+    for r in res.values():
+        for c in r.checks:
+            m = c.measure
+            if m.ci_low is not None:
+                assert m.ci_low <= m.value <= m.ci_high, (r.claim.id, c.check.label)
+    mlm = res["c6-plain-english-best"].checks[0].measure
+    assert 0.9 < mlm.ci_low < 1.0 < mlm.ci_high < 1.1  # seed-paired: 1.0 -/+ 0.1 per language, 162 rows
+    sq = res["c1-top-intermediates"].checks[1].measure
+    assert 7.2 <= sq.ci_low < sq.value < sq.ci_high <= 9.2 and sq.n == 9 * 2 + 2
+    tydiqa = {d["item"]: d["state"] for d in res["c4-tydiqa-not-xnli"].checks[0].measure.detail}
+    assert tydiqa == {i: "positive" if _gain(i, "tydiqa") > 0 else "not positive" for i in NINE}
+
+
+def test_generated_store_runs_used(generated):
+    _, res, _ = generated
+    ids = {(run.model, run.intermediate, run.target, run.variant, run.seed): run.run_id for run, _ in DESIGN}
+    c4 = {ids[(LARGE, i, t, "", 1)] for t in ("tydiqa", "xnli") for i in [*NINE, "none"]} | {ids[(LARGE, "squad", "xnli", "", 2)]}
+    assert set(res["c4-tydiqa-not-xnli"].runs_used) == c4
+    c6 = res["c6-plain-english-best"].runs_used
+    assert len(c6) == 9 * 9 + 9 + 1 + 9 * 9 + 8 * 9  # plain (+ squad seed 2), baselines, mlm, translated
+
+
+def test_partial_evidence_lists_exact_commands_and_config_contradictions(generated):
+    _, _, base = generated
+    c1 = base["c1-top-intermediates"]
+    assert c1.verdict == UNDECIDED and len(c1.runs_used) == 2
+    expected = {_cmd(i, t, model=BASE_MODEL) for i in [*NINE, "none"] for t in XTREME} - {
+        _cmd("none", "xnli", model=BASE_MODEL), _cmd("squad", "xnli", model=BASE_MODEL)}
+    assert set(c1.missing) == expected and len(c1.missing) == 88
+    squad = c1.checks[1]
+    assert squad.measure.value == pytest.approx(8.0) and not squad.complete and "16 of the 18" in squad.reason
+    c7 = base["c7-setup"].checks
+    assert [c.verdict for c in c7] == [CONTRADICTED, CONTRADICTED, UNDECIDED]
+    assert "start from xlm-roberta-base" in c7[0].reason and "['intermediate', 'evaluation']" in c7[1].reason
+    assert base["c5-best-per-target"].verdict == UNDECIDED  # no published rows for this model
+
+
+# ------------------------------------------------------------------ the bundled store
+def test_bundled_store_needs_runs_for_every_claim_but_5(bundled):
+    _, res, _ = bundled
+    for cid in ("c1-top-intermediates", "c2-multitask-best", "c3-retrieval-gains-most", "c4-tydiqa-not-xnli",
+                "c6-plain-english-best", "c7-setup", "rq-complex-vs-simple"):
+        assert res[cid].verdict == UNDECIDED and res[cid].missing and not res[cid].runs_used, cid
+    assert set(res["c1-top-intermediates"].missing) == {_cmd(i, t) for i in [*NINE, "none"] for t in XTREME}
+    assert set(res["c4-tydiqa-not-xnli"].missing) == {_cmd(i, t) for i in [*NINE, "none"] for t in ("tydiqa", "xnli")}
+    c6 = res["c6-plain-english-best"].missing
+    assert len(c6) == 90 + 81 + 72 and _cmd("mnli", "xnli", variant="mlm") in c6
+    assert _cmd("ccg", "xnli", variant="translated") not in c6
+    assert _cmd("multitask", "xnli") in res["c2-multitask-best"].missing
+    assert len(res["rq-complex-vs-simple"].missing) == 12 + 8 * 12
+
+
+def test_bundled_store_evaluates_claim_5_from_published_rows(bundled):
+    _, res, runs = bundled
+    c5 = res["c5-best-per-target"]
+    m = c5.checks[0].measure
+    est = {d["item"]: d["value"] for d in m.detail}
+    assert est == pytest.approx({
+        "rembert_t16 xtreme_avg_task": 72.7 - 70.1, "rembert_t16 xtreme_avg_category": 73.5 - 71.4,
+        "rembert_t7 xtreme_avg_category": 73.5 - 71.4,
+        "mt5_readme mean of 6 per-task gains": (1.2 + 1.3 - 0.7 + 0.6 + 0.7 + 10.9) / 6,
+        "rembert_t16 mean of 7 per-task gains": (0.8 + 1.5 + 1.1 - 1.4 + 2.1 + 0.8 + 10.9) / 7})
+    assert c5.verdict == CONTRADICTED and c5.value == pytest.approx(2.6)
+    assert c5.interval == pytest.approx((2.0, 2.7))  # range 2.1-2.6, +-0.1 for print rounding
+    assert "published" in m.interval and not c5.missing
+    sources = dict(runs.iter_rows())
+    assert {sources[r] for r in c5.runs_used} == {"rembert_t16", "rembert_t7", "mt5_readme"}
+
+
+# ------------------------------------------------------------------ frames and the CLI
+def test_frames_are_ready_to_render(generated):
+    _, res, _ = generated
+    f = claims_frame(list(res.values()))
+    assert f.height == 8 and {"id", "verdict", "value", "ci_low", "ci_high", "runs_used", "runs_missing"} <= set(f.columns)
+    assert checks_frame(list(res.values())).height == 19
+    assert missing_commands(list(res.values())) == []
+
+
+def _cli(capsys, *argv):
+    rc = main(["claims", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cli_formats(capsys, generated):
+    root = str(generated[0])
+    rc, out, _ = _cli(capsys, "--store", root, "--format", "json")
+    records = json.loads(out)
+    assert rc == 0 and [r["verdict"] for r in records][:2] == [SUPPORTED, CONTRADICTED]
+    assert records[0]["n_runs_used"] == len(records[0]["runs_used"]) > 0 and records[0]["checks"][0]["detail"]
+    rc, out, _ = _cli(capsys, "--store", root, "--format", "markdown")
+    assert out.startswith("| claim | verdict | value [95% interval] |") and "| c3-retrieval-gains-most | supported |" in out
+    rc, out, _ = _cli(capsys, "--store", root, "--format", "latex", "--claim", "c6")
+    assert r"\toprule" in out and r"\bottomrule" in out and r"c6-plain-english-best & contradicted" in out
+    rc, out, _ = _cli(capsys, "--store", root, "--claim", "1", "--model", BASE_MODEL, "--commands")
+    assert rc == 0 and len(out.splitlines()) == 88 and all(line.startswith("runner run --pair ") for line in out.splitlines())
+
+
+def test_cli_text_on_the_bundled_store(capsys, bundled):
+    rc, out, _ = _cli(capsys, "--store", str(bundled[0]))
+    assert rc == 0 and "c5-best-per-target: CONTRADICTED  (published rows, xlm-roberta-large)" in out
+    assert "value +2.6 [+2.0, +2.7]" in out and "c1-top-intermediates: NOT ENOUGH EVIDENCE" in out
+    assert _cmd("none", "xnli") in out and "more (--commands prints them all)" in out
+
+
+def test_cli_refuses_unknown_claims_with_a_near_match(capsys, bundled):
+    rc, out, err = _cli(capsys, "--store", str(bundled[0]), "--claim", "c3-retrieval")
+    assert rc == 2 and not out and err.count("\n") == 1 and "did you mean 'c3-retrieval-gains-most'" in err
+    for argv, shown in ((["claims", "--help"], "--commands"), (["--help"], "95% interval")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0 and shown in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["claims", "--format", "yaml"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
