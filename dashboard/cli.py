@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="dashboard", description="Serve the xstilts dashboard on a run store.")
     p.add_argument("--store", default=None,
-                   help="store folder (default: $XSTILTS_STORE, else ~/.local/share/xstilts/store); "
-                        "created with the bundled catalog and published results if absent")
+                   help="store folder (default: $XSTILTS_STORE, else ~/.local/share/xstilts/store), created with "
+                        "the bundled catalog and published results if absent; or hf://datasets/ORG/NAME, pulled "
+                        "into a local read-only cache")
     p.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     p.add_argument("--address", default="localhost", help="address to bind (default localhost)")
     return p
@@ -41,19 +42,22 @@ def streamlit_command(port: int, address: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Prepares the store, then becomes the Streamlit server (until interrupted)."""
     args = build_parser().parse_args(argv)
-    from store.database import Store, resolve_store_path
+    from store.database import Store
     from store.errors import StoreError
+    from store.remote import is_remote_store
+    from store.sync import resolve_store
 
-    path = resolve_store_path(args.store)
     try:
+        path = resolve_store(args.store)  # a Hub store is pulled here, so a failure is one line now
         Store.open(path, read_only=True).close()
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    env = dict(os.environ, XSTILTS_STORE=str(path))
+    spec = args.store if is_remote_store(args.store) else str(path)
+    env = dict(os.environ, XSTILTS_DASHBOARD_STORE=spec)
     root = str(APP.parent.parent)  # so `import dashboard` works without an install
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    print(f"dashboard: serving {path} on http://{args.address}:{args.port}", flush=True)
+    print(f"dashboard: serving {spec} on http://{args.address}:{args.port}", flush=True)
     cmd = streamlit_command(args.port, args.address)
     os.execve(cmd[0], cmd, env)  # Streamlit replaces this process: signals reach it directly
     return 0  # not reached

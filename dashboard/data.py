@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -22,13 +23,29 @@ from dashboard.state import RUNNER_SOURCE, Options
 from store import analysis
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
+from store.remote import is_remote_store
+from store.sync import resolve_store
 
 RUN_LIST_LIMIT = 2000
 
 
+LAUNCH_ENV = "XSTILTS_DASHBOARD_STORE"  # set by `dashboard --store`: a folder or hf://datasets/ORG/NAME
+
+
 def launch_store() -> str:
-    """The store the app was started on: ``$XSTILTS_STORE`` or the default location."""
-    return str(resolve_store_path(None))
+    """The store the app was started on: ``$XSTILTS_DASHBOARD_STORE``, ``$XSTILTS_STORE`` or the default."""
+    return os.environ.get(LAUNCH_ENV) or str(resolve_store_path(None))
+
+
+def is_hub_store(spec: str) -> bool:
+    """True for ``hf://datasets/ORG/NAME`` (pulled into a local read-only cache before opening)."""
+    return is_remote_store(spec)
+
+
+@st.cache_resource(show_spinner="Fetching the store from the Hub…", ttl=600, max_entries=8)
+def hub_store_folder(spec: str) -> str:
+    """The local cache folder of a Hub store, pulled at most every ten minutes per server."""
+    return str(resolve_store(spec))
 
 
 def is_store_folder(path: str) -> bool:
@@ -48,11 +65,16 @@ def open_store(path: str) -> Store:
     return store
 
 
-def reload_store(path: str) -> None:
-    """Drops the cached connection and frames, so runs written since show up on the next open."""
+def reload_store(spec: str) -> None:
+    """Drops the cached connection and frames (and a Hub store's pull), so new runs show up next."""
     try:
-        open_store(path).close()  # the index must be free before Store.open refreshes it
+        path = hub_store_folder(spec) if is_hub_store(spec) else spec
+        if is_store_folder(path):
+            open_store(path).close()  # the index must be free before Store.open refreshes it
+    except (StoreError, OSError):
+        pass  # nothing open to close; the next open reports what is wrong
     finally:
+        hub_store_folder.clear()
         open_store.clear()
         st.cache_data.clear()
 
@@ -243,8 +265,14 @@ class CachedReader:
         return lambda *args: _cached(self.path, name, tuple(args), self._reader)
 
 
-def open_reader(path: str) -> tuple[CachedReader | None, str | None]:
-    """A cached reader on the store at ``path``, or a one-line reason why there is none."""
+def open_reader(spec: str) -> tuple[CachedReader | None, str | None]:
+    """A cached reader on the store ``spec`` (a folder or a Hub store), or a one-line reason why not."""
+    path = spec
+    if is_hub_store(spec):
+        try:
+            path = hub_store_folder(spec)
+        except StoreError as e:
+            return None, f"cannot open {spec}: {e}"
     if not is_store_folder(path):
         return None, f"no store at {path}: give a store folder (it holds {INDEX_NAME} or runs/)"
     try:

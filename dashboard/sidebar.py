@@ -68,12 +68,14 @@ def _choose_store(launch: str) -> str:
     if "store" not in st.session_state[_SEEDED]:
         st.session_state[_SEEDED].add("store")
         asked = [v for v in raw.get("store", []) if v]
-        if asked and data.is_store_folder(asked[-1]):
+        if asked and (data.is_store_folder(asked[-1]) or data.is_hub_store(asked[-1])):
             st.session_state["store"] = asked[-1]
         elif asked:
-            _note([f"ignored URL value store={safe_text(asked[-1])}: not a store folder"])
+            _note([f"ignored URL value store={safe_text(asked[-1])}: not a store folder or hf://datasets/ORG/NAME"])
     st.session_state.setdefault("store", launch)
-    path = st.sidebar.text_input("Store folder", key="store", help="A local store folder (it holds index.duckdb and runs/).")
+    path = st.sidebar.text_input("Store", key="store",
+                                 help="A local store folder (it holds index.duckdb and runs/), or a Hub dataset "
+                                      "hf://datasets/ORG/NAME (pulled into a local read-only cache).")
     return path.strip() or launch
 
 
@@ -125,9 +127,12 @@ def render(launch: str) -> Context | None:
     types = sb.multiselect("Target types", options.target_types, key="types", placeholder="all")
     families = sb.multiselect("Language families", options.families, key="families", placeholder="all",
                               help="published averages have no language, so they drop out when a family is chosen")
-    if sb.button("Reload store", help="pick up runs written since the store was opened"):
+    if sb.button("Reload store", help="pick up runs written (or pushed to the Hub) since the store was opened"):
         data.reload_store(path)
-        reader, _ = data.open_reader(path)
+        reader, problem = data.open_reader(path)
+        if reader is None:
+            st.error(safe_text(problem, 300))
+            return None
         options = reader.options()
     sb.caption("Families and genera: Glottolog 5.1 and WALS Online (CC BY 4.0); see the Languages page.")
     sel = Selection(store=path, model=model, source=source, setting=setting, metric=metric, split=split,

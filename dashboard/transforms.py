@@ -31,6 +31,7 @@ AXIS_LABELS = {
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
 INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
+SEEDS = (1, 2, 3)  # gains are means over seeds; three is the usual minimum
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -92,19 +93,27 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def runner_commands(model: str, targets: Sequence[str], store_path: str,
-                    intermediates: Sequence[str] = INTERMEDIATES) -> str:
-    """The shell commands that fill the Question view: every intermediate task and the baseline."""
-    inter = " ".join(("none", *intermediates))
-    tgts = " ".join(targets)
-    return "\n".join([
-        f"export XSTILTS_STORE={shlex.quote(store_path)}",
-        f"for target in {tgts}; do",
-        f"  for inter in {inter}; do",
-        f'    runner run --pair "$inter:$target" --model {shlex.quote(model)}',
+def runner_commands(model: str, targets: Sequence[str], store: str,
+                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS) -> str:
+    """The shell commands that fill the Question view: every intermediate task and the baseline.
+
+    A Hub store (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store
+    that is then pushed.
+    """
+    hub = store.startswith("hf://")
+    local = "PATH/TO/LOCAL/STORE" if hub else store
+    lines = [
+        f"for target in {' '.join(targets)}; do",
+        f"  for inter in {' '.join(('none', *intermediates))}; do",
+        f"    for seed in {' '.join(map(str, seeds))}; do",
+        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed" --store {shlex.quote(local)}',
+        "    done",
         "  done",
         "done",
-    ])
+    ]
+    if hub:
+        lines.append(f"store push --store {local} --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- Transfer matrix

@@ -39,7 +39,7 @@ def any_store(request, bundled_store, generated_store) -> str:
 
 def make_app(monkeypatch, store: str, page: str | None = None, query: dict | None = None) -> AppTest:
     """An app on ``store`` that has run once, switched to ``page`` (and run) if given."""
-    monkeypatch.setenv("XSTILTS_STORE", store)
+    monkeypatch.setenv("XSTILTS_DASHBOARD_STORE", store)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params.update(query or {})
     at.run()

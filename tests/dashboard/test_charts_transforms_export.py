@@ -62,7 +62,9 @@ def test_published_comparison_and_runner_commands(reader, bundled_store):
     assert set(t7["level"]) == {"per category"} and (t7["target_type"] == "aggregate").all()
     assert "for target in xnli pawsx xcopa; do" in view.text["command"]
     assert "runner run --pair" in view.text["command"]
-    assert transforms.runner_commands("m", ("xnli",), "/a b").startswith("export XSTILTS_STORE='/a b'")
+    assert transforms.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
+    hub = transforms.runner_commands("m", ("xnli",), "hf://datasets/org/name")
+    assert "--store PATH/TO/LOCAL/STORE" in hub and hub.endswith("store push --store PATH/TO/LOCAL/STORE --repo org/name")
 
 
 def test_run_comparison_aligns_languages():

@@ -74,3 +74,15 @@ def test_hostile_values_reach_sql_only_as_parameters(generated_store):
     assert not reader.runs(Filters(models=("xlm-roberta-base",))).is_empty()
     reader.store.close()
     assert store_fingerprint(generated_store) == before
+
+
+def test_an_unreachable_hub_store_gives_one_line_not_a_traceback(monkeypatch, tmp_path):
+    path = str(tmp_path / "store")
+    Store.open(path, read_only=True).close()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XSTILTS_HUB_CACHE", str(tmp_path / "hub-cache"))
+    at = make_app(monkeypatch, path, query={"store": "hf://datasets/no-such-org/no-such-store"})
+    no_exception(at)
+    assert at.sidebar.error and at.sidebar.error[0].value.startswith("cannot open hf://datasets/no\\-such\\-org")
+    assert at.text_input(key="store").value == "hf://datasets/no-such-org/no-such-store"
+    assert at.get("vega_lite_chart")  # the launch store is shown meanwhile
