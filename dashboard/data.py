@@ -4,7 +4,8 @@
   runs on its own cursor (``Store.query``).
 * :class:`Reader` holds the reads the pages need: the analysis of :mod:`store.analysis` plus a
   few short catalog / provenance queries. Every user value is a query parameter. Within one
-  reader the gains of a slice are computed once (several statistics of one page share them).
+  reader the gains of a slice and the complexity table are computed once (a page's statistics
+  share them).
   The latency benchmark uses a fresh reader per page render: a cold start every time.
 * :class:`CachedReader` has the same methods, each result cached per (store, method, arguments)
   with ``st.cache_data``; arguments are small hashable values (a ``Filters``, a string). One is
@@ -19,16 +20,16 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from dashboard import transforms
 from dashboard.state import RUNNER_SOURCE, Options
 from store import analysis
+from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
 from store.remote import is_remote_store
 from store.sync import resolve_store
 
 RUN_LIST_LIMIT = 2000
-
-
 LAUNCH_ENV = "XSTILTS_DASHBOARD_STORE"  # set by `dashboard --store`: a folder or hf://datasets/ORG/NAME
 
 
@@ -116,23 +117,21 @@ class Reader:
 
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""
-        df = self.store.query(
-            "SELECT task FROM tasks WHERE role = 'target' AND (len($types) = 0 OR list_contains($types, task_type))",
-            {"types": list(types)},
-        )
-        return tuple(df["task"])
+        return tuple(t.task for t in self.store.catalog.tasks.values()
+                     if t.role == "target" and (not types or t.task_type in types))
 
     def count_single_task_runs(self, model: str, setting: str) -> int:
         """Runs of one named intermediate task (any source) for this model and setting."""
         df = self.store.query(
             """SELECT count(*) AS n FROM runs WHERE model = $model AND setting = $setting
-               AND intermediate NOT IN ('none', 'best', 'multitask') AND intermediate NOT LIKE '%+%'""",
-            {"model": model, "setting": setting},
+               AND NOT list_contains($not_single, intermediate) AND NOT contains(intermediate, '+')""",
+            {"model": model, "setting": setting, "not_single": [BASELINE, BEST_PER_TARGET, MULTITASK]},
         )
         return int(df["n"][0])
 
     # ------------------------------------------------------------------ analysis (store.analysis)
     def scores(self, f: analysis.Filters) -> pl.DataFrame:
+        """:func:`store.analysis.scores`: per language, the mean over seeds."""
         return analysis.scores(self.store, f)
 
     def gains(self, f: analysis.Filters) -> pl.DataFrame:
@@ -140,13 +139,12 @@ class Reader:
         return self._once(("gains", f), lambda: analysis.gains(self.store, f))
 
     def target_means(self, f: analysis.Filters) -> pl.DataFrame:
+        """:func:`store.analysis.target_means`: one number per run group and target."""
         return analysis.target_means(self.store, f)
 
     def gain_summary(self, f: analysis.Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
         """:func:`store.analysis.summarize_gains` of the slice's gains (single tasks only if asked)."""
-        g = self.gains(f)
-        if single_only and not g.is_empty():
-            g = g.filter(pl.Series([analysis.single_task(i) for i in g["intermediate"]], dtype=pl.Boolean))
+        g = transforms.single_task_gains(self.gains(f)) if single_only else self.gains(f)
         if g.is_empty():
             return pl.DataFrame(schema={**{c: pl.String for c in by}, "mean_gain": pl.Float64,
                                         "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64})
@@ -162,6 +160,7 @@ class Reader:
         return analysis.complexity_correlation(self.gains(f), self.complexity(model), axis=axis)
 
     def simple_vs_complex(self, f: analysis.Filters) -> pl.DataFrame:
+        """:func:`store.analysis.simple_vs_complex` per target type."""
         model = f.models[0] if len(f.models) == 1 else None
         return analysis.simple_vs_complex(self.gains(f), self.complexity(model))
 

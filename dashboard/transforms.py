@@ -43,8 +43,8 @@ def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
     """Gain rows of one named intermediate task each (no baseline, mix, multitask or 'best')."""
     if gains_df.is_empty():
         return gains_df
-    keep = [single_task(i) for i in gains_df["intermediate"]]
-    return gains_df.filter(pl.Series(keep, dtype=pl.Boolean))
+    keep = [i for i in gains_df["intermediate"].unique() if single_task(i)]
+    return gains_df.filter(pl.col("intermediate").is_in(keep))
 
 
 def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:

@@ -1,0 +1,35 @@
+"""The latency benchmark still runs: a small store (one seed), every page once, both sides."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from dashboard.data import Reader
+from dashboard.state import default_selection
+from store.database import Store
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "dashboard_latency.py"
+
+
+@pytest.mark.slow
+def test_bench_builds_its_store_and_times_every_page(tmp_path):
+    spec = importlib.util.spec_from_file_location("dashboard_latency", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs, rows, built = bench.build_store(tmp_path / "store", seeds=1)
+    assert built and runs > 1440 and rows > 100_000
+    assert bench.build_store(tmp_path / "store", seeds=1)[2] is False  # reused, not inserted twice
+    with Store.open(tmp_path / "store", read_only=True) as store:
+        reader = Reader(store)
+        options = reader.options()
+        sel = default_selection(options, str(tmp_path / "store"))
+        pair = tuple(reader.runs(sel.filters(options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
+        work = bench.page_work(options, sel, pair)
+        baseline = bench.PandasBaseline(store, options, sel, pair)
+        for page in bench.PAGES:
+            total, data = bench.timed_cold(work[page], store, repeats=1, warmup=0)
+            assert 0 < data[0] <= total[0]
+            getattr(baseline, page)()
