@@ -69,8 +69,10 @@ def render() -> None:
     event = show(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION)
     rows = sorted(cells["row"].unique())
     clicked = _picked_cell(event, cells)
-    if clicked and clicked[0] in rows:
+    # A click picks the cell once; the selectboxes stay free to change while the click persists.
+    if clicked and clicked[0] in rows and clicked != st.session_state.get("_cell_clicked"):
         st.session_state["cell_row"], st.session_state["cell_target"] = clicked
+    st.session_state["_cell_clicked"] = clicked
     left, right = st.columns(2)
     row = left.selectbox("Intermediate task (row)", rows, key="cell_row")
     targets = sorted(cells.filter(pl.col("row") == row)["target"].unique())

@@ -121,6 +121,28 @@ def test_every_page_loads_with_charts_and_no_exception(page, server):
         assert page.get_by_text('runner run --pair "$inter:$target"', exact=False).count() >= 1
 
 
+def _breakdown_title(pg) -> str:
+    return pg.locator('[data-testid="stMain"] h3').first.inner_text()
+
+
+def test_clicking_a_matrix_cell_shows_its_languages(page, server):
+    url, kind = server
+    page.goto(f"{url}/matrix")
+    _settle(page, charts=True)
+    first = _breakdown_title(page)
+    cells = page.locator('[data-testid="stVegaLiteChart"]').first.locator("g.mark-rect.role-mark path")
+    cells.nth(cells.count() // 2).click()
+    page.wait_for_function(f"document.querySelector('[data-testid=\"stMain\"] h3').innerText !== {first!r}",
+                           timeout=30_000)
+    _check(page, f"{kind}-matrix-cell-clicked", charts=True)
+    if kind == "generated":  # after a click the row can still be picked by hand
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Intermediate task (row)").click()
+        page.get_by_role("option", name="sst2", exact=True).click()
+        page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] h3').innerText.startsWith('sst2 →')",
+                               timeout=30_000)
+        _check(page, "generated-matrix-row-picked", charts=True)
+
+
 def test_changing_filters_redraws_and_goes_to_the_url(page, server):
     url, kind = server
     page.goto(f"{url}/matrix")
