@@ -118,25 +118,40 @@ def gains(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFrame
     """Scores of intermediate-task runs joined with their matching ``none`` baseline.
 
     The baseline is always the mean over its seeds; with ``per_seed`` each seed of the
-    intermediate run keeps its own row (for intervals over seeds and languages).
+    intermediate run keeps its own row (for intervals over seeds and languages). One query: the
+    slice is scanned once and joined with itself.
 
     Returns:
         The columns of :func:`scores` plus ``baseline``, ``baseline_n_seeds`` and ``gain``.
     """
-    base_filter = Filters(**{**f.__dict__, "intermediates": (), "variants": ()})
-    base = (
-        scores(store, base_filter)
-        .filter(pl.col("intermediate") == BASELINE, pl.col("variant") == "")
-        .select(
-            "source", "model", "target", "language", "metric", "split", "setting",
-            pl.col("value").alias("baseline"), pl.col("n_seeds").alias("baseline_n_seeds"),
-        )
+    # The baseline side ignores the intermediate / variant filters; the run side applies them.
+    params = Filters(**{**f.__dict__, "intermediates": (), "variants": ()}).params()
+    params["run_intermediates"] = list(f.intermediates)
+    params["run_variants"] = list(f.variants)
+    run_rows = (
+        f"SELECT {_GROUP_COLS}, seed, value, 1 AS n_seeds, NULL::DOUBLE AS std, n_examples FROM sliced"
+        if per_seed
+        else f"SELECT {_GROUP_COLS}, avg(value) AS value, count(*) AS n_seeds, stddev_samp(value) AS std, "
+        "max(n_examples) AS n_examples FROM sliced GROUP BY ALL"
     )
-    runs = scores(store, f, per_seed=per_seed).filter(pl.col("intermediate") != BASELINE)
-    joined = runs.join(
-        base, on=["source", "model", "target", "language", "metric", "split", "setting"], how="inner"
-    )
-    return joined.with_columns((pl.col("value") - pl.col("baseline")).alias("gain"))
+    sql = f"""
+        WITH sliced AS (SELECT * FROM results_wide WHERE {_WHERE}),
+        base AS (
+            SELECT source, model, target, language, metric, split, setting,
+                   avg(value) AS baseline, count(*) AS baseline_n_seeds
+            FROM sliced WHERE intermediate = '{BASELINE}' AND variant = ''
+            GROUP BY ALL
+        ),
+        runs AS ({run_rows})
+        SELECT r.*, b.baseline, b.baseline_n_seeds, r.value - b.baseline AS gain
+        FROM runs r JOIN base b USING (source, model, target, language, metric, split, setting)
+        WHERE r.intermediate <> '{BASELINE}'
+          AND (len(CAST($run_intermediates AS VARCHAR[])) = 0
+               OR list_contains(CAST($run_intermediates AS VARCHAR[]), r.intermediate))
+          AND (len(CAST($run_variants AS VARCHAR[])) = 0
+               OR list_contains(CAST($run_variants AS VARCHAR[]), r.variant))
+    """
+    return store.query(sql, params)
 
 
 def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
@@ -187,16 +202,33 @@ def summarize_gains(
 ) -> pl.DataFrame:
     """Mean gain per group with a bootstrap 95% interval over the group's rows.
 
-    Rows are languages (and seeds, if ``gains_df`` came from ``per_seed=True``).
+    Rows are languages (and seeds, if ``gains_df`` came from ``per_seed=True``). Each group's
+    interval equals ``bootstrap_ci(group, n_boot, seed)``; groups of the same size share one
+    resampling index matrix, which is what makes this fast on many groups.
     """
-    out = []
-    for key, group in gains_df.group_by(list(by), maintain_order=True):
-        g = group["gain"].to_numpy()
-        lo, hi = bootstrap_ci(g, n_boot=n_boot, seed=seed)
-        out.append({**dict(zip(by, key)), "mean_gain": float(g.mean()), "ci_low": lo, "ci_high": hi, "n": len(g)})
-    schema = {**{c: gains_df.schema[c] for c in by}, "mean_gain": pl.Float64, "ci_low": pl.Float64,
-              "ci_high": pl.Float64, "n": pl.Int64}
-    return pl.DataFrame(out, schema=schema)
+    by = list(by)
+    grouped = gains_df.group_by(by, maintain_order=True).agg(pl.col("gain"))
+    indices: dict[int, np.ndarray] = {}
+    mean, lo, hi, n = [], [], [], []
+    for values in grouped["gain"].to_list():
+        x = np.asarray(values, dtype=float)
+        mean.append(float(x.mean()))
+        n.append(x.size)
+        if x.size < 2:
+            lo.append(float("nan"))
+            hi.append(float("nan"))
+            continue
+        if x.size not in indices:
+            indices[x.size] = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
+        boot = x[indices[x.size]].mean(axis=1)
+        lo.append(float(np.quantile(boot, 0.025)))
+        hi.append(float(np.quantile(boot, 0.975)))
+    return grouped.select(by).with_columns(
+        pl.Series("mean_gain", mean, pl.Float64),
+        pl.Series("ci_low", lo, pl.Float64),
+        pl.Series("ci_high", hi, pl.Float64),
+        pl.Series("n", n, pl.Int64),
+    )
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -223,22 +255,34 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
 
 
+def _average_ranks(m: np.ndarray) -> np.ndarray:
+    """Row-wise average ranks (ties share their mean rank) of a 2-D array, all rows at once."""
+    less = (m[:, None, :] < m[:, :, None]).sum(-1)
+    equal = (m[:, None, :] == m[:, :, None]).sum(-1)
+    return less + (equal + 1) / 2.0
+
+
 def spearman_ci(x, y, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval of Spearman's rho, resampling (x, y) pairs."""
+    """Bootstrap interval of Spearman's rho, resampling (x, y) pairs.
+
+    All resamples are ranked at once (n is the number of intermediate tasks, so the n x n
+    comparison per resample is tiny); resamples where one side is constant are dropped, as
+    :func:`spearman` leaves them undefined.
+    """
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if a.size < 3:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    rhos = []
-    for _ in range(n_boot):
-        i = rng.integers(0, a.size, a.size)
-        r = spearman(a[i], b[i])
-        if not np.isnan(r):
-            rhos.append(r)
-    if len(rhos) < n_boot // 2:
+    i = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
+    ra, rb = _average_ranks(a[i]), _average_ranks(b[i])
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
+    defined = den > 0
+    rho = (ra * rb).sum(axis=1)[defined] / den[defined]
+    if rho.size < n_boot // 2:
         return (float("nan"), float("nan"))
     alpha = (1 - level) / 2
-    return (float(np.quantile(rhos, alpha)), float(np.quantile(rhos, 1 - alpha)))
+    return (float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha)))
 
 
 def human_ceiling(cell: str | None, metric: str) -> float | None:

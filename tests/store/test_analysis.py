@@ -137,3 +137,33 @@ def test_filters_reject_a_bare_string():
                                                     (">95", "accuracy", 95.0), ("86.8 F1", "f1", 86.8), ("", "f1", None)])
 def test_human_ceiling(cell, metric, expected):
     assert human_ceiling(cell, metric) == expected
+
+
+def _spearman_ci_reference(x, y, n_boot, seed):
+    """The plain loop the vectorised interval must agree with."""
+    a, b = np.asarray(x, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, a.size, size=(n_boot, a.size))
+    rhos = [r for r in (spearman(a[k], b[k]) for k in i) if not math.isnan(r)]
+    return float(np.quantile(rhos, 0.025)), float(np.quantile(rhos, 0.975))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorised_spearman_ci_equals_the_loop(seed):
+    from store.analysis import spearman_ci
+
+    rng = np.random.default_rng(100 + seed)
+    x = rng.integers(1, 6, size=9).astype(float)  # format levels: many ties
+    y = np.round(rng.normal(size=9), 1)
+    lo, hi = spearman_ci(x, y, n_boot=300, seed=seed)
+    ref = _spearman_ci_reference(x, y, 300, seed)
+    assert (lo, hi) == pytest.approx(ref, abs=1e-12)
+
+
+def test_summarize_gains_equals_bootstrap_ci_per_group(st):
+    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)), per_seed=True)
+    s = summarize_gains(g, by=("intermediate",), n_boot=200, seed=3)
+    for row in s.iter_rows(named=True):
+        vals = g.filter(pl.col("intermediate") == row["intermediate"])["gain"].to_numpy()
+        lo, hi = bootstrap_ci(vals, n_boot=200, seed=3)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), nan_ok=True)
