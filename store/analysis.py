@@ -208,26 +208,23 @@ def summarize_gains(
     """
     by = list(by)
     grouped = gains_df.group_by(by, maintain_order=True).agg(pl.col("gain"))
-    indices: dict[int, np.ndarray] = {}
-    mean, lo, hi, n = [], [], [], []
-    for values in grouped["gain"].to_list():
-        x = np.asarray(values, dtype=float)
-        mean.append(float(x.mean()))
-        n.append(x.size)
-        if x.size < 2:
-            lo.append(float("nan"))
-            hi.append(float("nan"))
+    values = grouped["gain"].to_list()
+    sizes = np.array([len(v) for v in values], dtype=np.int64)
+    mean, lo, hi = (np.full(len(values), np.nan) for _ in range(3))
+    for size in np.unique(sizes):
+        rows = np.flatnonzero(sizes == size)
+        x = np.array([values[i] for i in rows], dtype=float)  # groups x size
+        mean[rows] = x.mean(axis=1)
+        if size < 2:
             continue
-        if x.size not in indices:
-            indices[x.size] = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
-        boot = x[indices[x.size]].mean(axis=1)
-        lo.append(float(np.quantile(boot, 0.025)))
-        hi.append(float(np.quantile(boot, 0.975)))
+        idx = np.random.default_rng(seed).integers(0, size, size=(n_boot, size))
+        boot = x[:, idx].mean(axis=2)  # groups x n_boot, the same resamples as bootstrap_ci
+        lo[rows], hi[rows] = np.quantile(boot, [0.025, 0.975], axis=1)
     return grouped.select(by).with_columns(
         pl.Series("mean_gain", mean, pl.Float64),
         pl.Series("ci_low", lo, pl.Float64),
         pl.Series("ci_high", hi, pl.Float64),
-        pl.Series("n", n, pl.Int64),
+        pl.Series("n", sizes, pl.Int64),
     )
 
 
@@ -273,7 +270,9 @@ def spearman_ci(x, y, n_boot: int = 1000, seed: int = 0, level: float = 0.95) ->
     if a.size < 3:
         return (float("nan"), float("nan"))
     i = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
-    ra, rb = _average_ranks(a[i]), _average_ranks(b[i])
+    chunk = max(1, 4_000_000 // (a.size * a.size))  # bounds the n x n comparison arrays' memory
+    ra = np.concatenate([_average_ranks(a[i[k : k + chunk]]) for k in range(0, n_boot, chunk)])
+    rb = np.concatenate([_average_ranks(b[i[k : k + chunk]]) for k in range(0, n_boot, chunk)])
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
