@@ -46,7 +46,7 @@ SINGLES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp
 INTERMEDIATES = ("none", *SINGLES, "mnli+squad", "multitask")
 SEEDS = 10
 TARGET_ROWS = 1_000_000
-PAGES = ("question", "matrix", "languages", "runs", "export")
+PAGES = ("question", "matrix", "languages", "claims", "runs", "export")
 
 _RUNS_SQL = """
 INSERT INTO runs (run_id, source, model, label, intermediate, target, variant, setting, seed, hparams, config,
@@ -127,7 +127,7 @@ def _serialise(chart) -> None:
 def page_work(options, sel, pair) -> dict:
     """Page name -> one render's work given a reader: ``compute`` plus chart serialisation."""
     from dashboard import export as export_mod
-    from dashboard.views import export, languages, matrix, question, runs
+    from dashboard.views import claims, export, languages, matrix, question, runs
 
     def export_page(reader):
         _, view = export.compute(reader, options, sel)
@@ -138,6 +138,7 @@ def page_work(options, sel, pair) -> dict:
         "question": lambda r: _charts_to_dict(question.compute(r, options, sel, "A")),
         "matrix": lambda r: _charts_to_dict(matrix.compute(r, options, sel, "gain", ("squad", "xquad"))),
         "languages": lambda r: _charts_to_dict(languages.compute(r, options, sel, "gain", "family")),
+        "claims": lambda r: _charts_to_dict(claims.compute(r, options, sel)),
         "runs": lambda r: runs.compute(r, options, sel, (), (), pair),
         "export": export_page,
     }
@@ -194,6 +195,7 @@ class PandasBaseline:
         self.sources_df = store.query("SELECT * FROM sources").to_pandas()
         self.langs = store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
         self.complexity = analysis.complexity_table(store, sel.model)
+        self.store = store
         self.f, self.sel, self.pair = sel.filters(options), sel, pair
 
     # ------------------------------------------------------------------ the analysis, in pandas
@@ -277,6 +279,39 @@ class PandasBaseline:
         out = [charts.language_chart(transforms.language_frame(per, self.langs, "family"), "gain", True),
                charts.language_target_chart(transforms.language_frame(grid, self.langs, "family"), "gain", True)]
         return self._emit(out, charts_out)
+
+    def claims(self):
+        """Every claim for the model: the evidence (per-seed gains, seeds, configs) in pandas, then the
+        same checks, verdict rule, tables and charts. Claim 5's few published rows stay a DuckDB query."""
+        from store import claim_checks
+        from store import claims as engine
+
+        model, w = self.sel.model, self.wide
+        s = w[(w["source"] == "runner") & (w["model"] == model) & (w["setting"] == "zero-shot") & (w["split"] == "test")
+              & w["is_headline"]]
+        base = s[(s["intermediate"] == "none") & (s["variant"] == "")].groupby(self.ON)["value"].agg(
+            baseline="mean", baseline_n_seeds="count").reset_index()
+        g = s[s["intermediate"] != "none"].merge(base, on=self.ON)
+        ev = claim_checks.Evidence(self.store, model)
+        ev.__dict__["gains"] = pl.from_pandas(g.assign(gain=g["value"] - g["baseline"]))  # fills the cached_property
+        seeds: dict = {}
+        for rid, inter, target, variant, seed in s[["run_id", "intermediate", "target", "variant", "seed"]] \
+                .drop_duplicates().sort_values("run_id").itertuples(index=False):
+            seeds.setdefault((inter, target, variant), {})[seed] = rid
+        ev.__dict__["seeds"] = seeds
+        r = self.runs_df
+        ev.__dict__["configs"] = pl.from_pandas(r[(r["source"] == "runner") & (r["model"] == model)][
+            ["run_id", "model", "intermediate", "target", "variant", "seed", "config"]].sort_values("run_id"))
+        ev.__dict__["complexity"] = self.complexity
+        results = []
+        for claim in engine.load_claims().values():
+            checks = tuple(engine.evaluate_check(ev, c) for c in claim.checks)
+            used = tuple(sorted({x for c in checks for x in c.coverage.used}))
+            missing = tuple(dict.fromkeys(x for c in checks for x in c.coverage.missing))
+            results.append(engine.ClaimResult(claim, model, engine.combine(c.verdict for c in checks), checks, used, missing))
+        transforms.claims_table(engine.claims_frame(results), engine.checks_frame(results))
+        out = [charts.claim_chart(p) for p in map(transforms.claim_points, results) if not p.is_empty()]
+        return self._emit(out, None)
 
     def runs(self):
         r, f = self.runs_df, self.f

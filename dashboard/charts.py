@@ -210,3 +210,43 @@ def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> C
     """Heatmap of language x target, languages in the frame's order; low-resource marked in the label."""
     return _sized(_language_target(value_title, signed), df, width=max(70 * df["target"].n_unique(), 200),
                   height=max(18 * df["language"].n_unique(), 120))
+
+
+# ---------------------------------------------------------------------- Claims
+#: Colour of each kind of row in a claim's chart (the legend lists the kinds a chart has).
+CLAIM_ROLES = {"measured": "#000000", "claimed": "#e45756", "other": "#4c78a8", "item": "#4c78a8",
+               "published estimate": "#b279a2", "gain positive": "#54a24b", "gain not positive": "#9d755d",
+               "gain undecided": "#bab0ac"}
+
+
+@functools.lru_cache(maxsize=16)
+def _claim(roles: tuple[str, ...]) -> dict:
+    y = alt.Y("row:N", title=None, sort=_BY_ORDER, axis=_LABEL_AXIS)
+    x = alt.X("value:Q", title="gain or difference (points)", scale=alt.Scale(zero=False, nice=True))
+    color = alt.Color("role:N", title=None, legend=alt.Legend(values=list(roles)),
+                      scale=alt.Scale(domain=list(CLAIM_ROLES), range=list(CLAIM_ROLES.values())))
+    band = alt.Chart().mark_bar(color="#54a24b", opacity=0.22, height={"band": 0.9}).encode(
+        x=alt.X("band_lo:Q", title="gain or difference (points)"), x2="band_hi:Q", y=y,
+        tooltip=[alt.Tooltip("region:N", title="claimed region")])
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", y=y, color=color)
+    dots = alt.Chart().mark_point(filled=True, size=70, opacity=1).encode(
+        x=x, y=y, color=color, shape=alt.condition("datum.measured", alt.value("diamond"), alt.value("circle")),
+        tooltip=["row:N", "role:N", alt.Tooltip("value:Q", format="+.2f"), alt.Tooltip("ci_low:Q", format="+.2f"),
+                 alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q", alt.Tooltip("region:N", title="claimed region")])
+    layer = alt.layer(band, _zero_rule("x"), rule, dots, data=_DATA).properties(width=520, height=alt.Step(20))
+    header = alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top", labelLimit=900,
+                        labelFontSize=12, labelFontWeight="bold")
+    return _skeleton(layer.facet(row=alt.Row("check:N", title=None, header=header,
+                                             sort=alt.EncodingSortField("check_no", op="min")))
+                     .resolve_scale(x="independent", y="independent"))
+
+
+def claim_chart(points: pl.DataFrame) -> Chart:
+    """One claim's evidence: per check a panel of its items and its measure (diamond), each with its
+    95% interval, over the region the claim asserts (green band).
+
+    Args:
+        points: :func:`dashboard.transforms.claim_points` rows.
+    """
+    roles = tuple(r for r in CLAIM_ROLES if r in set(points["role"]))
+    return Chart(_claim(roles), points)

@@ -2,10 +2,10 @@
 
 * :func:`open_store` opens a store read-only once per path (``st.cache_resource``); every query
   runs on its own cursor (``Store.query``).
-* :class:`Reader` holds the reads the pages need: the analysis of :mod:`store.analysis` plus a
-  few short catalog / provenance queries. Every user value is a query parameter. Within one
-  reader the gains of a slice and the complexity table are computed once (a page's statistics
-  share them).
+* :class:`Reader` holds the reads the pages need: the analysis of :mod:`store.analysis`, the
+  claim verdicts of :mod:`store.claims` and a few short catalog / provenance queries. Every user
+  value is a query parameter. Within one reader the gains of a slice and the complexity table are
+  computed once (a page's statistics share them).
   The latency benchmark uses a fresh reader per page render: a cold start every time.
 * :class:`CachedReader` has the same methods, each result cached per (store, method, arguments)
   with ``st.cache_data``; arguments are small hashable values (a ``Filters``, a string). One is
@@ -23,6 +23,7 @@ import streamlit as st
 from dashboard import transforms
 from dashboard.state import RUNNER_SOURCE, Options
 from store import analysis
+from store import claims as store_claims
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
@@ -170,6 +171,11 @@ class Reader:
 
         return build_table(self.store, name, f)
 
+    # ------------------------------------------------------------------ claims (store.claims)
+    def claims(self, model: str) -> list[store_claims.ClaimResult]:
+        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
+        return store_claims.evaluate(self.store, model=model)
+
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:
         """Every source with its citation, locator, quality, splits, settings and row counts."""
@@ -220,6 +226,20 @@ class Reader:
             """,
             {"models": list(f.models), "sources": list(f.sources), "settings": list(f.settings),
              "targets": list(f.targets), "intermediates": list(f.intermediates), "limit": RUN_LIST_LIMIT},
+        )
+
+    def runs_by_id(self, run_ids: tuple[str, ...]) -> pl.DataFrame:
+        """The runs with these ids (the first ``RUN_LIST_LIMIT``), with their source's citation."""
+        return self.store.query(
+            """
+            SELECT u.run_id, u.source, u.model, u.intermediate, u.target, u.variant, u.setting, u.seed,
+                   s.citation, s.locator, u.created_at
+            FROM runs u JOIN sources s ON s.source = u.source
+            WHERE u.run_id IN (SELECT unnest($ids))
+            ORDER BY u.source, u.target, u.intermediate, u.variant, u.seed, u.run_id
+            LIMIT $limit
+            """,
+            {"ids": list(run_ids), "limit": RUN_LIST_LIMIT},
         )
 
     def run_record(self, run_id: str) -> dict:

@@ -181,3 +181,129 @@ def run_fields(a: dict, b: dict) -> pl.DataFrame:
         "run B": [str(b[k]) for k in keys],
         "differs": [a[k] != b[k] for k in keys],
     })
+
+
+# ---------------------------------------------------------------------- Claims
+#: Label of the row that carries a check's own measure (the value its verdict is about).
+_MEASURE_ROWS = {
+    "top_k": "margin: lowest claimed − highest other",
+    "variant_difference": "plain − {variant}, all pairs",
+    "complex_minus_simple": "complex − simple",
+    "published_gain": "measured: first estimate, range ± 0.1",
+}
+_NO_INTERVAL = ("at_least", "config")  # counts and recorded setups: shown unsigned, as `store claims` does
+
+
+def claim_value_text(value, lo, hi, comparison: str, complete: bool) -> str:
+    """A check's value and interval as ``store claims`` prints them ("+8.2 [+7.6, +8.8] (partial)").
+
+    >>> claim_value_text(8.25, 7.6, 8.8, "within", False)
+    '+8.2 [+7.6, +8.8] (partial)'
+    >>> claim_value_text(None, None, None, "within", True)
+    '–'
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    spec = "g" if comparison in _NO_INTERVAL else "+.1f"
+    out = f"{value:{spec}}"
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        out += f" [{lo:{spec}}, {hi:{spec}}]"
+    return out + ("" if complete else " (partial)")
+
+
+def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
+    """The claims table of the page: one row per claim, its first check's value beside the verdict.
+
+    Args:
+        claims: :func:`store.claims.claims_frame` rows.
+        checks: :func:`store.claims.checks_frame` rows of the same claims.
+    """
+    cols = ["claim", "verdict", "value [95% interval]", "evidence", "measure", "runs used", "runs missing", "text"]
+    if claims.is_empty():
+        return pl.DataFrame(schema={c: pl.Int64 if c.startswith("runs") else pl.String for c in cols})
+    first = checks_table(checks).group_by("id", maintain_order=True).first().select("id", "value [95% interval]")
+    return claims.join(first, on="id", how="left").select(
+        pl.col("id").alias("claim"), "verdict", "value [95% interval]", "evidence", "measure",
+        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"), "text")
+
+
+def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
+    """Checks with their value as text (:func:`claim_value_text`), for display."""
+    if checks.is_empty():
+        return checks.with_columns(pl.lit("").alias("value [95% interval]"))
+    text = [claim_value_text(r["value"], r["ci_low"], r["ci_high"], r["comparison"], r["complete"])
+            for r in checks.iter_rows(named=True)]
+    return checks.with_columns(pl.Series("value [95% interval]", text, dtype=pl.String))
+
+
+def _finite(*xs) -> list[float]:
+    return [float(x) for x in xs if x is not None and math.isfinite(x)]
+
+
+def claim_points(result) -> pl.DataFrame:
+    """What a claim's chart draws: per check (a facet) the items behind it and its own measure.
+
+    Each numeric check gives one row per item of its detail (intermediate task, target, published
+    estimate, complexity group) with the value and interval :mod:`store.claim_checks` measured, and
+    one row for the check's own measure carrying the claimed region (``band_lo``/``band_hi``,
+    :func:`store.claims.region`, open ends cut at the data's extent). Config checks have no numbers.
+
+    Args:
+        result: a :class:`store.claims.ClaimResult`.
+    """
+    from store.claims import region
+
+    rows: list[dict] = []
+    numbered = [c for c in result.checks if c.check.comparison != "config"]
+    for no, c in enumerate(numbered, 1):
+        check, m = c.check, c.measure
+        facet = f"{no}. {check.label} → {c.verdict}" if len(numbered) > 1 else f"{check.label} → {c.verdict}"
+        items = [d for d in m.detail if d.get("value") is not None]
+        if check.comparison == "top_k":
+            items.sort(key=lambda d: -d["value"])
+        single = len(items) == 1 and check.comparison != "top_k" and check.quantity != "positive_gain_count"
+        out = []
+        for d in [] if single else items:
+            if check.quantity == "positive_gain_count":
+                role = f"gain {d.get('state', 'undecided')}"
+            elif check.quantity == "published_gain":
+                role = "published estimate"
+            elif check.comparison == "top_k":
+                role = "claimed" if d["item"] in check.items else "other"
+            else:
+                role = "item"
+            out.append({"row": str(d["item"]), "value": d["value"], "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
+                        "role": role, "n": d.get("n")})
+        if m.value is not None and check.quantity != "positive_gain_count":
+            label = f"{items[0]['item']} (measured)" if single else _MEASURE_ROWS.get(
+                check.comparison if check.comparison == "top_k" else check.quantity, "measured").format(variant=check.variant)
+            out.append({"row": label, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "role": "measured",
+                        "n": m.n, "measured": True})
+            try:
+                a, b, a_open, b_open = region(check.comparison, check.value, check.tolerance)
+            except (KeyError, TypeError):
+                a = b = None
+            if a is not None:
+                seen = _finite(*(x for r in out for x in (r["value"], r["ci_low"], r["ci_high"])), a, b)
+                pad = max(0.5, 0.1 * (max(seen) - min(seen)))
+                out[-1].update(band_lo=a if math.isfinite(a) else min(seen) - pad,
+                               band_hi=b if math.isfinite(b) else max(seen) + pad,
+                               region=f"{'(' if a_open else '['}{a:g}, {b:g}{')' if b_open else ']'}".replace("inf", "∞"))
+        for r in out:
+            rows.append({"check": facet, "check_no": no, **r})
+    schema = {"check": pl.String, "check_no": pl.Int64, "row": pl.String, "value": pl.Float64, "ci_low": pl.Float64,
+              "ci_high": pl.Float64, "role": pl.String, "n": pl.Int64, "measured": pl.Boolean,
+              "band_lo": pl.Float64, "band_hi": pl.Float64, "region": pl.String}
+    df = pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
+    return df.with_columns(pl.int_range(pl.len()).alias("order"), pl.col("measured").fill_null(False))
+
+
+def config_details(result) -> list[tuple[str, pl.DataFrame]]:
+    """Each config check's per-run (or per-task) states: (check label, rows)."""
+    out = []
+    for c in result.checks:
+        if c.check.comparison == "config" and c.measure.detail:
+            rows = [{k: ", ".join(map(str, v)) if isinstance(v, list) else None if v is None else str(v)
+                     for k, v in d.items()} for d in c.measure.detail]
+            out.append((c.check.label, pl.DataFrame(rows)))
+    return out

@@ -13,7 +13,8 @@ from store.database import Store
 from tests.dashboard import synthetic
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ("views/question.py", "views/matrix.py", "views/languages.py", "views/runs.py", "views/export.py")
+PAGES = ("views/question.py", "views/matrix.py", "views/languages.py", "views/claims.py", "views/runs.py",
+         "views/export.py")
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,21 @@ def generated_store(tmp_path_factory) -> str:
     """A store with synthetic intermediate-task runs of two models (see ``synthetic.py``)."""
     path = tmp_path_factory.mktemp("generated") / "store"
     synthetic.build(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def claims_store(tmp_path_factory) -> str:
+    """A store built so that some claims hold and others do not: the design of
+    ``tests/store/test_claims.py`` (whose verdicts the store tests check), written as shards and
+    indexed once (about a second)."""
+    from store.shards import write_shard
+    from tests.store.test_claims import DESIGN
+
+    path = tmp_path_factory.mktemp("claims") / "store"
+    for run, results in DESIGN:
+        write_shard(path / "runs", run.stamped(), results)
+    Store.open(path).close()
     return str(path)
 
 

@@ -21,7 +21,8 @@ OUT = ROOT / "test-output" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-PAGES = {"question": "", "matrix": "matrix", "languages": "languages", "runs": "runs", "export": "export"}
+PAGES = {"question": "", "matrix": "matrix", "languages": "languages", "claims": "claims", "runs": "runs",
+         "export": "export"}
 CHART_PAGES = ("question", "matrix", "languages")
 CHART_MARKS = '[data-testid="stVegaLiteChart"] svg g[class*="mark-"]'
 
@@ -165,6 +166,27 @@ def test_changing_filters_redraws_and_goes_to_the_url(page, server):
         page.get_by_text("genus", exact=True).click()
         page.wait_for_url("**group=genus**", timeout=30_000)
         _check(page, "generated-languages-own-runs-genus", charts=True)
+
+
+def test_claims_page_opens_a_claim_onto_its_chart_and_runs(page, server):
+    url, kind = server
+    page.goto(f"{url}/claims")
+    page.get_by_text("c1-top-intermediates: not enough evidence").wait_for(timeout=60_000)  # drawn after the evaluation
+    _settle(page, charts=False)
+    # on the generated store claim 4 holds (its runs are all there); the bundled store judges claim 5 on published rows
+    claim, verdict = ("c4-tydiqa-not-xnli", "supported") if kind == "generated" else ("c5-best-per-target", "contradicted")
+    expander = page.locator('[data-testid="stExpander"]').filter(
+        has=page.locator("summary").filter(has_text=f"{claim}: {verdict}"))
+    assert expander.count() == 1
+    expander.locator("summary").click()
+    expander.locator(CHART_MARKS).first.wait_for(timeout=60_000)
+    _check(page, f"{kind}-claims-{claim}-open", charts=False)  # the other claims' charts stay folded away
+    assert expander.locator(CHART_MARKS).count() > 0
+    if kind == "bundled":
+        assert expander.get_by_text("Evidence: published leaderboard rows").count() == 1
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="c1-top-intermediates").click()
+    # neither store has the PAN-X baseline yet: its exact command is listed
+    page.get_by_text("runner run --pair none:panx --seed 1 --model xlm-roberta-large").first.wait_for(timeout=30_000)
 
 
 def test_a_hostile_url_shows_a_plain_warning(page, server):

@@ -20,6 +20,7 @@ HOSTILE = {
     "types": ["classification", "x'); DELETE FROM runs; --"],
     "families": ["[click](javascript:alert(1))"],
     "axis": "A; DROP TABLE runs",
+    "verdict": "supported'; DELETE FROM runs; --",
     "store": DROP,
 }
 
@@ -45,6 +46,9 @@ def test_hostile_url_values_leave_the_store_unchanged_and_show_a_clean_message(m
         assert at.multiselect(key="types").value == ["classification"]  # the good value is kept
         assert at.text_input(key="store").value == path
     assert "ignored URL value axis=" in " ".join(w.value for w in make_app(monkeypatch, path, query=dict(HOSTILE)).warning)
+    claims = make_app(monkeypatch, path, "views/claims.py", query=dict(HOSTILE))
+    assert "ignored URL value verdict=" in " ".join(w.value for w in claims.warning)
+    assert claims.radio(key="verdict").value == "all" and len(claims.dataframe[0].value) == 8
     assert _counts(path) == counts
     assert store_fingerprint(path) == before
 

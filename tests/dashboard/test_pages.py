@@ -21,6 +21,8 @@ CHANGES = {
     ("views/matrix.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
     ("views/languages.py", "bundled"): [("radio", "lvalue", "score"), ("selectbox", "split", "validation")],
     ("views/languages.py", "generated"): [("multiselect", "families", ["Indo-European"])],
+    ("views/claims.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/claims.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
     ("views/runs.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
     ("views/runs.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
     ("views/export.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
