@@ -145,7 +145,8 @@ def mention_query(context: Mapping, mention: Mapping) -> str:
 
     One sentence of context (the one holding the mention), the mention marked with ``{ }`` (braces
     already in the text become parentheses), and the mention prepended so that truncation at 64
-    tokens never drops it: ``"Smith: The verdict came back for { Smith }, who ..."``. A mention
+    tokens never drops it: ``"Smith: The verdict came back for { Smith } , who ..."`` (the
+    reference joins ``left {mention} right`` with spaces, hence `` ,``). A mention
     that crosses sentence breaks keeps the whole paragraph (the reference asserts this never happens).
     """
     span = mention["mention_span"]
