@@ -118,8 +118,14 @@ def _stage_epochs(cfg: RunConfig, stage: Stage) -> int:
     return cfg.epochs.get(stage.name) or cfg.train.epochs or stage.epochs
 
 
-def _sources_record(specs: list[TaskSpec]) -> list[str]:
-    return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for s in specs for _, src in all_sources(s) for r in src.refs})
+def _stage_sources(stages: list[Stage]) -> list[tuple[str, object]]:
+    return [(f"{st.name}/{part}", src) for st in stages for part, src in (("train", st.train), ("dev", st.dev))]
+
+
+def _sources_record(specs: list[TaskSpec], stages: list[Stage] = ()) -> list[str]:
+    """Every split read (``repo@revision:pattern``): the specs' and the given training stages'."""
+    pairs = [x for s in specs for x in all_sources(s)] + _stage_sources(list(stages))
+    return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for _, src in pairs for r in src.refs})
 
 
 def layout(cfg: RunConfig) -> Layout:
@@ -142,7 +148,7 @@ def layout(cfg: RunConfig) -> Layout:
     if target.kind == "retrieval" and not target.stages:
         hp["retrieval"] = dataclasses.asdict(cfg.retrieval)
     full = config_mod.as_dict(cfg)
-    full["data_sources"] = _sources_record(inters + [target])
+    full["data_sources"] = _sources_record([target], inter_stages)
     # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.
     full["phases"] = (["intermediate"] if inters else []) + (["target"] if target.stages else []) + ["evaluation"]
     full["intermediate_tasks"] = list(pair.tasks)
@@ -156,7 +162,7 @@ def layout(cfg: RunConfig) -> Layout:
         if inter_qa:
             shared["qa"] = qa_hp
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
-                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record(inters)})
+                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
         inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
     stage_dirs = [(s, run_dir / "target" / f"{i}-{s.name}") for i, s in enumerate(target.stages)]
@@ -165,8 +171,8 @@ def layout(cfg: RunConfig) -> Layout:
 
 def check_inputs(lay: Layout) -> None:
     """Checks local data (no network) for every split of the run's tasks."""
-    specs = [get_task(t) for t in lay.pair.tasks] + [lay.target]
-    check_available([x for s in specs for x in all_sources(s)], lay.loc)
+    stages = [intermediate_stage(t, lay.cfg.qa.squad_version) for t in lay.pair.tasks]
+    check_available(_stage_sources(stages) + all_sources(lay.target), lay.loc)
 
 
 # ------------------------------------------------------------------------------------- status

@@ -23,6 +23,8 @@ Known differences from the references, from the Hub copies themselves:
 * google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: candidate sentences come from
   ``runner.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training splits SQuAD with a
   rule-based splitter too).
+* LAReQA candidates are encoded as the (sentence, paragraph) pair they were trained as; XTREME-R's
+  evaluation script concatenates the two strings instead.
 * google/xtreme has no Tatoeba or XQuAD data for XTREME-R's extra languages: Tatoeba az/lt/pl/uk/ro
   read LASER's test sets from mteb/tatoeba-bitext-mining, XQuAD ro from google/xquad.
 """

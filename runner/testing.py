@@ -212,8 +212,15 @@ def build_mirror(root: Path, n_train: int = 400, n_dev: int = 120, n_test: int =
             for _ in range(n):
                 tokens, tags = tx.pos_sentence(tx.rng.randint(3, 10))
                 f.write(json.dumps({"tokens": tokens, "tags": [f"{t}/N" for t in tags]}) + "\n")
+    from runner.tasks_qa import SQUAD_V2_STAGE
     from runner.testing_qa import write_mewslix
 
+    for src, n in ((SQUAD_V2_STAGE.train, n_train), (SQUAD_V2_STAGE.dev, n_dev)):  # qa.squad_version=2.0
+        [ref] = src.refs
+        rows, feats = _rows(ref, src.adapter, dict(src.columns), n, "en", tx)
+        path = root / ref.repo.repo / _file(ref)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows, features=feats).to_parquet(str(path))
     write_mewslix(root / "mewsli-x", tx)
     return root
 

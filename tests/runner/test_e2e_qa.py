@@ -138,3 +138,16 @@ def test_qa_and_retrieval_settings_define_their_runs_only():
     # SQuAD v2.0 changes the squad intermediate checkpoint, and nothing for other intermediates
     assert lay("squad:xnli").inter_dir != lay("squad:xnli", qa={"squad_version": "2.0"}).inter_dir
     assert lay("mnli:xquad").run.run_id == lay("mnli:xquad", qa={"squad_version": "2.0"}).run.run_id
+
+
+def test_squad_v2_is_selected_for_the_intermediate_phase_only(run_args, fixture_data, tmp_path, capsys):
+    assert main(run_args("squad:xquad", "--set", "qa.squad_version=2.0", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert "data    ok" in out and "phase 1 intermediate  squad" in out and "squad_en" in out
+    from runner.config import build_config
+    from runner.pipeline import layout
+
+    lay = layout(build_config({"pair": "squad:xquad", "qa": {"squad_version": "2.0"}, "work_dir": str(tmp_path)}))
+    sources = lay.run.config["data_sources"]
+    assert any(s.startswith("rajpurkar/squad_v2@") for s in sources)  # phase 1
+    assert any(s.startswith("rajpurkar/squad@main:plain_text/train") for s in sources)  # phase 2: SQuAD v1.1
