@@ -171,7 +171,10 @@ def encode_qa(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: 
 
 # ------------------------------------------------------------------------------------ decoding
 def _top(values: Sequence[float], n: int) -> list[int]:
-    return sorted(range(len(values)), key=lambda i: -values[i])[:n]
+    """Indices of the ``n`` largest values, largest first (ties: lower index first)."""
+    import numpy as np
+
+    return np.argsort(-np.asarray(values, dtype=np.float64), kind="stable")[:n].tolist()
 
 
 def window_candidates(start_logits: Sequence[float], end_logits: Sequence[float], ctx_at: int, ctx_len: int,
@@ -277,8 +280,8 @@ def score(predictions: Mapping[str, str], enc: Encoded, metric: str = "squad", l
 
 
 # ---------------------------------------------------------------------------------- evaluation
-def predict_logits(model, enc: Encoded, task: str, cfg, device, pad_id: int) -> list[tuple[list[float], list[float]]]:
-    """(start logits, end logits) of every feature, trimmed to its length."""
+def predict_logits(model, enc: Encoded, task: str, cfg, device, pad_id: int) -> list[tuple]:
+    """(start logits, end logits) of every feature as float32 arrays, trimmed to its length."""
     import torch
 
     from runner.features import collate, sorted_batches
@@ -293,7 +296,7 @@ def predict_logits(model, enc: Encoded, task: str, cfg, device, pad_id: int) -> 
                 logits = model(batch, task).float().cpu()
             for row, f in enumerate(batch_ids):
                 n = enc.lengths[f]
-                out[f] = (logits[row, :n, 0].tolist(), logits[row, :n, 1].tolist())
+                out[f] = (logits[row, :n, 0].numpy(), logits[row, :n, 1].numpy())
     return out
 
 

@@ -29,8 +29,6 @@ from store.catalog import load_catalog, suggest
 KINDS = ("classification", "multiple_choice", "tagging", "question_answering", "retrieval")
 #: Head kinds: a task's kind, or ``dual_encoder`` (XTREME-R's retrieval fine-tuning of LAReQA, Mewsli-X).
 HEAD_KINDS = ("classification", "multiple_choice", "tagging", "question_answering", "dual_encoder")
-#: Kinds of tasks declared but not runnable yet (none: every catalog task runs).
-LATER_KINDS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,9 @@ class Source:
     Attributes:
         refs: splits whose rows are concatenated (ANLI trains on rounds 1-3).
         adapter: name of the row reader in ``runner.data.ADAPTERS`` (one per Hub schema).
-        columns: adapter options, e.g. which columns hold the texts and the label.
+        columns: adapter options, e.g. which columns hold the texts and the label, the TyDiQA
+            language to keep; and evaluation options: ``metric`` (QA scorer: ``squad``, ``mlqa``,
+            ``squad_v2``), ``query_length`` / ``candidate_length`` (dual-encoder sub-tokens).
     """
 
     refs: tuple[SplitRef, ...]
@@ -98,7 +98,7 @@ class TaskSpec:
     Attributes:
         name: catalog id (``mnli``, ``xnli``, ...).
         role: ``intermediate`` or ``target``.
-        kind: head type, one of ``KINDS`` (or ``LATER_KINDS`` when not implemented).
+        kind: task kind, one of ``KINDS`` (its stages' heads are ``HEAD_KINDS``).
         stages: English training stages, run in order (XCOPA: SIQA, then COPA).
         test: target only: language -> evaluation source (zero-shot, test split).
         labels: output labels of the task's head (classification and tagging).
