@@ -115,7 +115,7 @@ def _dry_run(lay, store_path: Path) -> int:
     n_dev = len(lay.pair.tasks) + (1 if lay.stage_dirs else 0)
     stored = (store_path / "runs" / f"{run.run_id}.parquet").exists()
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
-          f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev > 1 else ''} -> {store_path} "
+          f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
     return 0
 

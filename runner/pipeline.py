@@ -9,7 +9,8 @@ Layout of the work folder::
     WORK/runs/<run_id>/predictions/<lang>.json         phase 3: one file per language
     WORK/runs/<run_id>/results.json, run.log           what was written to the store; the log
 
-A phase whose artefact exists is skipped; a phase that was killed resumes from its checkpoint;
+Targets evaluated without fine-tuning (BUCC, Tatoeba: pooled states of the phase-1 encoder) have no
+phase 2. A phase whose artefact exists is skipped; a phase that was killed resumes from its checkpoint;
 ``--overwrite`` removes this run's artefacts (and its intermediate checkpoint) first.
 """
 
