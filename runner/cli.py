@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="any setting, e.g. train.warmup_ratio=0.06 or epochs.mnli=1 (repeatable)")
     r.add_argument("--data-dir", help="local copies of the Hub dataset repos (default $XSTILTS_DATA_DIR, else the Hub)")
     r.add_argument("--ccg-path", help="folder with CCGbank as train.jsonl / dev.jsonl (licensed, not on the Hub)")
+    r.add_argument("--mewslix-path", help="folder with XTREME-R's Mewsli-X jsonl files (built by a script, not on the Hub)")
     r.add_argument("--work-dir", help="caches, checkpoints, predictions and logs (default $XSTILTS_WORK_DIR or var/runner)")
     r.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     r.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
@@ -60,7 +61,8 @@ def _settings(args: argparse.Namespace) -> dict:
 
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
-    flags = {k: getattr(args, k) for k in ("pair", "model", "seed", "ccg_path", "work_dir", "store", "device")}
+    flags = {k: getattr(args, k) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "work_dir", "store",
+                                           "device")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -110,10 +112,10 @@ def _dry_run(lay, store_path: Path) -> int:
     except RunnerError as e:
         print(f"  data    MISSING: {e}")
     metrics = lay.target.metrics
-    n_dev = len(lay.pair.tasks) + 1
+    n_dev = len(lay.pair.tasks) + (1 if lay.stage_dirs else 0)
     stored = (store_path / "runs" / f"{run.run_id}.parquet").exists()
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
-          f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev > 1 else ''} -> {store_path} "
+          f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
     return 0
 

@@ -71,6 +71,44 @@ class TrainConfig:
                 raise RunnerError(f"train config: {message}")
 
 
+@dataclass
+class QAConfig:
+    """Extractive QA features and span decoding (XTREME ``run_squad.py`` settings)."""
+
+    max_length: int = field(default=384, metadata={"help": "sub-tokens per window (question + context)"})
+    doc_stride: int = field(default=128, metadata={"help": "context sub-tokens between window starts"})
+    max_query_length: int = field(default=64, metadata={"help": "question sub-tokens kept"})
+    n_best: int = field(default=20, metadata={"help": "start and end candidates per window"})
+    max_answer_length: int = field(default=30, metadata={"help": "longest answer in sub-tokens"})
+    squad_version: str = field(default="1.1", metadata={"help": "intermediate SQuAD: 1.1 or 2.0"})
+
+    def __post_init__(self) -> None:
+        if self.squad_version not in ("1.1", "2.0"):
+            raise RunnerError(f"qa.squad_version {self.squad_version!r} must be 1.1 or 2.0")
+        if self.max_query_length < 1 or self.max_length < 16:
+            raise RunnerError("qa.max_length must be >= 16 and qa.max_query_length >= 1")
+        if self.doc_stride < 1 or self.n_best < 1 or self.max_answer_length < 1:
+            raise RunnerError("qa.doc_stride, qa.n_best and qa.max_answer_length must be >= 1")
+
+
+@dataclass
+class RetrievalConfig:
+    """Sentence embeddings for BUCC and Tatoeba, and batched similarity search."""
+
+    layer: int | None = field(default=None, metadata={
+        "help": "hidden layer to mean-pool (1 = first transformer layer); None: 14/24 of the depth, "
+                "XTREME's choice for XLM-R Large"})
+    max_length: int = field(default=512, metadata={"help": "sub-tokens per sentence (XTREME: 512)"})
+    neighbourhood: int = field(default=4, metadata={"help": "BUCC margin scoring: k nearest neighbours"})
+    block_size: int = field(default=4096, metadata={"help": "queries and keys compared per block (memory bound)"})
+
+    def __post_init__(self) -> None:
+        if self.layer is not None and self.layer < 0:
+            raise RunnerError("retrieval.layer must be >= 0 (0 = embeddings)")
+        if self.max_length < 8 or self.neighbourhood < 1 or self.block_size < 1:
+            raise RunnerError("retrieval.max_length must be >= 8, neighbourhood and block_size >= 1")
+
+
 #: TrainConfig fields that change what is measured (and so the run id and checkpoint keys).
 HPARAM_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "batch_size", "grad_accum", "epochs",
                  "max_length", "max_grad_norm", "dropout", "max_train_examples", "max_eval_examples")
@@ -86,16 +124,23 @@ class RunConfig:
     variant: str = field(default="", metadata={"help": "'' (only plain runs in this version)"})
     data_dir: str | None = field(default=None, metadata={"help": "local copies of the Hub dataset repos"})
     ccg_path: str | None = field(default=None, metadata={"help": "folder with CCGbank train.jsonl/dev.jsonl"})
+    mewslix_path: str | None = field(default=None, metadata={"help": "folder with XTREME-R's Mewsli-X jsonl files"})
     work_dir: str = field(default="", metadata={"help": "artefacts: caches, checkpoints, predictions, logs"})
     store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
     overwrite: bool = field(default=False, metadata={"help": "redo every phase even when its artefact exists"})
     train: TrainConfig = field(default_factory=TrainConfig)
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
+    qa: QAConfig = field(default_factory=QAConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.train, Mapping):
             self.train = _from_mapping(TrainConfig, self.train, "train")
+        if isinstance(self.qa, Mapping):
+            self.qa = _from_mapping(QAConfig, self.qa, "qa")
+        if isinstance(self.retrieval, Mapping):
+            self.retrieval = _from_mapping(RetrievalConfig, self.retrieval, "retrieval")
         if not self.work_dir:
             self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -125,8 +170,10 @@ def _from_mapping(cls, values: Mapping, where: str):
 def _coerce(value, f: dataclasses.Field, where: str):
     """Turns YAML / CLI strings into the field's type (int, float, bool, optional)."""
     typ = str(f.type)
-    if value is None or isinstance(value, (dict, TrainConfig)):
+    if value is None or isinstance(value, (dict, TrainConfig, QAConfig, RetrievalConfig)):
         return value
+    if typ == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # YAML reads `squad_version: 2.0` as a number
     try:
         if typ.startswith("bool"):
             if isinstance(value, str):

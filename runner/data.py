@@ -9,6 +9,8 @@ shapes by the adapter of their Hub schema:
 * classification: ``{"text_a": str, "text_b": str | None, "label": int}``
 * multiple choice: ``{"first": [str] * n, "second": [str] * n, "label": int}`` (one pair per choice)
 * tagging: ``{"tokens": [str], "tags": [int]}``
+* question answering and retrieval: see ``runner.adapters_qa`` (an adapter may return several
+  examples for one row, e.g. every mention of a Mewsli-X news paragraph)
 
 Example:
     >>> classification({"premise": "A man.", "hypothesis": "A person.", "label": 0},
@@ -26,8 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner import adapters_qa
 from runner.errors import RunnerError
-from runner.tasks import CCG_LOCAL, Source, SplitRef, Stage
+from runner.tasks import CCG_LOCAL, MEWSLIX_LOCAL, Source, SplitRef, Stage
 
 log = logging.getLogger(__name__)
 Example = dict
@@ -43,11 +46,19 @@ class DataLocation:
         data_dir: folder holding ``owner/name/`` copies of Hub dataset repos, or None for the Hub.
         ccg_path: folder holding CCGbank converted to ``train.jsonl`` / ``dev.jsonl``.
         cache_dir: ``datasets`` cache folder (None: the library default).
+        mewslix_path: folder holding XTREME-R's Mewsli-X jsonl files.
     """
 
     data_dir: Path | None = None
     ccg_path: Path | None = None
     cache_dir: Path | None = None
+    mewslix_path: Path | None = None
+
+
+#: Data that are no Hub repo: the DataLocation field holding each one's folder.
+LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path"}
+MEWSLIX_FILES = ("candidate_set_entities.jsonl", "wikipedia_pairs-train.jsonl", "wikipedia_pairs-dev.jsonl",
+                 "wikinews_mentions-dev.jsonl", "wikinews_mentions-test.jsonl")
 
 
 # ------------------------------------------------------------------------------------- adapters
@@ -133,7 +144,7 @@ def ccg(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example 
     return {"tokens": tokens, "tags": tags}
 
 
-ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Example | None]] = {
+ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Example | list[Example] | None]] = {
     "classification": classification,
     "mc_siqa": mc_siqa,
     "mc_hellaswag": mc_hellaswag,
@@ -143,6 +154,7 @@ ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Exampl
     "tagging": tagging,
     "ccg": ccg,
 }
+ADAPTERS.update(adapters_qa.ADAPTERS)
 
 
 # -------------------------------------------------------------------------------------- files
@@ -151,11 +163,12 @@ def local_files(ref: SplitRef, loc: DataLocation) -> list[str]:
 
     CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags).
     """
-    if ref.repo is CCG_LOCAL:
-        root = loc.ccg_path
+    if ref.repo in LOCAL_REPOS:
+        root = getattr(loc, LOCAL_REPOS[ref.repo])
         if root is None:
             return []
-        return sorted(glob.glob(str(root / ref.pattern()))) or sorted(glob.glob(str(root / f"ccg.{ref.split}")))
+        found = sorted(glob.glob(str(root / ref.pattern())))
+        return found or (sorted(glob.glob(str(root / f"ccg.{ref.split}"))) if ref.repo is CCG_LOCAL else [])
     assert loc.data_dir is not None
     return sorted(glob.glob(str(loc.data_dir / ref.repo.repo / ref.pattern())))
 
@@ -179,6 +192,12 @@ def check_available(sources: Sequence[tuple[str, Source]], loc: DataLocation) ->
                                       "or jiant's ccg.train and ccg.dev")
                 if not local_files(ref, loc):
                     raise RunnerError(f"missing CCG data: neither {ref.pattern()} nor ccg.{ref.split} in {loc.ccg_path} (--ccg-path)")
+            elif ref.repo is MEWSLIX_LOCAL:
+                if loc.mewslix_path is None:
+                    raise RunnerError("Mewsli-X is built by a script and has no Hub copy: give --mewslix-path DIR holding "
+                                      f"XTREME-R's {', '.join(MEWSLIX_FILES)} (xtreme scripts/download_data.sh)")
+                if not local_files(ref, loc):
+                    raise RunnerError(f"missing Mewsli-X data: no {ref.pattern()} in {loc.mewslix_path} (--mewslix-path)")
             elif loc.data_dir is not None and not local_files(ref, loc):
                 raise RunnerError(
                     f"missing data for {what}: no files match {loc.data_dir / ref.repo.repo / ref.pattern()}; "
@@ -235,7 +254,7 @@ def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: in
     adapter = ADAPTERS[src.adapter]
     out: list[Example] = []
     for ref in src.refs:
-        if ref.repo is CCG_LOCAL:
+        if ref.repo in LOCAL_REPOS:
             rows, names = [r for p in local_files(ref, loc) for r in _read_jsonl(p)], None
         else:
             ds = _load_split(ref, loc)
@@ -243,14 +262,13 @@ def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: in
             rows = ds.to_list()
         remap = _tag_remap(names, labels, ref) if names is not None else None
         for row in rows:
-            ex = adapter(row, src.columns, names or ())
-            if ex is None:
-                continue
-            if remap is not None:
-                ex["tags"] = [remap[t] for t in ex["tags"]]
-            out.append(ex)
-            if limit is not None and len(out) >= limit:
-                return out
+            got = adapter(row, src.columns, names or ())
+            for ex in got if isinstance(got, list) else [got] if got is not None else []:
+                if remap is not None:
+                    ex["tags"] = [remap[t] for t in ex["tags"]]
+                out.append(ex)
+                if limit is not None and len(out) >= limit:
+                    return out
     return out
 
 

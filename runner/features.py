@@ -6,6 +6,8 @@
   special tokens get -100. A sentence longer than ``max_length`` is split into consecutive
   windows of whole words (never truncated), each window its own feature, so every word gets
   exactly one prediction.
+* Question answering (``runner.qa``) and dual-encoder pairs (``runner.dual_encoder``) register
+  their own encoders; a dual-encoder feature is a (query, candidate) pair padded like two choices.
 * Batches hold examples of similar length (shuffled megabatches sorted by length) and are padded
   to their own longest member, never to a fixed length.
 
@@ -19,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import pickle
 import random
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 IGNORE = -100  # label of positions that carry no loss (non-first sub-tokens, special tokens, padding)
+#: Kinds whose feature is a list of sequences (choices; or query and candidate), padded to one width.
+SEQUENCE_LISTS = ("multiple_choice", "dual_encoder")
 
 
 @dataclass
@@ -34,11 +39,13 @@ class Encoded:
     """Tokenised features of one split.
 
     Attributes:
-        kind: ``classification``, ``multiple_choice`` or ``tagging``.
+        kind: ``classification``, ``multiple_choice``, ``tagging``, ``question_answering`` or
+            ``dual_encoder``.
         input_ids: one id list per feature (multiple choice: one list per choice).
-        labels: int per feature, or per-token labels for tagging.
-        example_ids: the source example of each feature (tagging windows share one).
+        labels: int per feature, per-token labels for tagging, [start, end] for QA.
+        example_ids: the source example of each feature (tagging and QA windows share one).
         token_type_ids: segment ids when the tokenizer uses them (BERT-style), else None.
+        extra: what decoding needs besides the ids (QA: windows, offsets, contexts, answers).
     """
 
     kind: str
@@ -47,6 +54,7 @@ class Encoded:
     example_ids: list[int]
     token_type_ids: list | None = None
     lengths: list[int] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.lengths:
@@ -58,7 +66,7 @@ class Encoded:
     def real_tokens(self, index: int) -> int:
         """Non-padding tokens of one feature (all choices for multiple choice)."""
         x = self.input_ids[index]
-        return sum(len(c) for c in x) if self.kind == "multiple_choice" else len(x)
+        return sum(len(c) for c in x) if self.kind in SEQUENCE_LISTS else len(x)
 
     def save(self, path: Path) -> None:
         """Pickles atomically (write then rename), so a killed run never leaves half a cache."""
@@ -76,7 +84,7 @@ class Encoded:
 
 def feature_length(ids: list, kind: str) -> int:
     """Padded length a feature needs: its length, or its longest choice."""
-    return max(len(c) for c in ids) if kind == "multiple_choice" else len(ids)
+    return max(len(c) for c in ids) if kind in SEQUENCE_LISTS else len(ids)
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -189,12 +197,18 @@ ENCODERS = {
     "classification": encode_classification,
     "multiple_choice": encode_multiple_choice,
     "tagging": encode_tagging,
+    "question_answering": "runner.qa:encode_qa",
+    "dual_encoder": "runner.dual_encoder:encode_pairs",
 }
 
 
-def encode(kind: str, examples: Sequence[dict], tokenizer, max_length: int) -> Encoded:
-    """Tokenises examples of one head kind."""
-    return ENCODERS[kind](examples, tokenizer, max_length)
+def encode(kind: str, examples: Sequence[dict], tokenizer, max_length: int, **options) -> Encoded:
+    """Tokenises examples of one head kind (``options``: kind-specific settings, e.g. QA windows)."""
+    fn = ENCODERS[kind]
+    if isinstance(fn, str):  # defined in a module that imports this one: resolved on first use
+        module, name = fn.split(":")
+        fn = getattr(importlib.import_module(module), name)
+    return fn(examples, tokenizer, max_length, **options)
 
 
 # ------------------------------------------------------------------------------------ batching
@@ -243,7 +257,7 @@ def collate(enc: Encoded, indices: Sequence[int], pad_id: int, multiple_of: int 
     def pad(seq: list, value: int) -> list:
         return seq + [value] * (width - len(seq))
 
-    if enc.kind == "multiple_choice":
+    if enc.kind in SEQUENCE_LISTS:
         ids = [[pad(c, pad_id) for c in enc.input_ids[i]] for i in indices]
         mask = [[pad([1] * len(c), 0) for c in enc.input_ids[i]] for i in indices]
         types = [[pad(c, 0) for c in enc.token_type_ids[i]] for i in indices] if enc.token_type_ids else None

@@ -7,6 +7,9 @@ tower of a multilingual vision-language model (a model whose config has a ``text
 * classification: first token -> dense -> tanh -> dropout -> labels (as RoBERTa's head)
 * multiple choice: first token of each choice -> dense -> tanh -> dropout -> one score
 * tagging: every token -> dropout -> labels
+* question answering: every token -> linear -> (start, end) logits
+* dual encoder (XTREME-R retrieval fine-tuning): first token -> dense -> tanh -> L2 norm, the same
+  tower for queries and candidates; similarities are scaled by a learned factor (starts at 100)
 
 A phase saves ``encoder/`` (``save_pretrained``, with the tokenizer) and ``heads.pt``; the next
 phase loads the encoder from there and builds new heads.
@@ -112,8 +115,36 @@ class TaggingHead(nn.Module):
         return self.out(self.dropout(states))
 
 
+class SpanHead(nn.Module):
+    """Start and end logits for every token (extractive QA)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.out(states)
+
+
+class DualEncoderHead(nn.Module):
+    """Unit-length embeddings from the first token, as XTREME-R's ``BertForRetrieval`` pools
+    (dense + tanh, then L2 norm), and the learned scale of the in-batch similarity logits."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.logit_scale = nn.Parameter(torch.tensor(100.0))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(torch.tanh(self.dense(states[:, 0])).float(), dim=-1)
+
+
 def make_head(kind: str, hidden: int, n_labels: int, dropout: float = 0.1) -> nn.Module:
     """A freshly initialised head of one kind."""
+    if kind == "question_answering":
+        return SpanHead(hidden)
+    if kind == "dual_encoder":
+        return DualEncoderHead(hidden)
     if kind == "classification":
         return ClassificationHead(hidden, n_labels, dropout)
     if kind == "multiple_choice":
@@ -143,6 +174,8 @@ class TaskModel(nn.Module):
 
     def forward(self, batch: dict, task: str) -> torch.Tensor:
         kind = self.kinds[task]
+        if kind == "dual_encoder":
+            return self._in_batch_logits(batch, task)
         ids, mask = batch["input_ids"], batch["attention_mask"]
         types = batch.get("token_type_ids")
         n_choices = ids.shape[1] if kind == "multiple_choice" else 0
@@ -155,6 +188,27 @@ class TaskModel(nn.Module):
         states = self.encoder(**kwargs).last_hidden_state
         logits = self.heads[task](states)
         return logits.view(-1, n_choices) if n_choices else logits
+
+    def embed(self, batch: dict, task: str) -> torch.Tensor:
+        """Unit-length embeddings of single sequences (B, L) from a dual-encoder head."""
+        kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        if batch.get("token_type_ids") is not None:
+            kwargs["token_type_ids"] = batch["token_type_ids"]
+        return self.heads[task](self.encoder(**kwargs).last_hidden_state)
+
+    def _in_batch_logits(self, batch: dict, task: str) -> torch.Tensor:
+        """(B, B) scaled similarities of every query (side 0) with every candidate (side 1).
+
+        Each side is cut to its own longest sequence before encoding (queries are short)."""
+        sides = []
+        for side in (0, 1):
+            mask = batch["attention_mask"][:, side]
+            width = int(mask.sum(1).max())
+            part = {"input_ids": batch["input_ids"][:, side, :width], "attention_mask": mask[:, :width]}
+            if batch.get("token_type_ids") is not None:
+                part["token_type_ids"] = batch["token_type_ids"][:, side, :width]
+            sides.append(self.embed(part, task))
+        return sides[0] @ sides[1].T * self.heads[task].logit_scale
 
     def save(self, folder: Path, tokenizer=None) -> None:
         """Writes ``encoder/`` (with the tokenizer) and ``heads.pt`` + ``heads.json``."""

@@ -9,12 +9,14 @@ Layout of the work folder::
     WORK/runs/<run_id>/predictions/<lang>.json         phase 3: one file per language
     WORK/runs/<run_id>/results.json, run.log           what was written to the store; the log
 
-A phase whose artefact exists is skipped; a phase that was killed resumes from its checkpoint;
+Targets evaluated without fine-tuning (BUCC, Tatoeba: pooled states of the phase-1 encoder) have no
+phase 2. A phase whose artefact exists is skipped; a phase that was killed resumes from its checkpoint;
 ``--overwrite`` removes this run's artefacts (and its intermediate checkpoint) first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -30,7 +32,7 @@ from runner.config import RunConfig
 from runner.data import DataLocation, check_available, read_source, read_stage
 from runner.errors import RunnerError
 from runner.features import Encoded, encode, tokenizer_fingerprint
-from runner.tasks import Stage, TaskSpec, all_sources, get_task
+from runner.tasks import Stage, TaskSpec, all_sources, get_task, intermediate_stage
 from store.catalog import load_catalog
 from store.errors import StoreError
 from store.records import DevScore, Result, Run
@@ -117,8 +119,14 @@ def _stage_epochs(cfg: RunConfig, stage: Stage) -> int:
     return cfg.epochs.get(stage.name) or cfg.train.epochs or stage.epochs
 
 
-def _sources_record(specs: list[TaskSpec]) -> list[str]:
-    return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for s in specs for _, src in all_sources(s) for r in src.refs})
+def _stage_sources(stages: list[Stage]) -> list[tuple[str, object]]:
+    return [(f"{st.name}/{part}", src) for st in stages for part, src in (("train", st.train), ("dev", st.dev))]
+
+
+def _sources_record(specs: list[TaskSpec], stages: list[Stage] = ()) -> list[str]:
+    """Every split read (``repo@revision:pattern``): the specs' and the given training stages'."""
+    pairs = [x for s in specs for x in all_sources(s)] + _stage_sources(list(stages))
+    return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for _, src in pairs for r in src.refs})
 
 
 def layout(cfg: RunConfig) -> Layout:
@@ -129,11 +137,19 @@ def layout(cfg: RunConfig) -> Layout:
     target = get_task(pair.target, role="target", runnable=True)
     inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
-                       Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None)
+                       Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None,
+                       mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None)
     work = Path(cfg.work_dir).expanduser()
     hp = config_mod.hparams(cfg)
+    inter_stages = [intermediate_stage(t, cfg.qa.squad_version) for t in pair.tasks]
+    inter_qa = any(s.kind == "question_answering" for s in inter_stages)
+    qa_hp = {k: v for k, v in dataclasses.asdict(cfg.qa).items() if k != "squad_version" or inter_qa}
+    if inter_qa or target.kind == "question_answering":
+        hp["qa"] = qa_hp  # QA settings define QA runs only (other run ids stay as they were)
+    if target.kind == "retrieval" and not target.stages:
+        hp["retrieval"] = dataclasses.asdict(cfg.retrieval)
     full = config_mod.as_dict(cfg)
-    full["data_sources"] = _sources_record(inters + [target])
+    full["data_sources"] = _sources_record([target], inter_stages)
     # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.
     full["phases"] = (["intermediate"] if inters else []) + (["target"] if target.stages else []) + ["evaluation"]
     full["intermediate_tasks"] = list(pair.tasks)
@@ -141,10 +157,13 @@ def layout(cfg: RunConfig) -> Layout:
               variant=cfg.variant, hparams=hp, config=full)
     inter_dir = None
     if inters:
-        stages = [s for spec in inters for s in spec.stages]
-        shared = {k: v for k, v in hp.items() if k != "epochs_per_stage"}  # other stages' epochs don't matter
+        stages = inter_stages
+        # other stages' epochs and the target's evaluation settings don't change phase 1
+        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", "qa", "retrieval")}
+        if inter_qa:
+            shared["qa"] = qa_hp
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
-                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record(inters)})
+                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
         inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
     stage_dirs = [(s, run_dir / "target" / f"{i}-{s.name}") for i, s in enumerate(target.stages)]
@@ -153,8 +172,8 @@ def layout(cfg: RunConfig) -> Layout:
 
 def check_inputs(lay: Layout) -> None:
     """Checks local data (no network) for every split of the run's tasks."""
-    specs = [get_task(t) for t in lay.pair.tasks] + [lay.target]
-    check_available([x for s in specs for x in all_sources(s)], lay.loc)
+    stages = [intermediate_stage(t, lay.cfg.qa.squad_version) for t in lay.pair.tasks]
+    check_available(_stage_sources(stages) + all_sources(lay.target), lay.loc)
 
 
 # ------------------------------------------------------------------------------------- status
@@ -167,6 +186,8 @@ def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
         state = "cached" if (lay.inter_dir / "done.json").exists() else \
             "partial (resumes)" if lay.inter_dir.exists() else "to run"
         out.append(("1 intermediate", "+".join(lay.pair.tasks), state, lay.inter_dir))
+    if not lay.stage_dirs:
+        out.append(("2 target", f"none ({lay.target.name}: no target fine-tuning, as XTREME)", "skipped", None))
     for stage, folder in lay.stage_dirs:
         state = "cached" if (folder / "done.json").exists() else "partial (resumes)" if folder.exists() else "to run"
         epochs = _stage_epochs(lay.cfg, stage)
@@ -198,15 +219,18 @@ class Runner:
             self._tokenizer = load_tokenizer(self.cfg.model)
         return self._tokenizer
 
-    def _encoded(self, what: str, kind: str, examples_fn, labels) -> Encoded:
-        """Tokenised features, cached under a key of tokenizer, source and settings."""
+    def _encoded(self, what: str, kind: str, examples_fn, labels, **options) -> Encoded:
+        """Tokenised features, cached under a key of tokenizer, source and settings.
+
+        ``options`` are kind-specific encoder settings (QA windows, dual-encoder lengths)."""
         tr = self.cfg.train
+        options = {"max_length": tr.max_length, **options}
         key = _hash({"what": what, "kind": kind, "labels": labels, "max_length": tr.max_length,
-                     "tok": tokenizer_fingerprint(self.tokenizer)})
+                     "tok": tokenizer_fingerprint(self.tokenizer), **({"options": options} if len(options) > 1 else {})})
         path = self.lay.work / "cache" / "tokenized" / f"{key}.pkl"
         if path.exists():
             return Encoded.load(path)
-        enc = encode(kind, examples_fn(), self.tokenizer, tr.max_length)
+        enc = encode(kind, examples_fn(), self.tokenizer, **options)
         enc.save(path)
         return enc
 
@@ -225,9 +249,27 @@ class Runner:
 
         labels = stage_labels(stage, self.lay.loc)
         what = {"train": repr(stage.train), "dev": repr(stage.dev), "limits": [tr.max_train_examples, tr.max_eval_examples]}
-        train = self._encoded(json.dumps([what, "train"]), stage.kind, lambda: examples("train"), labels)
-        dev = self._encoded(json.dumps([what, "dev"]), stage.kind, lambda: examples("dev"), labels)
-        return TaskData(head, stage.kind, labels, train, dev, stage.metric)
+        options, evaluate = self._stage_options(stage)
+        train = self._encoded(json.dumps([what, "train"]), stage.kind, lambda: examples("train"), labels,
+                              **({**options, "training": True} if options else {}))
+        dev = self._encoded(json.dumps([what, "dev"]), stage.kind, lambda: examples("dev"), labels,
+                            **({**options, "training": False} if options else {}))
+        return TaskData(head, stage.kind, labels, train, dev, stage.metric, evaluate)
+
+    def _stage_options(self, stage: Stage) -> tuple[dict, object]:
+        """(encoder settings, dev scorer) of QA and dual-encoder stages; ({}, None) for the others."""
+        if stage.kind == "question_answering":
+            from runner import qa
+            from runner.target_eval import qa_options
+
+            return qa_options(self.cfg), qa.dev_evaluator(self.cfg.qa, stage.dev.columns.get("metric", "squad"))
+        if stage.kind == "dual_encoder":
+            from runner import dual_encoder
+
+            cols = stage.train.columns
+            options = {"query_length": int(cols["query_length"]), "candidate_length": int(cols["candidate_length"])}
+            return options, dual_encoder.dev_evaluator()
+        return {}, None
 
     def _model(self, start: str | Path, heads: dict, head_dir: Path | None = None):
         from runner.models import TaskModel, load_encoder
@@ -250,7 +292,7 @@ class Runner:
         folder = lay.inter_dir
         if not (folder / "done.json").exists():
             log.info("phase 1 intermediate (%s): training in %s", lay.pair.intermediate, folder)
-            stages = [get_task(t).stages[0] for t in lay.pair.tasks]
+            stages = [intermediate_stage(t, self.cfg.qa.squad_version) for t in lay.pair.tasks]
             tasks = [self._stage_data(s, name) for s, name in zip(stages, lay.pair.tasks)]
             model = self._model(self.cfg.model, {t.name: (t.kind, len(t.labels)) for t in tasks})
             epochs = max(_stage_epochs(self.cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
@@ -268,11 +310,15 @@ class Runner:
         """Dev-set sizes in examples (not tagging windows), recorded in done.json."""
         return {"n_dev": {t.name: len(set(t.dev.example_ids)) for t in tasks}}
 
-    def phase_target(self) -> DevScore:
-        """Phase 2: fine-tunes on the target's English training stage(s); returns the dev score."""
+    def phase_target(self) -> DevScore | None:
+        """Phase 2: fine-tunes on the target's English training stage(s); returns the dev score
+        (None for targets evaluated without fine-tuning: BUCC, Tatoeba)."""
         from runner.training import set_seed, train_stage
 
         lay, tgt = self.lay, self.lay.target
+        if not lay.stage_dirs:
+            log.info("phase 2 target (%s): skipped, no target fine-tuning", tgt.name)
+            return None
         start: Path | str = lay.inter_dir / "best" / "encoder" if lay.inter_dir else self.cfg.model
         head_dir = None
         for i, (stage, folder) in enumerate(lay.stage_dirs):
@@ -299,14 +345,23 @@ class Runner:
 
         lay, tgt = self.lay, self.lay.target
         out_dir = lay.run_dir / "predictions"
-        last_stage, last_dir = lay.stage_dirs[-1]
         model = None
+        evaluator = None
+        t0 = time.perf_counter()
         results: list[Result] = []
         for lang, src in tgt.test.items():
             path = out_dir / f"{lang}.json"
+            if not path.exists() and tgt.kind in ("question_answering", "retrieval"):
+                if evaluator is None:
+                    from runner.target_eval import TargetEvaluator
+
+                    evaluator = TargetEvaluator(self)
+                record = evaluator(lang, src)
+                _write_json(path, record)
+                log.info("phase 3 %s: %s", lang, json.dumps(record["metrics"]))
             if not path.exists():
+                last_stage, last_dir = lay.stage_dirs[-1]
                 if model is None:
-                    t0 = time.perf_counter()
                     model = self._model(last_dir / "best" / "encoder", {tgt.name: (last_stage.kind, len(tgt.labels))}, last_dir / "best")
                     model.to(self.device)
                 labels = tgt.labels
@@ -318,16 +373,21 @@ class Runner:
                 metrics = score(last_stage.kind, labels, "f1" if "f1" in tgt.metrics else "accuracy", enc, preds)
                 record = {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
                           "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
-                out_dir.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record))
-                tmp.replace(path)
+                _write_json(path, record)
                 log.info("phase 3 %s: %s", lang, json.dumps(metrics))
             record = json.loads(path.read_text())
             results += [Result(lang, m, float(record["metrics"][m]), "test", record["n_examples"]) for m in tgt.metrics]
-        if model is not None:
+        if model is not None or evaluator is not None:
             self.wall["evaluate"] = time.perf_counter() - t0
         return results
+
+
+def _write_json(path: Path, record: dict) -> None:
+    """Writes one language's predictions atomically (a killed run never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)
 
 
 def _wall_total(lay: Layout, runner: Runner) -> float:
@@ -358,7 +418,8 @@ def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
 
     wall = _wall_total(lay, runner)
     gpu_hours = wall / 3600 * (1 if runner.device.type == "cuda" else 0)
-    run = Run(**{**lay.run.__dict__, "dev_scores": tuple(inter_scores) + (target_score,),
+    dev_scores = tuple(inter_scores) + ((target_score,) if target_score is not None else ())
+    run = Run(**{**lay.run.__dict__, "dev_scores": dev_scores,
                  "code_version": code_version(), "hardware": hardware(runner.device),
                  "wall_time_s": round(wall, 3), "gpu_hours": round(gpu_hours, 6)})
     try:

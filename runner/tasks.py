@@ -1,9 +1,10 @@
 """Task specs as data: which Hub files each task trains, selects and evaluates on, with which head.
 
-Every catalog task has one entry here. A task this runner can run names its head (``kind``), its
-label list, and its English training stages; a target also names one evaluation source per
-language. Tasks of a later issue (QA and retrieval) are declared with ``implemented=False`` so
-that ``runner tasks`` lists them and ``runner run`` refuses them with one clear line.
+Every catalog task has exactly one entry here (the registry refuses a catalog task without one).
+A task names its kind, its label list, and its English training stages; a target also names one
+evaluation source per language. Question answering and retrieval are declared in
+``runner.tasks_qa`` with the same records; retrieval targets that XTREME evaluates without target
+fine-tuning (BUCC, Tatoeba) have no training stage, so phase 2 is skipped for them.
 
 Data live in Hub dataset repos at a revision; a split is a set of Parquet files in the repo,
 named by a glob relative to the repo root. The same relative paths are read from a local copy
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 from runner.errors import RunnerError
 from store.catalog import load_catalog, suggest
 
-#: Head types this runner trains, and the catalog task types that a later issue adds.
-KINDS = ("classification", "multiple_choice", "tagging")
-LATER_KINDS = ("question_answering", "retrieval")
+#: Task kinds (what ``runner tasks`` shows) and the head kinds of training stages.
+KINDS = ("classification", "multiple_choice", "tagging", "question_answering", "retrieval")
+#: Head kinds: a task's kind, or ``dual_encoder`` (XTREME-R's retrieval fine-tuning of LAReQA, Mewsli-X).
+HEAD_KINDS = ("classification", "multiple_choice", "tagging", "question_answering", "dual_encoder")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class Source:
     Attributes:
         refs: splits whose rows are concatenated (ANLI trains on rounds 1-3).
         adapter: name of the row reader in ``runner.data.ADAPTERS`` (one per Hub schema).
-        columns: adapter options, e.g. which columns hold the texts and the label.
+        columns: adapter options, e.g. which columns hold the texts and the label, the TyDiQA
+            language to keep; and evaluation options: ``metric`` (QA scorer: ``squad``, ``mlqa``,
+            ``squad_v2``), ``query_length`` / ``candidate_length`` (dual-encoder sub-tokens).
     """
 
     refs: tuple[SplitRef, ...]
@@ -94,13 +98,15 @@ class TaskSpec:
     Attributes:
         name: catalog id (``mnli``, ``xnli``, ...).
         role: ``intermediate`` or ``target``.
-        kind: head type, one of ``KINDS`` (or ``LATER_KINDS`` when not implemented).
+        kind: task kind, one of ``KINDS`` (its stages' heads are ``HEAD_KINDS``).
         stages: English training stages, run in order (XCOPA: SIQA, then COPA).
         test: target only: language -> evaluation source (zero-shot, test split).
         labels: output labels of the task's head (classification and tagging).
         metrics: metric names written to the store for each language.
-        implemented: False for tasks of a later issue.
+        implemented: False for a task declared but not runnable yet.
         note: how the task follows the benchmark, shown by ``runner tasks``.
+        extra: more sources evaluation reads besides ``test``, by name: BUCC's per-language dev
+            split (``dev/de``, tunes the mining threshold), Mewsli-X's entity pool (``entities``).
     """
 
     name: str
@@ -112,6 +118,7 @@ class TaskSpec:
     metrics: tuple[str, ...] = ("accuracy",)
     implemented: bool = True
     note: str = ""
+    extra: Mapping[str, Source] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------- repos
@@ -134,6 +141,8 @@ WIKIANN = HubRepo("unimelb-nlp/wikiann", "refs/convert/parquet", CONVERTED)
 UD = HubRepo("universal-dependencies/universal_dependencies", "refs/convert/parquet", CONVERTED)
 #: CCGbank is licensed (LDC2005T13): a user-supplied folder, not a Hub repo.
 CCG_LOCAL = HubRepo("local/ccgbank", "local", "{split}.jsonl")
+#: Mewsli-X is built by a script (no Hub copy): a user-supplied folder of XTREME-R's jsonl files.
+MEWSLIX_LOCAL = HubRepo("local/mewsli-x", "local", "{split}.jsonl")
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 POS_LABELS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
@@ -257,23 +266,19 @@ def _intermediates() -> dict[str, TaskSpec]:
     return out
 
 
-_LATER = {"question answering": "question_answering", "retrieval": "retrieval"}
-
-
 def _build_registry() -> dict[str, TaskSpec]:
+    from runner import tasks_qa
+
     cat = load_catalog()
     specs: dict[str, TaskSpec] = {}
-    for group in (_intermediates(), _targets()):
+    for group in (_intermediates(), _targets(), tasks_qa.intermediates(), tasks_qa.targets()):
         for name, spec in group.items():
             if name in specs:
                 raise RunnerError(f"task {name!r} is declared twice in runner.tasks")
             specs[name] = spec
-    for name in cat.intermediate_tasks() + cat.target_tasks():
-        if name not in specs:
-            task = cat.task(name)
-            kind = _LATER.get(task.task_type, task.task_type)
-            specs[name] = TaskSpec(name, task.role, kind, metrics=task.metrics, implemented=False,
-                                   note="not implemented in this runner yet")
+    missing = [n for n in cat.intermediate_tasks() + cat.target_tasks() if n not in specs]
+    if missing:
+        raise RunnerError(f"catalog tasks without a runner declaration: {', '.join(missing)}")
     unknown = set(specs) - set(cat.tasks)
     if unknown:
         raise RunnerError(f"runner.tasks declares tasks the catalog lacks: {', '.join(sorted(unknown))}")
@@ -312,9 +317,19 @@ def get_task(name: str, role: str | None = None, runnable: bool = False) -> Task
 
 
 def all_sources(spec: TaskSpec) -> list[tuple[str, Source]]:
-    """(what, source) for every split a task reads: training stages first, then test languages."""
+    """(what, source) for every split a task reads: training stages, test languages, extra sources."""
     out = []
     for st in spec.stages:
         out += [(f"{st.name}/train", st.train), (f"{st.name}/dev", st.dev)]
     out += [(f"test/{lang}", src) for lang, src in spec.test.items()]
+    out += [(f"extra/{name}", src) for name, src in spec.extra.items()]
     return out
+
+
+def intermediate_stage(name: str, squad_version: str = "1.1") -> Stage:
+    """The training stage of an intermediate task; ``squad`` trains SQuAD v2.0 when asked for."""
+    if name == "squad" and squad_version == "2.0":
+        from runner.tasks_qa import SQUAD_V2_STAGE
+
+        return SQUAD_V2_STAGE
+    return get_task(name, role="intermediate").stages[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from runner.tasks import CCG_LOCAL, NER_LABELS, POS_LABELS, SplitRef, registry
+from runner.tasks import CCG_LOCAL, MEWSLIX_LOCAL, NER_LABELS, POS_LABELS, SplitRef, registry
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "du", "ga", "hi", "zo", "be", "fu", "ya"]
 #: Label words shared by every language: the signal the tiny model learns.
@@ -75,6 +75,10 @@ def _rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: _Text)
     """(rows, datasets.Features) for one split in the Hub schema of ``ref.repo``."""
     from datasets import ClassLabel, Features, Sequence, Value
 
+    from runner import testing_qa
+
+    if adapter in testing_qa.ADAPTERS:
+        return testing_qa.rows(ref, adapter, cols, n, lang, tx)
     s, r = Value("string"), tx.rng
     repo = ref.repo.repo
     if adapter == "classification":
@@ -168,7 +172,7 @@ def build_mirror(root: Path, n_train: int = 400, n_dev: int = 120, n_test: int =
     """Writes a local copy of every declared Hub split under ``root/owner/name/`` and a CCG folder.
 
     Args:
-        root: the ``--data-dir`` folder to create.
+        root: the ``--data-dir`` folder to create (Mewsli-X, not a Hub repo, goes to ``root/mewsli-x``).
         n_train: examples per training split.
         n_dev: examples per dev split.
         n_test: examples per test split (each language).
@@ -189,9 +193,10 @@ def build_mirror(root: Path, n_train: int = 400, n_dev: int = 120, n_test: int =
             continue
         parts = [(st.train, n_train, "en") for st in spec.stages] + [(st.dev, n_dev, "en") for st in spec.stages]
         parts += [(src, n_test, lang) for lang, src in spec.test.items()]
+        parts += [(src, n_test, name.split("/")[-1]) for name, src in spec.extra.items()]  # BUCC dev/<lang>
         for src, n, lang in parts:
             for ref in src.refs:
-                if ref.repo is CCG_LOCAL:
+                if ref.repo in (CCG_LOCAL, MEWSLIX_LOCAL):
                     continue
                 path = root / ref.repo.repo / _file(ref)
                 if str(path) in done:
@@ -207,6 +212,16 @@ def build_mirror(root: Path, n_train: int = 400, n_dev: int = 120, n_test: int =
             for _ in range(n):
                 tokens, tags = tx.pos_sentence(tx.rng.randint(3, 10))
                 f.write(json.dumps({"tokens": tokens, "tags": [f"{t}/N" for t in tags]}) + "\n")
+    from runner.tasks_qa import SQUAD_V2_STAGE
+    from runner.testing_qa import write_mewslix
+
+    for src, n in ((SQUAD_V2_STAGE.train, n_train), (SQUAD_V2_STAGE.dev, n_dev)):  # qa.squad_version=2.0
+        [ref] = src.refs
+        rows, feats = _rows(ref, src.adapter, dict(src.columns), n, "en", tx)
+        path = root / ref.repo.repo / _file(ref)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows, features=feats).to_parquet(str(path))
+    write_mewslix(root / "mewsli-x", tx)
     return root
 
 

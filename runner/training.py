@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,9 @@ class TaskData:
         labels: label names (empty for multiple choice).
         train: training features (None when only evaluated).
         dev: English dev features.
-        metric: headline dev metric: ``accuracy`` or ``f1``.
+        metric: headline dev metric: ``accuracy``, ``f1`` or ``map@20``.
+        evaluate: dev scorer ``(model, task, cfg, device, pad_id) -> {metric: points}`` for kinds
+            whose score needs more than per-feature labels (QA span decoding, retrieval ranking).
     """
 
     name: str
@@ -53,6 +56,7 @@ class TaskData:
     train: Encoded | None
     dev: Encoded | None
     metric: str = "accuracy"
+    evaluate: Callable | None = None
 
 
 # ------------------------------------------------------------------------------------ devices
@@ -153,6 +157,11 @@ def _loader(encs, plan, pad_id, device, workers):
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "question_answering":  # mean of start and end cross-entropy, as run_squad.py
+        start, end = logits.float().unbind(-1)
+        return (nn.functional.cross_entropy(start, labels[:, 0]) + nn.functional.cross_entropy(end, labels[:, 1])) / 2
+    if kind == "dual_encoder":  # in-batch softmax: query i's candidate is candidate i
+        return nn.functional.cross_entropy(logits.float(), torch.arange(logits.shape[0], device=logits.device))
     if kind == "tagging":
         return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
     return nn.functional.cross_entropy(logits.float(), labels)
@@ -334,6 +343,9 @@ def evaluate_dev(model, tasks: list[TaskData], cfg: TrainConfig, device: torch.d
     """Dev scores of every task: task -> metric -> points."""
     out = {}
     for task in tasks:
+        if task.evaluate is not None:
+            out[task.name] = task.evaluate(model, task, cfg, device, pad_id)
+            continue
         preds = predict(model, task.dev, task.name, cfg, device, pad_id)
         out[task.name] = score(task.kind, task.labels, task.metric, task.dev, preds)
     return out

@@ -25,7 +25,14 @@ def test_tasks_lists_every_task_with_kind_and_languages(capsys):
         assert f"\n{name} " in out
     xnli = next(line for line in out.splitlines() if line.startswith("xnli "))
     assert "classification" in xnli and "15" in xnli and "ar bg de" in xnli and "yes" in xnli
-    assert "later" in next(line for line in out.splitlines() if line.startswith("tydiqa "))
+    from store.catalog import load_catalog
+
+    cat = load_catalog()
+    listed = {line.split()[0]: line for line in out.splitlines()[1:] if line and not line.startswith(" ")}
+    assert set(listed) == set(cat.intermediate_tasks()) | set(cat.target_tasks())
+    assert all(line.split()[5] == "yes" for line in listed.values())  # every catalog task runs
+    assert "question_answering" in listed["tydiqa"] and "English rows only" in listed["tydiqa"]
+    assert "retrieval" in listed["mewslix"] and "--mewslix-path" in listed["mewslix"]
 
 
 def test_tasks_sources_show_revisions(capsys):
@@ -53,8 +60,9 @@ def test_dry_run_prints_phases_and_what_would_be_written(run_args, tmp_path, cap
         ("mnli:xnli:pawsx", [], "malformed pair"),
         ("mnli+:xnli", [], "malformed intermediate 'mnli+'"),
         ("xnli:pawsx", [], "unknown intermediate task 'xnli'"),
-        ("mnli:xquad", [], "xquad (question answering) is not implemented in this runner yet"),
-        ("squad:xnli", [], "squad (question answering) is not implemented in this runner yet"),
+        ("none:mewslix", [], "Mewsli-X is built by a script and has no Hub copy: give --mewslix-path"),
+        ("squad:xquad", ["--set", "qa.squad_version=3.0"], "qa.squad_version '3.0' must be 1.1 or 2.0"),
+        ("none:tatoeba", ["--set", "retrieval.layer=-1"], "retrieval.layer must be >= 0"),
         ("ccg:xnli", [], "CCGbank is licensed"),
         ("mnli:xnli", ["--set", "train.lr=1"], "unknown setting train.lr"),
         ("mnli:xnli", ["--config", "/nonexistent.yaml"], "cannot read config file"),

@@ -12,6 +12,40 @@ from runner.tasks import POS_LABELS, all_sources, get_task
 
 PAIR = {"text_a": "premise", "text_b": "hypothesis", "label": "label"}
 
+_SQUAD_ROW = {"id": "english-7-0", "title": "T", "context": "Ab cd. Ef gh.", "question": "q?",
+              "answers": {"text": ["gh"], "answer_start": [10]}}
+_ENTITY = {"entity_id": "Q1", "title": "Ef", "description": "Ef is.\nGh.", "description_language": "en",
+           "description_url": "u", "sentence_spans": [{"start": 0, "end": 6}, {"start": 7, "end": 10}]}
+_CONTEXT = {"document_title": "d", "document_url": "u", "document_id": "d", "language": "de", "text": "Ab Ef cd.",
+            "sentence_spans": [{"start": 0, "end": 9}]}
+_MENTION = {"example_id": "m1", "mention_span": {"start": 3, "end": 5, "text": "Ef"}, "entity_id": "Q1"}
+QA_RETRIEVAL_CASES = [
+    ("squad", _SQUAD_ROW, {}, {"id": "english-7-0", "question": "q?", "context": "Ab cd. Ef gh.", "answers": ["gh"],
+                               "starts": [10]}),
+    ("squad", _SQUAD_ROW, {"language": "arabic"}, None),  # TyDiQA: another language's row
+    ("squad", {**_SQUAD_ROW, "answers": {"text": [], "answer_start": []}}, {}, {
+        "id": "english-7-0", "question": "q?", "context": "Ab cd. Ef gh.", "answers": [], "starts": []}),  # v2.0
+    ("bucc", {"source_sentence": "Hallo", "target_sentence": "Hello", "source_lang": "de-000001",
+              "target_lang": "en-000002"}, {}, {"src_id": "de-000001", "src": "Hallo", "tgt_id": "en-000002", "tgt": "Hello"}),
+    ("tatoeba", {"source_sentence": "Hallo", "target_sentence": "Hello", "source_lang": "deu", "target_lang": "eng"},
+     {"source": "source_sentence", "target": "target_sentence"}, {"src": "Hallo", "tgt": "Hello"}),
+    ("tatoeba", {"sentence1": "Salut", "sentence2": "Hi"}, {"source": "sentence1", "target": "sentence2"},
+     {"src": "Salut", "tgt": "Hi"}),
+    ("lareqa", {**_SQUAD_ROW, "id": "56be"}, {}, {"id": "56be", "question": "q?", "context": "Ab cd. Ef gh.",
+                                                  "answer_start": 10}),
+    ("lareqa_pair", _SQUAD_ROW, {}, {"query": "q?", "candidate": ["Ef gh.", "Ab cd. Ef gh."],
+                                     "cand_id": "c032c5ae775c:1"}),  # sha1 of the paragraph : sentence
+    ("lareqa_pair", {**_SQUAD_ROW, "answers": {"text": ["x"], "answer_start": [6]}}, {}, None),  # between sentences
+    ("mewslix_pair", {"contextual_mention": {"context": {**_CONTEXT, "language": "en"}, "mention": _MENTION},
+                      "entity": _ENTITY}, {}, {"query": "Ef: Ab { Ef } cd.", "candidate": ["Ef is. Gh.", None],
+                                               "cand_id": "Q1"}),
+    ("mewslix_mention", {"context": _CONTEXT, "mentions": [_MENTION, {**_MENTION, "example_id": "m2"}]},
+     {"language": "de"}, [{"id": "m1", "query": "Ef: Ab { Ef } cd.", "gold": "Q1"},
+                          {"id": "m2", "query": "Ef: Ab { Ef } cd.", "gold": "Q1"}]),
+    ("mewslix_mention", {"context": _CONTEXT, "mentions": [_MENTION]}, {"language": "fa"}, []),
+    ("mewslix_entity", _ENTITY, {}, {"id": "Q1", "text": "Ef is. Gh."}),
+]
+
 CASES = [
     ("classification", {"premise": "p", "hypothesis": "h", "label": 2}, PAIR,
      {"text_a": "p", "text_b": "h", "label": 2}),
@@ -33,6 +67,7 @@ CASES = [
     ("tagging", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, None),
     ("ccg", {"text": "a b", "tags": "N NP"}, {}, {"tokens": ["a", "b"], "tags": ["N", "NP"]}),  # jiant's format
     ("ccg", {"tokens": ["a"], "tags": ["N"]}, {}, {"tokens": ["a"], "tags": ["N"]}),
+    *QA_RETRIEVAL_CASES,
 ]
 
 

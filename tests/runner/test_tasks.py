@@ -9,11 +9,10 @@ import pytest
 from runner import tasks as tasks_mod
 from runner.data import ADAPTERS
 from runner.errors import RunnerError
-from runner.tasks import KINDS, LATER_KINDS, all_sources, get_task, registry
+from runner.tasks import HEAD_KINDS, KINDS, all_sources, get_task, intermediate_stage, registry
 from store.catalog import load_catalog
 
-THIS_ISSUE = {"mnli", "qqp", "sst2", "anli", "commonsenseqa", "cosmosqa", "hellaswag", "ccg",
-              "xnli", "pawsx", "xcopa", "udpos", "panx"}
+_KIND_OF_TYPE = {"question answering": "question_answering", "retrieval": "retrieval"}
 
 
 def test_every_catalog_task_is_declared_once_with_its_role():
@@ -24,13 +23,27 @@ def test_every_catalog_task_is_declared_once_with_its_role():
         assert spec.name == name and spec.role == cat.task(name).role
 
 
-def test_this_issue_implements_exactly_its_tasks():
-    assert {n for n, s in registry().items() if s.implemented} == THIS_ISSUE
+def test_the_runner_covers_exactly_the_catalog_tasks_and_runs_them_all():
+    cat = load_catalog()
+    runnable = {n for n, s in registry().items() if s.implemented}
+    assert runnable == set(cat.intermediate_tasks()) | set(cat.target_tasks())
     for name, spec in registry().items():
-        assert spec.kind in (KINDS if spec.implemented else LATER_KINDS), name
+        assert get_task(name, runnable=True) is spec
+        assert spec.kind in KINDS and all(st.kind in HEAD_KINDS for st in spec.stages), name
+        task_type = cat.task(name).task_type
+        if task_type in _KIND_OF_TYPE:
+            assert spec.kind == _KIND_OF_TYPE[task_type], name
 
 
-@pytest.mark.parametrize("target", ["xnli", "pawsx", "xcopa", "udpos", "panx"])
+def test_a_catalog_task_without_a_declaration_is_refused(monkeypatch):
+    from runner import tasks_qa
+
+    monkeypatch.setattr(tasks_qa, "targets", lambda: {})
+    with pytest.raises(RunnerError, match="catalog tasks without a runner declaration: .*xquad"):
+        tasks_mod._build_registry()
+
+
+@pytest.mark.parametrize("target", load_catalog().target_tasks())
 def test_target_languages_match_the_catalog(target):
     cat = load_catalog()
     spec = get_task(target)
@@ -72,11 +85,28 @@ def test_unknown_names_suggest_a_near_match(name, role, message):
         get_task(name, role=role)
 
 
-@pytest.mark.parametrize("name", ["squad", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba", "mewslix", "lareqa"])
-def test_later_tasks_are_listed_but_refused(name):
-    assert not get_task(name).implemented
-    with pytest.raises(RunnerError, match="not implemented in this runner yet"):
-        get_task(name, runnable=True)
+def test_qa_recipes():
+    squad = get_task("squad").stages[0]
+    assert (squad.train.refs[0].repo.repo, squad.train.refs[0].config) == ("rajpurkar/squad", "plain_text")
+    assert intermediate_stage("squad", "2.0").train.refs[0].repo.repo == "rajpurkar/squad_v2"
+    assert intermediate_stage("squad", "1.1") is squad and intermediate_stage("mnli", "2.0") is get_task("mnli").stages[0]
+    for target in ("xquad", "mlqa"):  # XTREME: phase 2 trains on SQuAD v1.1 (so squad:xquad trains it twice)
+        [stage] = get_task(target).stages
+        assert stage.train == squad.train and stage.dev == squad.dev and stage.name == "squad_en"
+    assert {src.columns.get("metric") for src in get_task("mlqa").test.values()} == {"mlqa"}
+    assert {src.columns.get("metric") for src in get_task("xquad").test.values()} == {None}  # SQuAD v1.1 script
+    [tydi] = get_task("tydiqa").stages
+    assert tydi.train.columns["language"] == tydi.dev.columns["language"] == "english"  # zero-shot: English only
+    assert {src.columns["language"] for src in get_task("tydiqa").test.values()} >= {"arabic", "telugu", "english"}
+
+
+def test_retrieval_recipes():
+    for target in ("bucc2018", "tatoeba"):  # XTREME: no target fine-tuning
+        assert get_task(target).stages == ()
+    assert set(get_task("bucc2018").extra) == {f"dev/{lang}" for lang in ("de", "fr", "ru", "zh")}
+    assert {get_task(t).stages[0].kind for t in ("lareqa", "mewslix")} == {"dual_encoder"}
+    assert get_task("lareqa").stages[0].train.refs[0].repo.repo == "rajpurkar/squad"
+    assert "entities" in get_task("mewslix").extra
 
 
 def test_a_duplicate_declaration_is_refused(monkeypatch):

@@ -1,0 +1,153 @@
+"""CPU end-to-end runs of question-answering and retrieval pairs on the tiny model and fixture repos."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from runner import data as data_mod
+from runner.cli import main
+from tests.runner.test_e2e import assert_one_row_per_language, stored
+
+#: Short windows (the fixture contexts then span several), few examples, one epoch.
+QA_FAST = ["--epochs", "1", "--max-train-examples", "80", "--max-eval-examples", "20",
+           "--set", "qa.max_length=64", "--set", "qa.doc_stride=24"]
+
+
+def _timed(args: list[str]) -> float:
+    started = time.perf_counter()
+    assert main(args) == 0
+    return time.perf_counter() - started
+
+
+@pytest.mark.slow
+def test_squad_xquad_trains_squad_twice_and_scores_every_language(run_args, tmp_path):
+    elapsed = _timed(run_args("squad:xquad", *QA_FAST))
+    assert elapsed < 90, f"squad:xquad took {elapsed:.0f} s"
+    [(run, results)] = stored(tmp_path / "store")
+    assert_one_row_per_language(results, "xquad")
+    assert {r.metric for r in results} == {"f1", "em"}
+    [inter, target] = run.dev_scores
+    assert (inter.phase, inter.task, target.phase, target.task) == ("intermediate", "squad", "target", "xquad")
+    assert inter.metric == target.metric == "f1" and inter.n_examples == target.n_examples == 20
+    assert inter.value > 20 and target.value > 20, "English dev F1 should be clearly above zero"
+    assert run.config["phases"] == ["intermediate", "target", "evaluation"]
+    assert run.hparams["qa"]["max_length"] == 64 and run.hparams["qa"]["squad_version"] == "1.1"
+    assert max(r.value for r in results if r.metric == "f1") > 20
+
+
+@pytest.mark.slow
+def test_squad_tydiqa_never_reads_non_english_training_rows(run_args, tmp_path, monkeypatch):
+    from runner.tasks_qa import TYDIQA_STAGE
+
+    seen: list[str] = []
+    real = data_mod.read_source
+
+    def recording(src, labels, loc, limit=None):
+        out = real(src, labels, loc, limit)
+        if src is TYDIQA_STAGE.train:
+            seen.extend(ex["id"] for ex in out)
+        return out
+
+    monkeypatch.setattr(data_mod, "read_source", recording)
+    elapsed = _timed(run_args("squad:tydiqa", *QA_FAST))
+    assert elapsed < 90, f"squad:tydiqa took {elapsed:.0f} s"
+    [(run, results)] = stored(tmp_path / "store")
+    assert_one_row_per_language(results, "tydiqa")
+    assert seen and all(qid.startswith("english-") for qid in seen)
+    assert run.dev_scores[-1].task == "tydiqa" and run.dev_scores[-1].value > 20
+
+
+def test_tydiqa_training_reads_only_the_english_rows_of_a_mixed_split(fixture_data):
+    import pyarrow.parquet as pq
+
+    from runner.data import DataLocation, read_stage
+    from runner.tasks_qa import TYDIQA_STAGE
+
+    [train_file] = (fixture_data / "google" / "xtreme" / "tydiqa").glob("train-*.parquet")
+    languages = {qid.split("-")[0] for qid in pq.read_table(train_file).column("id").to_pylist()}
+    assert len(languages) == 9  # the split holds every language, like the Hub's
+    train, dev, _ = read_stage(TYDIQA_STAGE, DataLocation(fixture_data))
+    assert {ex["id"].split("-")[0] for ex in train + dev} == {"english"}
+
+
+@pytest.mark.slow
+def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args, tmp_path):
+    elapsed = _timed(run_args("none:tatoeba", "--max-eval-examples", "20"))
+    assert elapsed < 60, f"none:tatoeba took {elapsed:.0f} s"
+    [(run, results)] = stored(tmp_path / "store")
+    assert_one_row_per_language(results, "tatoeba")
+    assert run.dev_scores == () and run.config["phases"] == ["evaluation"]
+    assert run.hparams["retrieval"]["layer"] is None
+    mean = sum(r.value for r in results) / len(results)
+    assert mean > 15, f"mean accuracy {mean:.1f} is not above chance (5)"  # translations share words
+    assert not (tmp_path / "work" / "intermediate").exists() and not list((tmp_path / "work" / "runs").glob("*/target"))
+
+
+@pytest.mark.slow
+def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
+    elapsed = _timed(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160"))
+    assert elapsed < 60, f"mnli:bucc2018 took {elapsed:.0f} s"
+    [(run, results)] = stored(tmp_path / "store")
+    assert_one_row_per_language(results, "bucc2018")
+    assert [(s.phase, s.task) for s in run.dev_scores] == [("intermediate", "mnli")]
+    assert run.config["phases"] == ["intermediate", "evaluation"]
+    f1 = [r.value for r in results if r.metric == "f1"]
+    assert len(f1) == 4 and sum(f1) / 4 > 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", ["none:lareqa", "none:mewslix"])
+def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, run_args, fixture_data, tmp_path):
+    args = run_args(pair, "--epochs", "1", "--max-train-examples", "64", "--max-eval-examples", "12",
+                    "--mewslix-path", str(fixture_data / "mewsli-x"))
+    elapsed = _timed(args)
+    assert elapsed < 60, f"{pair} took {elapsed:.0f} s"
+    [(run, results)] = stored(tmp_path / "store")
+    target = pair.split(":")[1]
+    assert_one_row_per_language(results, target)
+    [dev] = run.dev_scores
+    assert (dev.phase, dev.task, dev.metric) == ("target", target, "map@20") and dev.value > 0
+
+
+def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, capsys):
+    assert main(run_args("mnli:bucc2018", "--dry-run")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    phase2 = next(line for line in lines if "phase 2 target" in line)
+    assert "no target fine-tuning" in phase2 and "skipped" in phase2
+    assert any("phase 1 intermediate  mnli" in line for line in lines)
+    store = next(line for line in lines if line.strip().startswith("store"))
+    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh) + 1 English dev score " in store
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+def test_qa_and_retrieval_settings_define_their_runs_only():
+    from runner.config import build_config
+    from runner.pipeline import layout
+
+    def lay(pair: str, **values):
+        return layout(build_config({"pair": pair, "work_dir": "/tmp/unused", **values}))
+
+    assert "qa" not in lay("mnli:xnli").run.hparams and "retrieval" not in lay("mnli:xnli").run.hparams
+    assert lay("mnli:xnli").run.run_id == lay("mnli:xnli", qa={"doc_stride": 64}).run.run_id
+    assert lay("mnli:xquad").run.run_id != lay("mnli:xquad", qa={"doc_stride": 64}).run.run_id
+    # phase 1 is shared when only the target's evaluation settings differ
+    assert lay("mnli:xquad").inter_dir == lay("mnli:bucc2018").inter_dir == lay("mnli:xnli").inter_dir
+    assert lay("mnli:bucc2018").run.run_id != lay("mnli:bucc2018", retrieval={"layer": 1}).run.run_id
+    # SQuAD v2.0 changes the squad intermediate checkpoint, and nothing for other intermediates
+    assert lay("squad:xnli").inter_dir != lay("squad:xnli", qa={"squad_version": "2.0"}).inter_dir
+    assert lay("mnli:xquad").run.run_id == lay("mnli:xquad", qa={"squad_version": "2.0"}).run.run_id
+
+
+def test_squad_v2_is_selected_for_the_intermediate_phase_only(run_args, fixture_data, tmp_path, capsys):
+    assert main(run_args("squad:xquad", "--set", "qa.squad_version=2.0", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert "data    ok" in out and "phase 1 intermediate  squad" in out and "squad_en" in out
+    from runner.config import build_config
+    from runner.pipeline import layout
+
+    lay = layout(build_config({"pair": "squad:xquad", "qa": {"squad_version": "2.0"}, "work_dir": str(tmp_path)}))
+    sources = lay.run.config["data_sources"]
+    assert any(s.startswith("rajpurkar/squad_v2@") for s in sources)  # phase 1
+    assert any(s.startswith("rajpurkar/squad@main:plain_text/train") for s in sources)  # phase 2: SQuAD v1.1
