@@ -29,15 +29,18 @@ log = logging.getLogger("runner")
 TRAIN_FLAGS = {"lr": "learning_rate", "epochs": "epochs", "batch_size": "batch_size", "grad_accum": "grad_accum",
                "max_length": "max_length", "max_train_examples": "max_train_examples",
                "max_eval_examples": "max_eval_examples", "save_every_steps": "save_every_steps"}
-#: Flags that set fields of the other sections (flag -> (section, field), type, help).
+#: Flags that set fields of the other sections: flag -> ((section, field), type, metavar, help).
 SECTION_FLAGS = {
-    "mix": (("mix", "sampling"), str, "multi-task sampling: proportional (p_i ~ n_i, default) or temperature (p_i ~ n_i^(1/T))"),
-    "mix_temperature": (("mix", "temperature"), float, "T of --mix temperature (default 2)"),
-    "mix_cap": (("mix", "cap"), int, "count at most N examples per task when computing the rates"),
-    "mlm_corpus": (("mlm", "corpus"), str, "--variant mlm: Hub dataset id or local folder/file with a text column"),
-    "mlm_every": (("mlm", "every"), int, "--variant mlm: one MLM batch after every K task batches (default 1)"),
-    "translated_data": (("translated", "data"), str, "--variant translated: Hub dataset id or local folder"),
-    "translated_languages": (("translated", "languages"), str, "--variant translated: languages, e.g. de,fr,zh"),
+    "mix": (("mix", "sampling"), str, "NAME",
+            "multi-task sampling: proportional (p_i ~ n_i, default) or temperature (p_i ~ n_i^(1/T))"),
+    "mix_temperature": (("mix", "temperature"), float, "T", "T of --mix temperature (default 2)"),
+    "mix_cap": (("mix", "cap"), int, "N", "count at most N examples per task when computing the rates"),
+    "mlm_corpus": (("mlm", "corpus"), str, "HUB_ID_OR_PATH",
+                   "--variant mlm: a dataset with a text column (Hub id, or a local folder or file)"),
+    "mlm_every": (("mlm", "every"), int, "K", "--variant mlm: one MLM batch after every K task batches (default 1)"),
+    "translated_data": (("translated", "data"), str, "HUB_ID_OR_PATH",
+                        "--variant translated: the task's schema per language (Hub id or local folder)"),
+    "translated_languages": (("translated", "languages"), str, "LANGS", "--variant translated: e.g. de,fr,zh"),
 }
 
 
@@ -64,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     for flag, name in TRAIN_FLAGS.items():
         kind = float if name == "learning_rate" else int
         r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
-    r.add_argument("--variant", help="mlm (continue multilingual MLM) or translated (machine-translated "
+    r.add_argument("--variant", metavar="NAME", help="mlm (continue multilingual MLM) or translated (machine-translated "
                                      "intermediate data); default: plain English intermediate training")
-    for flag, ((section, name), kind, text) in SECTION_FLAGS.items():
-        r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"{text} [{section}.{name}]")
+    for flag, ((section, name), kind, metavar, text) in SECTION_FLAGS.items():
+        r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, metavar=metavar, help=f"{text} [{section}.{name}]")
     return p
 
 
@@ -85,7 +88,7 @@ def _settings(args: argparse.Namespace) -> dict:
         train["progress"] = False
     if train:
         values = merge(values, {"train": train})
-    for flag, ((section, name), _, _) in SECTION_FLAGS.items():
+    for flag, ((section, name), *_) in SECTION_FLAGS.items():
         if getattr(args, flag) is not None:
             values = merge(values, {section: {name: getattr(args, flag)}})
     if args.overwrite:

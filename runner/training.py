@@ -143,7 +143,7 @@ class _Batches(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[int, dict]:
         t, indices = self.plan[i]
         enc = self.encs[t]
-        if hasattr(enc, "collate"):  # data that build their own batches (MLM masks them: runner.mlm)
+        if enc.kind == "mlm":  # continued MLM picks and masks its own batches (runner.mlm.MlmData)
             return t, enc.collate(indices, self.pad_id, self.multiple_of)
         return t, collate(enc, indices, self.pad_id, self.multiple_of)
 

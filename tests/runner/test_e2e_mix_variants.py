@@ -12,6 +12,15 @@ from store.catalog import load_catalog
 from tests.runner.test_e2e import assert_one_row_per_language, stored
 
 
+def sliced(store, variant: str):
+    """The store's per-language scores of one variant (as the dashboard and exports slice them)."""
+    from store.analysis import Filters, scores
+    from store.database import Store
+
+    with Store.open(store) as st:
+        return scores(st, Filters(sources=("runner",), variants=(variant,)))
+
+
 def dry_run_id(args: list[str], capsys) -> str:
     assert main([*args, "--dry-run"]) == 0
     return capsys.readouterr().out.splitlines()[0].split("run_id=")[1]
@@ -69,13 +78,14 @@ def test_mnli_xnli_with_continued_mlm(run_args, mlm_corpus, tmp_path, capsys):
     assert folder.name.startswith("mnli__mlm__s1__")
     log = (tmp_path / "work" / "runs" / run.run_id / "run.log").read_text()
     assert "mlm corpus wikimedia/wikipedia:" in log
+    assert sliced(tmp_path / "store", "mlm").height == 15 and sliced(tmp_path / "store", "").height == 0
 
 
 @pytest.mark.slow
 def test_mnli_xnli_with_translated_intermediate_data(run_args, translated_data, tmp_path, capsys):
-    plain = dry_run_id(run_args("mnli:xnli", "--max-train-examples", "150"), capsys)
+    plain = dry_run_id(run_args("mnli:xnli", "--max-train-examples", "120"), capsys)
     assert main(run_args("mnli:xnli", "--variant", "translated", "--translated-data", "facebook/xnli",
-                         "--translated-languages", "de,fr", "--max-train-examples", "150")) == 0
+                         "--translated-languages", "de,fr", "--max-train-examples", "120")) == 0
     [(run, results)] = stored(tmp_path / "store")
     assert run.variant == "translated" and run.run_id != plain
     assert_one_row_per_language(results, "xnli")
@@ -84,7 +94,8 @@ def test_mnli_xnli_with_translated_intermediate_data(run_args, translated_data, 
     [inter, _] = run.dev_scores
     assert inter.task == "mnli" and inter.n_examples == 120 and inter.value > 40  # English dev
     [done] = (tmp_path / "work" / "intermediate").glob("*/mnli__translated__s1__*/done.json")
-    assert json.loads(done.read_text())["n_train"] == {"mnli": 150 * 3}  # English, de and fr, 150 each
+    assert json.loads(done.read_text())["n_train"] == {"mnli": 120 * 3}  # English, de and fr, 120 each
+    assert sliced(tmp_path / "store", "translated")["language"].n_unique() == 15
 
 
 @pytest.mark.slow
