@@ -5,6 +5,9 @@ Commands::
     runner tasks [--sources]
     runner run --pair mnli:xnli [--model xlm-roberta-large] [--seed 1] [--config run.yaml]
                [--set train.learning_rate=2e-5 ...] [--data-dir DIR] [--store DIR] [--dry-run] [--overwrite]
+               [--mix proportional|temperature] [--mix-temperature T] [--mix-cap N]      (multi-task pairs)
+               [--variant mlm --mlm-corpus HUB_ID_OR_PATH [--mlm-every K]]
+               [--variant translated --translated-data HUB_ID_OR_PATH [--translated-languages de,fr]]
 
 User errors print ``error: <one line>`` and exit with status 2, leaving the store untouched.
 """
@@ -26,6 +29,19 @@ log = logging.getLogger("runner")
 TRAIN_FLAGS = {"lr": "learning_rate", "epochs": "epochs", "batch_size": "batch_size", "grad_accum": "grad_accum",
                "max_length": "max_length", "max_train_examples": "max_train_examples",
                "max_eval_examples": "max_eval_examples", "save_every_steps": "save_every_steps"}
+#: Flags that set fields of the other sections: flag -> ((section, field), type, metavar, help).
+SECTION_FLAGS = {
+    "mix": (("mix", "sampling"), str, "NAME",
+            "multi-task sampling: proportional (p_i ~ n_i, default) or temperature (p_i ~ n_i^(1/T))"),
+    "mix_temperature": (("mix", "temperature"), float, "T", "T of --mix temperature (default 2)"),
+    "mix_cap": (("mix", "cap"), int, "N", "count at most N examples per task when computing the rates"),
+    "mlm_corpus": (("mlm", "corpus"), str, "HUB_ID_OR_PATH",
+                   "--variant mlm: a dataset with a text column (Hub id, or a local folder or file)"),
+    "mlm_every": (("mlm", "every"), int, "K", "--variant mlm: one MLM batch after every K task batches (default 1)"),
+    "translated_data": (("translated", "data"), str, "HUB_ID_OR_PATH",
+                        "--variant translated: the task's schema per language (Hub id or local folder)"),
+    "translated_languages": (("translated", "languages"), str, "LANGS", "--variant translated: e.g. de,fr,zh"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     for flag, name in TRAIN_FLAGS.items():
         kind = float if name == "learning_rate" else int
         r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
+    r.add_argument("--variant", metavar="NAME", help="mlm (continue multilingual MLM) or translated (machine-translated "
+                                     "intermediate data); default: plain English intermediate training")
+    for flag, ((section, name), kind, metavar, text) in SECTION_FLAGS.items():
+        r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, metavar=metavar, help=f"{text} [{section}.{name}]")
     return p
 
 
@@ -62,7 +82,7 @@ def _settings(args: argparse.Namespace) -> dict:
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
     flags = {k: getattr(args, k) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "work_dir", "store",
-                                           "device")}
+                                           "device", "variant")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -70,6 +90,9 @@ def _settings(args: argparse.Namespace) -> dict:
         train["progress"] = False
     if train:
         values = merge(values, {"train": train})
+    for flag, ((section, name), *_) in SECTION_FLAGS.items():
+        if getattr(args, flag) is not None:
+            values = merge(values, {section: {name: getattr(args, flag)}})
     if args.overwrite:
         values["overwrite"] = True
     return values

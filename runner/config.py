@@ -12,6 +12,9 @@ YAML example::
       batch_size: 8
       grad_accum: 4
     epochs: {mnli: 1, udpos_en: 5}
+    mix: {sampling: temperature, temperature: 2.0}     # multi-task intermediate (runner.mixing)
+    variant: mlm                                       # or translated (runner.variants)
+    mlm: {corpus: wikimedia/wikipedia, files: [20231101.de/*.parquet, 20231101.fr/*.parquet]}
 
 Example:
     >>> cfg = build_config({"pair": "mnli:xnli", "train": {"learning_rate": 3e-5}})
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.mixing import MixConfig
+from runner.variants import MlmConfig, TranslatedConfig, check_variant
 from store.catalog import suggest
 
 
@@ -121,7 +126,7 @@ class RunConfig:
     pair: str = field(default="", metadata={"help": "INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos"})
     model: str = field(default="xlm-roberta-large", metadata={"help": "Hub id or local folder of an encoder"})
     seed: int = field(default=1, metadata={"help": "random seed (data order, heads, dropout)"})
-    variant: str = field(default="", metadata={"help": "'' (only plain runs in this version)"})
+    variant: str = field(default="", metadata={"help": "'' (plain), mlm or translated (runner.variants)"})
     data_dir: str | None = field(default=None, metadata={"help": "local copies of the Hub dataset repos"})
     ccg_path: str | None = field(default=None, metadata={"help": "folder with CCGbank train.jsonl/dev.jsonl"})
     mewslix_path: str | None = field(default=None, metadata={"help": "folder with XTREME-R's Mewsli-X jsonl files"})
@@ -133,23 +138,32 @@ class RunConfig:
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
     qa: QAConfig = field(default_factory=QAConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    mix: MixConfig = field(default_factory=MixConfig, metadata={"help": "multi-task sampling (runner.mixing)"})
+    mlm: MlmConfig = field(default_factory=MlmConfig, metadata={"help": "--variant mlm settings"})
+    translated: TranslatedConfig = field(default_factory=TranslatedConfig, metadata={"help": "--variant translated settings"})
 
     def __post_init__(self) -> None:
-        if isinstance(self.train, Mapping):
-            self.train = _from_mapping(TrainConfig, self.train, "train")
-        if isinstance(self.qa, Mapping):
-            self.qa = _from_mapping(QAConfig, self.qa, "qa")
-        if isinstance(self.retrieval, Mapping):
-            self.retrieval = _from_mapping(RetrievalConfig, self.retrieval, "retrieval")
+        for name, cls in SECTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                setattr(self, name, _from_mapping(cls, value, name))
+            elif not isinstance(value, cls):
+                raise RunnerError(f"{name} must be a mapping of settings (e.g. {name}.FIELD=VALUE), got {value!r}")
         if not self.work_dir:
             self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RunnerError(f"device {self.device!r} must be auto, cpu or cuda")
-        if self.variant:
-            raise RunnerError(f"variant {self.variant!r} (mlm / translated intermediate data) is not implemented in this runner yet")
+        if self.variant == "none":
+            self.variant = ""
+        check_variant(self.variant, self.mlm, self.translated)
         for stage, n in self.epochs.items():
             if not isinstance(n, int) or n < 1:
                 raise RunnerError(f"epochs.{stage} must be a whole number >= 1, got {n!r}")
+
+
+#: Nested sections of RunConfig (YAML mappings, ``--set SECTION.FIELD=VALUE``).
+SECTIONS = {"train": TrainConfig, "qa": QAConfig, "retrieval": RetrievalConfig, "mix": MixConfig,
+            "mlm": MlmConfig, "translated": TranslatedConfig}
 
 
 def _from_mapping(cls, values: Mapping, where: str):
@@ -170,7 +184,7 @@ def _from_mapping(cls, values: Mapping, where: str):
 def _coerce(value, f: dataclasses.Field, where: str):
     """Turns YAML / CLI strings into the field's type (int, float, bool, optional)."""
     typ = str(f.type)
-    if value is None or isinstance(value, (dict, TrainConfig, QAConfig, RetrievalConfig)):
+    if value is None or isinstance(value, (dict, *SECTIONS.values())):
         return value
     if typ == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # YAML reads `squad_version: 2.0` as a number

@@ -3,8 +3,10 @@
 Layout of the work folder::
 
     WORK/cache/tokenized/<key>.pkl                     tokenised splits (shared by every run)
-    WORK/intermediate/<model>/<tasks>__s<seed>__<key>/ phase 1: best/ + done.json, shared by
+    WORK/intermediate/<model>/<tasks>[__<variant>]__s<seed>__<key>/
+                                                       phase 1: best/ + done.json, shared by
                                                        every target (mnli:xnli and mnli:pawsx)
+    WORK/cache/mlm/<key>.npz                           --variant mlm: the corpus's token sequences
     WORK/runs/<run_id>/target/<i>-<stage>/             phase 2: best/ + done.json per stage
     WORK/runs/<run_id>/predictions/<lang>.json         phase 3: one file per language
     WORK/runs/<run_id>/results.json, run.log           what was written to the store; the log
@@ -28,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import config as config_mod
+from runner import mixing, variants
 from runner.config import RunConfig
 from runner.data import DataLocation, check_available, read_source, read_stage
 from runner.errors import RunnerError
 from runner.features import Encoded, encode, tokenizer_fingerprint
 from runner.tasks import Stage, TaskSpec, all_sources, get_task, intermediate_stage
-from store.catalog import load_catalog
+from store.catalog import MULTITASK, load_catalog
 from store.errors import StoreError
 from store.records import DevScore, Result, Run
 
@@ -62,7 +65,13 @@ def parse_pair(text: str) -> Pair:
         raise RunnerError(str(e)) from e
     get_task(target, role="target", runnable=True)
     for t in tasks:
-        get_task(t, role="intermediate", runnable=True)
+        try:
+            get_task(t, role="intermediate", runnable=True)
+        except RunnerError as e:
+            if canonical != MULTITASK:
+                raise
+            raise RunnerError(f"multitask trains all {len(tasks)} intermediate tasks ({'+'.join(tasks)}), but {e}; "
+                              "meanwhile join the runnable ones with '+'") from e
     return Pair(canonical, tasks, target)
 
 
@@ -109,6 +118,8 @@ class Layout:
     inter_dir: Path | None
     run_dir: Path
     stage_dirs: list[tuple[Stage, Path]] = field(default_factory=list)
+    #: ``--variant mlm``: the corpus; ``--variant translated``: the translated data (else None).
+    variant_source: variants.DataSource | None = None
 
     @property
     def languages(self) -> list[str]:
@@ -148,8 +159,14 @@ def layout(cfg: RunConfig) -> Layout:
         hp["qa"] = qa_hp  # QA settings define QA runs only (other run ids stay as they were)
     if target.kind == "retrieval" and not target.stages:
         hp["retrieval"] = dataclasses.asdict(cfg.retrieval)
+    source = variants.resolve_for(cfg, pair.intermediate, pair.target, bool(pair.tasks), loc.data_dir)
+    if len(pair.tasks) > 1:
+        hp["mix"] = cfg.mix.hparams()  # how a multi-task phase samples its tasks defines the run
+    hp.update(variants.hparams(cfg.variant, cfg.mlm, cfg.translated, source, cfg.train.max_length))
     full = config_mod.as_dict(cfg)
     full["data_sources"] = _sources_record([target], inter_stages)
+    if source is not None:
+        full["variant_source"] = {"given": source.given, "identity": source.identity()}
     # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.
     full["phases"] = (["intermediate"] if inters else []) + (["target"] if target.stages else []) + ["evaluation"]
     full["intermediate_tasks"] = list(pair.tasks)
@@ -164,16 +181,19 @@ def layout(cfg: RunConfig) -> Layout:
             shared["qa"] = qa_hp
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
                      "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
-        inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}__s{cfg.seed}__{key}"
+        variant = f"__{cfg.variant}" if cfg.variant else ""
+        inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}{variant}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
     stage_dirs = [(s, run_dir / "target" / f"{i}-{s.name}") for i, s in enumerate(target.stages)]
-    return Layout(cfg, pair, target, loc, work, run, inter_dir, run_dir, stage_dirs)
+    return Layout(cfg, pair, target, loc, work, run, inter_dir, run_dir, stage_dirs, source)
 
 
 def check_inputs(lay: Layout) -> None:
-    """Checks local data (no network) for every split of the run's tasks."""
+    """Checks local data (no network) for every split of the run's tasks, and the variant's data."""
     stages = [intermediate_stage(t, lay.cfg.qa.squad_version) for t in lay.pair.tasks]
     check_available(_stage_sources(stages) + all_sources(lay.target), lay.loc)
+    if lay.variant_source is not None:
+        variants.check_data(lay.cfg, lay.variant_source, stages, lay.pair.tasks)
 
 
 # ------------------------------------------------------------------------------------- status
@@ -185,7 +205,8 @@ def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
     else:
         state = "cached" if (lay.inter_dir / "done.json").exists() else \
             "partial (resumes)" if lay.inter_dir.exists() else "to run"
-        out.append(("1 intermediate", "+".join(lay.pair.tasks), state, lay.inter_dir))
+        what = "+".join(lay.pair.tasks) + (f" ({lay.cfg.mix.describe()})" if len(lay.pair.tasks) > 1 else "")
+        out.append(("1 intermediate", what + variants.describe(lay.cfg), state, lay.inter_dir))
     if not lay.stage_dirs:
         out.append(("2 target", f"none ({lay.target.name}: no target fine-tuning, as XTREME)", "skipped", None))
     for stage, folder in lay.stage_dirs:
@@ -234,15 +255,20 @@ class Runner:
         enc.save(path)
         return enc
 
-    def _stage_data(self, stage: Stage, head: str):
+    def _stage_data(self, stage: Stage, head: str, translated: bool = False):
+        """A stage's tokenised data; ``translated``: phase 1 of ``--variant translated``."""
         from runner.training import TaskData
 
-        tr = self.cfg.train
+        tr, lay = self.cfg.train, self.lay
         cached = {}
 
         def examples(part: str):
             if not cached:
-                cached["train"], cached["dev"], cached["labels"] = read_stage(stage, self.lay.loc, tr.max_train_examples, tr.max_eval_examples)
+                cached["train"], cached["dev"], cached["labels"] = read_stage(stage, lay.loc, tr.max_train_examples, tr.max_eval_examples)
+                if translated:  # the dev set stays English: selection never sees target-language data
+                    cached["train"] = variants.read_translated(lay.cfg.translated, lay.variant_source, stage, head,
+                                                               len(lay.pair.tasks), cached["train"], cached["labels"],
+                                                               tr.max_train_examples)
             return cached[part]
 
         from runner.data import stage_labels
@@ -250,7 +276,8 @@ class Runner:
         labels = stage_labels(stage, self.lay.loc)
         what = {"train": repr(stage.train), "dev": repr(stage.dev), "limits": [tr.max_train_examples, tr.max_eval_examples]}
         options, evaluate = self._stage_options(stage)
-        train = self._encoded(json.dumps([what, "train"]), stage.kind, lambda: examples("train"), labels,
+        train_what = {**what, "translated": lay.run.hparams["translated"]} if translated else what
+        train = self._encoded(json.dumps([train_what, "train"]), stage.kind, lambda: examples("train"), labels,
                               **({**options, "training": True} if options else {}))
         dev = self._encoded(json.dumps([what, "dev"]), stage.kind, lambda: examples("dev"), labels,
                             **({**options, "training": False} if options else {}))
@@ -292,13 +319,32 @@ class Runner:
         folder = lay.inter_dir
         if not (folder / "done.json").exists():
             log.info("phase 1 intermediate (%s): training in %s", lay.pair.intermediate, folder)
-            stages = [intermediate_stage(t, self.cfg.qa.squad_version) for t in lay.pair.tasks]
-            tasks = [self._stage_data(s, name) for s, name in zip(stages, lay.pair.tasks)]
-            model = self._model(self.cfg.model, {t.name: (t.kind, len(t.labels)) for t in tasks})
-            epochs = max(_stage_epochs(self.cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
-            set_seed(self.cfg.seed)
-            train_stage(model, tasks, self.cfg.train, epochs, folder, self.device, self.tokenizer, self.cfg.seed,
-                        label=f"phase 1 {lay.pair.intermediate}", extra=self._dev_sizes(tasks))
+            from runner.training import epoch_plan
+
+            cfg, tr = self.cfg, self.cfg.train
+            stages = [intermediate_stage(t, cfg.qa.squad_version) for t in lay.pair.tasks]
+            tasks = [self._stage_data(s, name, cfg.variant == "translated") for s, name in zip(stages, lay.pair.tasks)]
+            heads = {t.name: (t.kind, len(t.labels)) for t in tasks}
+            epochs = max(_stage_epochs(cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
+            extra = self._dev_sizes(tasks)
+            extra["n_train"] = {t.name: len(t.train) for t in tasks}
+
+            def plan_fn(epoch: int, base: tuple = tuple(tasks)):
+                return epoch_plan(list(base), tr, cfg.seed, epoch, cfg.mix)
+
+            if len(tasks) > 1:
+                extra["mix"] = mixing.summary([len(t.train) for t in tasks], tr.batch_size, cfg.mix, [t.name for t in tasks])
+                log.info("phase 1: %s sampling, batches per epoch %s", cfg.mix.describe(), extra["mix"]["batches_per_epoch"])
+            if cfg.variant == "mlm":
+                from runner import mlm
+
+                model, tasks, plan_fn, extra["mlm"] = mlm.attach(cfg, lay.variant_source, tasks, heads, plan_fn, epochs,
+                                                                 self.tokenizer, lay.work / "cache" / "mlm")
+            else:
+                model = self._model(cfg.model, heads)
+            set_seed(cfg.seed)
+            train_stage(model, tasks, tr, epochs, folder, self.device, self.tokenizer, cfg.seed,
+                        label=f"phase 1 {lay.pair.intermediate}", extra=extra, plan_fn=plan_fn)
         else:
             log.info("phase 1 intermediate (%s): cached at %s", lay.pair.intermediate, folder)
         done = json.loads((folder / "done.json").read_text())
@@ -396,6 +442,14 @@ def _wall_total(lay: Layout, runner: Runner) -> float:
     return total + sum(runner.wall.values())
 
 
+def _phase1_record(lay: Layout) -> dict:
+    """What phase 1 did beyond its settings: realised task sampling and MLM data (run config)."""
+    if lay.inter_dir is None:
+        return {}
+    done = json.loads((lay.inter_dir / "done.json").read_text())
+    return {f"intermediate_{k}": done[k] for k in ("mix", "mlm") if k in done}
+
+
 def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
     """Runs (or skips) the three phases and writes the run to the store.
 
@@ -419,7 +473,8 @@ def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
     wall = _wall_total(lay, runner)
     gpu_hours = wall / 3600 * (1 if runner.device.type == "cuda" else 0)
     dev_scores = tuple(inter_scores) + ((target_score,) if target_score is not None else ())
-    run = Run(**{**lay.run.__dict__, "dev_scores": dev_scores,
+    run = Run(**{**lay.run.__dict__, "config": {**lay.run.config, **_phase1_record(lay)},
+                 "dev_scores": dev_scores,
                  "code_version": code_version(), "hardware": hardware(runner.device),
                  "wall_time_s": round(wall, 3), "gpu_hours": round(gpu_hours, 6)})
     try:

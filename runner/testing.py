@@ -302,3 +302,56 @@ def build_vision_language_model(folder: Path, xlmr_folder: Path, hidden: int = 6
     CLIPModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+#: Languages of the variant fixtures (a few scripts' worth of the fixture vocabulary).
+VARIANT_LANGUAGES = ("de", "fr", "zh")
+
+
+def build_corpus(root: Path, repo: str = "wikimedia/wikipedia", dump: str = "20231101",
+                 languages: tuple[str, ...] = ("en", *VARIANT_LANGUAGES), n_docs: int = 30, seed: int = 0) -> Path:
+    """A multilingual text corpus in the layout and schema of ``wikimedia/wikipedia``.
+
+    Writes ``root/<repo>/<dump>.<lang>/train-00000-of-00001.parquet`` (columns id, url, title,
+    text: a few paragraphs of the language's fixture words) and returns the repo folder.
+    """
+    import datasets
+
+    datasets.disable_progress_bars()
+    tx = _Text(seed + 11)
+    folder = root / repo
+    for lang in languages:
+        rows = []
+        for i in range(n_docs):
+            paragraphs = [tx.filler(lang, tx.rng.randint(20, 60)) for _ in range(tx.rng.randint(1, 4))]
+            rows.append({"id": f"{lang}{i}", "url": f"https://{lang}.wikipedia.org/wiki?curid={i}",
+                         "title": tx.filler(lang, 2), "text": "\n\n".join(paragraphs)})
+        path = folder / f"{dump}.{lang}" / "train-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows).to_parquet(str(path))
+    return folder
+
+
+def build_translated(root: Path, task: str = "mnli", repo: str = "facebook/xnli",
+                     languages: tuple[str, ...] = VARIANT_LANGUAGES, n: int = 200, seed: int = 0) -> Path:
+    """Machine-translated training data of an intermediate task, one folder per language.
+
+    The rows have the task's own Hub schema (for ``mnli``: GLUE's ``premise``, ``hypothesis``,
+    ``label``, ``idx``) with the language's fixture words and the shared label signal, in the layout
+    of ``facebook/xnli``'s ``{lang}/train`` splits (MNLI translated by machine). Returns the repo folder.
+    """
+    import datasets
+
+    from runner.tasks import HubRepo, get_task
+
+    datasets.disable_progress_bars()
+    tx = _Text(seed + 23)
+    src = get_task(task).stages[0].train
+    folder = root / repo
+    for lang in languages:
+        ref = SplitRef(HubRepo(repo, "main"), lang, "train")
+        rows, feats = _rows(SplitRef(src.refs[0].repo, src.refs[0].config, "train"), src.adapter, dict(src.columns), n, lang, tx)
+        path = folder / _file(ref)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows, features=feats).to_parquet(str(path))
+    return folder

@@ -1,8 +1,8 @@
 """The training loop, evaluation and scoring.
 
 One loop trains one stage of one or more tasks (several for multi-task intermediate training:
-every task's length-grouped batches are shuffled together, so tasks are mixed in proportion to
-their size). AdamW with linear warmup and decay; on a GPU bf16 autocast, TF32 matmuls and the
+``runner.mixing`` decides how often each task's length-grouped batches come up; ``runner.mlm``
+inserts masked-LM batches for ``--variant mlm``). AdamW with linear warmup and decay; on a GPU bf16 autocast, TF32 matmuls and the
 fused AdamW kernel; on CPU plain float32. After each epoch the model is scored on the English
 dev sets (never on target-language data) and kept when the mean dev score improves.
 
@@ -29,8 +29,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from runner import mixing
 from runner.config import TrainConfig
-from runner.features import IGNORE, Encoded, collate, length_grouped_batches, sorted_batches
+from runner.features import IGNORE, Encoded, collate, sorted_batches
+from runner.mixing import MixConfig
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +125,14 @@ def linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def epoch_plan(tasks: list[TaskData], cfg: TrainConfig, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
-    """(task index, example indices) for every batch of one epoch, in training order."""
-    plan = []
-    for t, task in enumerate(tasks):
-        if task.train is not None:
-            batches = length_grouped_batches(task.train.lengths, cfg.batch_size, seed * 1000 + epoch * 31 + t, cfg.megabatch)
-            plan += [(t, b) for b in batches]
-    if len(tasks) > 1:
-        random.Random(seed * 7919 + epoch).shuffle(plan)
-    return plan
+def epoch_plan(tasks: list[TaskData], cfg: TrainConfig, seed: int, epoch: int,
+               mix: MixConfig | None = None) -> list[tuple[int, list[int]]]:
+    """(task index, example indices) for every batch of one epoch, in training order.
+
+    Several tasks are mixed as ``runner.mixing`` describes (default: proportional, every batch once).
+    """
+    lengths = [t.train.lengths if t.train is not None else None for t in tasks]
+    return mixing.epoch_plan(lengths, cfg.batch_size, cfg.megabatch, mix or MixConfig(), seed, epoch)
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -146,7 +146,10 @@ class _Batches(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[int, dict]:
         t, indices = self.plan[i]
-        return t, collate(self.encs[t], indices, self.pad_id, self.multiple_of)
+        enc = self.encs[t]
+        if enc.kind == "mlm":  # continued MLM picks and masks its own batches (runner.mlm.MlmData)
+            return t, enc.collate(indices, self.pad_id, self.multiple_of)
+        return t, collate(enc, indices, self.pad_id, self.multiple_of)
 
 
 def _loader(encs, plan, pad_id, device, workers):
@@ -162,6 +165,8 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor
         return (nn.functional.cross_entropy(start, labels[:, 0]) + nn.functional.cross_entropy(end, labels[:, 1])) / 2
     if kind == "dual_encoder":  # in-batch softmax: query i's candidate is candidate i
         return nn.functional.cross_entropy(logits.float(), torch.arange(logits.shape[0], device=logits.device))
+    if kind == "mlm":  # logits of the masked positions only (runner.mlm.MlmModel)
+        return nn.functional.cross_entropy(logits.float(), labels[labels != IGNORE])
     if kind == "tagging":
         return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
     return nn.functional.cross_entropy(logits.float(), labels)
@@ -199,7 +204,8 @@ def _save_best(model, folder: Path, tokenizer) -> None:
 
 # ---------------------------------------------------------------------------------- training
 def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out_dir: Path, device: torch.device,
-                tokenizer, seed: int, label: str = "", extra: dict | None = None) -> dict[str, dict[str, float]]:
+                tokenizer, seed: int, label: str = "", extra: dict | None = None,
+                plan_fn=None) -> dict[str, dict[str, float]]:
     """Trains ``model`` on ``tasks`` for ``epochs``, resuming from ``out_dir/checkpoint`` if present.
 
     Args:
@@ -213,6 +219,8 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
         seed: data order seed.
         label: name shown on the progress bar.
         extra: more entries for ``done.json``.
+        plan_fn: epoch -> plan (``epoch_plan`` of the tasks by default); tasks without dev data
+            (continued MLM) are trained but not scored.
 
     Returns:
         Dev scores of the selected (best) epoch: task -> metric -> points.
@@ -221,7 +229,8 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
 
     model.to(device)
     encs = [t.train for t in tasks]
-    plans_len = [len(epoch_plan(tasks, cfg, seed, e)) for e in range(epochs)]
+    plan_fn = plan_fn or (lambda e: epoch_plan(tasks, cfg, seed, e))
+    plans_len = [len(plan_fn(e)) for e in range(epochs)]
     total_steps = sum(math.ceil(n / cfg.grad_accum) for n in plans_len)
     optimizer = build_optimizer(model, cfg, device)
     scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -249,7 +258,7 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
                disable=not cfg.progress, dynamic_ncols=True, mininterval=1.0)
     seen, started = 0, time.perf_counter()
     for epoch in range(state["epoch"], epochs):
-        plan = epoch_plan(tasks, cfg, seed, epoch)
+        plan = plan_fn(epoch)
         model.train()
         optimizer.zero_grad(set_to_none=True)
         start = state["batch"]
@@ -273,7 +282,7 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
                 if state["step"] % cfg.save_every_steps == 0 and state["batch"] < len(plan):
                     checkpoint()
         scores = evaluate_dev(model, tasks, cfg, device, pad_id)
-        mean = sum(s[t.metric] for t, s in zip(tasks, scores.values())) / len(tasks)
+        mean = sum(scores[t.name][t.metric] for t in tasks if t.dev is not None) / len(scores)
         state["history"].append({"epoch": epoch + 1, "step": state["step"], "dev": scores})
         log.info("%s: epoch %d dev %s", label, epoch + 1, json.dumps(scores))
         if mean > state["best"]:
@@ -342,7 +351,7 @@ def score(kind: str, labels: tuple[str, ...], metric: str, enc: Encoded, preds: 
 def evaluate_dev(model, tasks: list[TaskData], cfg: TrainConfig, device: torch.device, pad_id: int) -> dict:
     """Dev scores of every task: task -> metric -> points."""
     out = {}
-    for task in tasks:
+    for task in (t for t in tasks if t.dev is not None):
         if task.evaluate is not None:
             out[task.name] = task.evaluate(model, task, cfg, device, pad_id)
             continue

@@ -54,3 +54,19 @@ def run_args(fixture_data, tiny_model, tmp_path):
                 *FAST, *extra]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def mlm_corpus(fixture_data) -> Path:
+    """``wikimedia/wikipedia`` in the data mirror: ``20231101.{en,de,fr,zh}/train-*.parquet``."""
+    from runner.testing import build_corpus
+
+    return build_corpus(fixture_data)
+
+
+@pytest.fixture(scope="session")
+def translated_data(fixture_data) -> Path:
+    """MNLI machine-translated into de, fr and zh, in the layout of ``facebook/xnli``'s train splits."""
+    from runner.testing import build_translated
+
+    return build_translated(fixture_data)

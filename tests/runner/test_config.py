@@ -41,7 +41,17 @@ def test_file_then_set_then_flags(tmp_path):
         ({"train": {"batch_size": "many"}}, "is not a valid int"),
         ({"train": {"precision": "fp8"}}, "precision"),
         ({"device": "tpu"}, "device"),
-        ({"variant": "mlm"}, "not implemented in this runner yet"),
+        ({"variant": "mlm"}, "--variant mlm needs a text corpus: give --mlm-corpus"),
+        ({"variant": "translated"}, "--variant translated needs machine-translated intermediate data"),
+        ({"variant": "mlmm"}, "unknown variant 'mlmm' (did you mean 'mlm'?)"),
+        ({"mix": {"sampling": "temprature"}}, "unknown mix sampling 'temprature' (did you mean 'temperature'?)"),
+        ({"mix": {"samplng": "temperature"}}, "unknown setting mix.samplng (did you mean 'sampling'?)"),
+        ({"mix": {"temperature": "0"}}, "mix temperature must be a finite number > 0"),
+        ({"mix": {"cap": 0}}, "mix cap must be >= 1"),
+        ({"mix": "temperature"}, "mix must be a mapping of settings"),
+        ({"mlm": {"every": 0}}, "mlm.every must be >= 1"),
+        ({"mlm": {"probability": 1.5}}, "mlm.probability must be in (0, 1)"),
+        ({"translated": {"layout": "{split}.parquet"}}, "must contain {lang}"),
         ({"epochs": {"mnli": 0}}, "epochs.mnli"),
     ],
 )
@@ -55,3 +65,24 @@ def test_set_needs_key_value():
         parse_set(["train.learning_rate"])
     assert parse_set(["train.progress=false"]) == {"train": {"progress": "false"}}
     assert build_config({"train": {"progress": "false"}}).train.progress is False
+
+
+def test_mix_and_variant_settings_from_flags_yaml_and_set(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("mix: {sampling: temperature, temperature: 3}\nvariant: mlm\n"
+                    "mlm: {corpus: wikimedia/wikipedia, files: [20231101.de/*.parquet]}\n")
+    args = _parser().parse_args(["run", "--pair", "mnli+sst2:pawsx", "--config", str(path), "--mix-temperature", "5",
+                                 "--mix-cap", "1000", "--mlm-every", "4",
+                                 "--set", "mlm.files=20231101.de/*.parquet,20231101.fr/*.parquet"])
+    cfg = build_config(_settings(args))
+    assert (cfg.mix.sampling, cfg.mix.temperature, cfg.mix.cap) == ("temperature", 5.0, 1000)
+    assert cfg.variant == "mlm" and cfg.mlm.corpus == "wikimedia/wikipedia" and cfg.mlm.every == 4
+    assert cfg.mlm.files == ("20231101.de/*.parquet", "20231101.fr/*.parquet")
+    assert cfg.mix.hparams() == {"sampling": "temperature", "temperature": 5.0, "cap": 1000}
+    args = _parser().parse_args(["run", "--pair", "mnli:xnli", "--variant", "translated", "--translated-data",
+                                 "facebook/xnli", "--translated-languages", "de, fr", "--mix", "proportional",
+                                 "--set", "translated.include_english=false"])
+    cfg = build_config(_settings(args))
+    assert cfg.translated.languages == ("de", "fr") and cfg.translated.include_english is False
+    assert cfg.mix.hparams() == {"sampling": "proportional"}  # the temperature only where it is used
+    assert build_config({"variant": "none"}).variant == ""
