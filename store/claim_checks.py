@@ -19,7 +19,7 @@ Quantities (``check.quantity``):
 
 Example:
     >>> runner_command("mnli", "xnli", 1, "xlm-roberta-large", "mlm")
-    'runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm'
+    'runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS'
 """
 
 from __future__ import annotations
@@ -41,10 +41,19 @@ PRINT_ROUNDING = 0.1
 _KEYS = ["intermediate", "target", "language", "metric", "split", "seed"]
 
 
+#: The data flag each variant needs; the value is the user's to give (a Hub id or a local path).
+VARIANT_DATA = {"mlm": "--mlm-corpus CORPUS", "translated": "--translated-data TRANSLATED"}
+
+
 def runner_command(intermediate: str, target: str, seed: int, model: str, variant: str = "") -> str:
-    """The exact `runner run` command that produces one missing run."""
+    """The exact `runner run` command that produces one missing run.
+
+    A variant run also needs its data: the command names the flag with an upper-case
+    placeholder (``CORPUS``: a multilingual text corpus; ``TRANSLATED``: the machine-translated
+    intermediate data), which the runner refuses until it is replaced.
+    """
     cmd = f"runner run --pair {intermediate}:{target} --seed {seed} --model {model}"
-    return f"{cmd} --variant {variant}" if variant else cmd
+    return f"{cmd} --variant {variant} {VARIANT_DATA[variant]}" if variant else cmd
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def test_bundled_store_needs_runs_for_claims_1_to_4_and_6_and_lists_them(bundled
     c1 = _expander(at, "c1-top-intermediates").code[0].value.splitlines()
     assert "runner run --pair none:xnli --seed 1 --model xlm-roberta-large" in c1
     assert "runner run --pair squad:tydiqa --seed 1 --model xlm-roberta-large" in c1
-    assert "runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm" in \
+    assert "runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS" in \
         _expander(at, "c6-plain-english-best").code[0].value.splitlines()
     assert [b.proto.label for b in at.get("download_button")] == ["markdown", "json", "latex"]  # as `store claims --format`
     every = at.expander[-1]

@@ -121,7 +121,8 @@ def bundled(tmp_path_factory):
 
 
 def _cmd(inter, target, seed=1, model=LARGE, variant=""):
-    return f"runner run --pair {inter}:{target} --seed {seed} --model {model}" + (f" --variant {variant}" if variant else "")
+    data = {"mlm": " --mlm-corpus CORPUS", "translated": " --translated-data TRANSLATED"}.get(variant, "")
+    return f"runner run --pair {inter}:{target} --seed {seed} --model {model}" + (f" --variant {variant}{data}" if variant else "")
 
 
 # ------------------------------------------------------------------ the claims file and the rule
