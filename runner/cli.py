@@ -274,7 +274,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     import time
 
     from runner.config import build_config, merge
-    from runner.executors import ExecutorConfig, parse_slurm_set, submit, wait
+    from runner.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
     from runner.grid import ChainTask, console_logging, run_chain, summary
     from runner.models import check_model
     from runner.pipeline import check_inputs
@@ -283,6 +283,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
                             cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
                             max_parallel=args.max_parallel, max_requeue=args.max_requeue,
                             slurm_set=parse_slurm_set(args.slurm_set), wait=args.wait)
+    check_available(ex_cfg)
     values = _settings(args)
     _local_store(values.get("store"), "grid")
     values = merge(_absolute_paths(values), {"train": {"progress": bool(args.progress)}})
@@ -321,6 +322,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
             ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
             print(f"submitted {len(jobs)} chain(s) as job array {', '.join(ids)} ({ex_cfg.gpus_per_job} GPU(s), "
                   f"{ex_cfg.timeout_min} min each); logs in {folder}", flush=True)
+            if ex_cfg.gpus_per_job > 1:
+                print(f"note: a run trains on one GPU; {ex_cfg.gpus_per_job - 1} GPU(s) of each array task stay idle")
             if not (args.wait or args.executor == "debug"):
                 print("rerun the same command to see what is done: finished runs are skipped, the rest resubmitted "
                       "(chains still running report busy)")

@@ -127,15 +127,27 @@ class ChainJob(_Checkpointable):
         return run_chain(task)
 
 
-def _executor(cfg: ExecutorConfig, folder: Path):
+def check_available(cfg: ExecutorConfig) -> None:
+    """Refuses, before anything runs, an executor this machine cannot use."""
+    if cfg.kind == "local":
+        return
     try:
-        import submitit
+        import submitit  # noqa: F401
     except ImportError as e:
         raise RunnerError("--executor slurm/debug needs submitit: pip install 'xstilts[runner]'") from e
-    cluster = "debug" if cfg.kind == "debug" else SLURM_CLUSTER
-    if cluster == "slurm" and shutil.which("sbatch") is None:
+    if cfg.kind == "slurm" and SLURM_CLUSTER == "slurm" and shutil.which("sbatch") is None:
         raise RunnerError("--executor slurm: no sbatch on this machine; submit from a SLURM login node, "
                           "or use --executor local")
+    if cfg.kind == "debug" and not sys.stdin.isatty():
+        raise RunnerError("--executor debug opens pdb when a run fails: use it in an interactive terminal "
+                          "(or --executor local)")
+
+
+def _executor(cfg: ExecutorConfig, folder: Path):
+    import submitit
+
+    check_available(cfg)
+    cluster = "debug" if cfg.kind == "debug" else SLURM_CLUSTER
     ex = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster, slurm_max_num_timeout=cfg.max_requeue)
     ex.update_parameters(
         name="xstilts-grid", timeout_min=cfg.timeout_min, nodes=1, tasks_per_node=1,
@@ -148,9 +160,6 @@ def _executor(cfg: ExecutorConfig, folder: Path):
 
 def submit(tasks: list[ChainTask], cfg: ExecutorConfig, folder: Path) -> list:
     """Submits one array task per chain; returns submitit jobs in the order of ``tasks``."""
-    if cfg.kind == "debug" and not sys.stdin.isatty():
-        raise RunnerError("--executor debug opens pdb when a run fails: use it in an interactive terminal "
-                          "(or --executor local)")
     tasks = [ChainTask(t.chain, t.store, t.total, t.push, raise_errors=cfg.kind == "debug", verbose=t.verbose)
              for t in tasks]
     return _executor(cfg, folder).map_array(ChainJob(), tasks)

@@ -340,9 +340,9 @@ def _phases_before(lay) -> tuple[str, bool]:
     else:
         word = _PHASE1.get(inter[2], inter[2])
         first, trains = f"checkpoint {lay.pair.intermediate} s{lay.cfg.seed} {word}", word != "reused"
-    stages = [s for s in status if s[0].startswith("2")]
-    cached = sum(s[2] == "cached" for s in stages)
-    second = f"target {'reused' if stages and cached == len(stages) else 'trained'}" if stages else "no target phase"
+    states = {s[2] for s in status if s[0].startswith("2")}
+    word = "reused" if states == {"cached"} else "resumed" if states - {"to run"} else "trained"
+    second = f"target {word}" if states else "no target phase"
     return f"{first}, {second}", trains
 
 
@@ -369,7 +369,7 @@ def _run_one(run: GridRun, task: ChainTask) -> Outcome:
         raise RunnerError(f"{run.pair} seed {run.seed}: run id {lay.run.run_id} differs from the planned {run.run_id} "
                           "(code or catalog changed since the grid was planned); start the grid again")
     print(f"[{run.index:>{len(str(task.total))}}/{task.total}] {run.pair} seed {run.seed}: running "
-          f"(run {run.run_id}, log {lay.run_dir / 'run.log'})", flush=True)
+          f"(log {lay.run_dir / 'run.log'})", flush=True)
     detail, trains = _phases_before(lay)
     with run_log(lay.run_dir):
         log.info("grid run %s: %s seed %d", run.run_id, run.pair, run.seed)

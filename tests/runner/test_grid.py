@@ -27,7 +27,23 @@ PAIRS = {f"{i}:{t}" for i in ("mnli", "qqp", "none") for t in ("pawsx", "xnli")}
 
 
 @pytest.fixture()
-def grid_args(fixture_data, tiny_model, tmp_path):
+def one_thread(monkeypatch):
+    """One torch thread here and in child processes (jobs, the killed grid).
+
+    On 2 cores shared with other work, the tiny model with two threads spends most of its time
+    waiting for the other thread: the 12-run grid takes about 50 s instead of 7 s.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def grid_args(fixture_data, tiny_model, tmp_path, one_thread):
     """``runner grid`` / ``runner plan`` arguments on the fixtures, with a fresh work dir and store."""
 
     def make(command: str = "grid", *extra: str, selection=SELECTION) -> list[str]:
@@ -127,6 +143,15 @@ def test_slurm_path_runs_job_arrays_through_submitits_local_executor(grid_args, 
     assert "submitted" not in again and "2 already in the store" in again
 
 
+def test_debug_executor_runs_the_submitted_jobs_in_this_process(grid_args, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    args = grid_args("grid", "--executor", "debug", selection=["--intermediate", "none", "--target", "pawsx"])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "submitted 1 chain(s)" in out and "[1/1] none:pawsx seed 1: written" in out
+    assert len(shards(tmp_path / "store")) == 1
+
+
 def test_slurm_script_has_the_array_partition_gpus_and_time(tmp_path, monkeypatch):
     import runner.executors as executors
     from runner.executors import ExecutorConfig
@@ -188,6 +213,7 @@ def test_selection_all_skips_what_cannot_run_and_names_refuse_with_a_near_match(
         ("grid", ["--time", "soon"], "--time 'soon'"),
         ("grid", ["--partition", "gpu"], "--partition and --slurm-set need --executor slurm"),
         ("grid", ["--executor", "slurm"], "--executor slurm: no sbatch on this machine"),
+        ("grid", ["--executor", "debug"], "--executor debug opens pdb when a run fails"),
         ("grid", ["--push", "not a remote"], "is not a remote; give ORG/NAME"),
         ("grid", ["--intermediate", ""], "give 'all' or names separated by commas"),
     ],
@@ -209,7 +235,7 @@ def test_grid_and_plan_user_errors_exit_2_with_one_line(command, extra, message,
     assert not (tmp_path / "store").exists() and not (tmp_path / "work" / "runs").exists()
 
 
-def test_run_refuses_an_hf_store_for_writing(run_args, tmp_path, capsys):
+def test_run_refuses_an_hf_store_for_writing(run_args, tmp_path, capsys, one_thread):
     args = run_args("none:pawsx")
     args[args.index("--store") + 1] = "hf://datasets/lab/xstilts"
     assert main(args) == 2
@@ -220,7 +246,7 @@ def test_run_refuses_an_hf_store_for_writing(run_args, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_run_push_uploads_exactly_that_runs_shard(run_args, tmp_path, capsys):
+def test_run_push_uploads_exactly_that_runs_shard(run_args, tmp_path, capsys, one_thread):
     remote = tmp_path / "remote"
 
     def files() -> dict[str, bytes]:

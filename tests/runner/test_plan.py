@@ -9,11 +9,11 @@ import pytest
 
 from runner.cli import main
 from tests.runner.conftest import FAST
-from tests.runner.test_grid import SELECTION, TINY
+from tests.runner.test_grid import SELECTION, TINY, one_thread  # noqa: F401 (fixture)
 
 
 @pytest.fixture()
-def plan_args(fixture_data, tiny_model, tmp_path):
+def plan_args(fixture_data, tiny_model, tmp_path, one_thread):
     def make(*extra: str, selection=SELECTION) -> list[str]:
         return ["plan", *selection, "--model", str(tiny_model), "--data-dir", str(fixture_data),
                 "--work-dir", str(tmp_path / "work"), "--store", str(tmp_path / "store"), *TINY, *extra]
@@ -116,3 +116,21 @@ def test_measured_throughput_is_kept_and_used_by_later_plans(plan_args, tmp_path
     assert record["train"] > 0 and record["eval"] > record["train"] and record["hardware"].startswith("cpu")
     assert main(plan_args(selection=["--intermediate", "mnli", "--target", "pawsx"])) == 0
     assert f"training {record['train']:,.0f} tokens/s" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_plan_reads_an_hf_store_through_its_local_copy(plan_args, run_args, tmp_path, capsys, monkeypatch):
+    """``--store hf://datasets/ORG/NAME`` is pulled into a read-only cache (offline here: the last copy)."""
+    import shutil
+
+    assert main(run_args("none:pawsx", *TINY[len(FAST):])) == 0
+    cache = tmp_path / "hub-cache"
+    shutil.copytree(tmp_path / "store", cache / "lab--xstilts")
+    monkeypatch.setenv("XSTILTS_HUB_CACHE", str(cache))
+    capsys.readouterr()
+    args = plan_args("--tokens-per-second", "1000")
+    args[args.index("--store") + 1] = "hf://datasets/lab/xstilts"
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"store: {cache / 'lab--xstilts'} (1 of 12 runs already there)" in out
+    assert {(r[1], r[2]): r[-1] for r in table(out, "runs (phase 1 intermediate")}[("none:pawsx", "1")] == "stored"
