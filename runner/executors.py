@@ -78,6 +78,7 @@ class ExecutorConfig:
     max_requeue: int = field(default=3, metadata={"help": "requeues of a chain that hits the time limit"})
     slurm_set: dict[str, str] = field(default_factory=dict, metadata={"help": "more sbatch options (account, qos)"})
     wait: bool = field(default=False, metadata={"help": "follow the jobs until they finish"})
+    timeout_min: int = field(init=False, default=0, metadata={"help": "``time`` in minutes (derived)"})
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
