@@ -1,4 +1,4 @@
-"""``runner``: run INTERMEDIATE:TARGET pairs end to end, and list the tasks.
+"""``runner``: run INTERMEDIATE:TARGET pairs end to end, grids of them, and list the tasks.
 
 Commands::
 
@@ -8,6 +8,12 @@ Commands::
                [--mix proportional|temperature] [--mix-temperature T] [--mix-cap N]      (multi-task pairs)
                [--variant mlm --mlm-corpus HUB_ID_OR_PATH [--mlm-every K]]
                [--variant translated --translated-data HUB_ID_OR_PATH [--translated-languages de,fr]]
+               [--push ORG/NAME | --push file:///path]
+    runner grid --intermediate all --target all --seeds 1,2,3 [run settings as above]
+                [--executor local|slurm|debug] [--partition P --gpus-per-job N --time 24:00:00 --wait]
+                [--push ORG/NAME]
+    runner plan --intermediate all --target all --seeds 1,2,3 [run settings]
+                [--tokens-per-second N | --measure-throughput] [--from-catalog]
 
 User errors print ``error: <one line>`` and exit with status 2, leaving the store untouched.
 """
@@ -44,6 +50,36 @@ SECTION_FLAGS = {
 }
 
 
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    """Flags that define runs and where they live: shared by run, grid and plan."""
+    p.add_argument("--model", help="Hub id or local folder of an encoder (default xlm-roberta-large)")
+    p.add_argument("--config", help="YAML file of settings (flags override it)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. train.warmup_ratio=0.06 or epochs.mnli=1 (repeatable)")
+    p.add_argument("--data-dir", help="local copies of the Hub dataset repos (default $XSTILTS_DATA_DIR, else the Hub)")
+    p.add_argument("--ccg-path", help="folder with CCGbank as train.jsonl / dev.jsonl (licensed, not on the Hub)")
+    p.add_argument("--mewslix-path", help="folder with XTREME-R's Mewsli-X jsonl files (built by a script, not on the Hub)")
+    p.add_argument("--work-dir", help="caches, checkpoints, predictions and logs (default $XSTILTS_WORK_DIR or var/runner)")
+    p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    for flag, name in TRAIN_FLAGS.items():
+        kind = float if name == "learning_rate" else int
+        p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
+    p.add_argument("--variant", metavar="NAME", help="mlm (continue multilingual MLM) or translated (machine-translated "
+                                     "intermediate data); default: plain English intermediate training")
+    for flag, ((section, name), kind, metavar, text) in SECTION_FLAGS.items():
+        p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, metavar=metavar, help=f"{text} [{section}.{name}]")
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """Which pairs a grid or plan covers."""
+    p.add_argument("--intermediate", required=True,
+                   help="'all' (every runnable intermediate task) or names separated by commas, e.g. mnli,qqp,mnli+qqp")
+    p.add_argument("--target", required=True, help="'all' (every runnable target) or names, e.g. xnli,pawsx")
+    p.add_argument("--seeds", default="1", help="seeds separated by commas, or a range: 1,2,3 or 1-3 (default 1)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -51,27 +87,44 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--sources", action="store_true", help="also list every Hub file pattern and revision")
     r = sub.add_parser("run", help="run one pair: intermediate fine-tune, target fine-tune, zero-shot evaluation")
     r.add_argument("--pair", help="INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos, mnli+qqp:xnli")
-    r.add_argument("--model", help="Hub id or local folder of an encoder (default xlm-roberta-large)")
     r.add_argument("--seed", type=int, help="random seed (default 1)")
-    r.add_argument("--config", help="YAML file of settings (flags override it)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. train.warmup_ratio=0.06 or epochs.mnli=1 (repeatable)")
-    r.add_argument("--data-dir", help="local copies of the Hub dataset repos (default $XSTILTS_DATA_DIR, else the Hub)")
-    r.add_argument("--ccg-path", help="folder with CCGbank as train.jsonl / dev.jsonl (licensed, not on the Hub)")
-    r.add_argument("--mewslix-path", help="folder with XTREME-R's Mewsli-X jsonl files (built by a script, not on the Hub)")
-    r.add_argument("--work-dir", help="caches, checkpoints, predictions and logs (default $XSTILTS_WORK_DIR or var/runner)")
-    r.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
-    r.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    _add_settings(r)
     r.add_argument("--overwrite", action="store_true", help="redo every phase of this run")
     r.add_argument("--dry-run", action="store_true", help="print the phases, what is cached and what would be written")
-    r.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
-    for flag, name in TRAIN_FLAGS.items():
-        kind = float if name == "learning_rate" else int
-        r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
-    r.add_argument("--variant", metavar="NAME", help="mlm (continue multilingual MLM) or translated (machine-translated "
-                                     "intermediate data); default: plain English intermediate training")
-    for flag, ((section, name), kind, metavar, text) in SECTION_FLAGS.items():
-        r.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, metavar=metavar, help=f"{text} [{section}.{name}]")
+    r.add_argument("--push", metavar="ORG/NAME",
+                   help="after the run, upload its shard to this Hub dataset (or file:///path) with store.sync.push_run")
+    g = sub.add_parser("grid", help="run every pair of a selection plus the baselines, over seeds (local or SLURM)")
+    _add_selection(g)
+    _add_settings(g)
+    g.add_argument("--executor", default="local", choices=("local", "slurm", "debug"),
+                   help="local: chains one after another here; slurm: one array task per chain (submitit); "
+                        "debug: submitit's in-process executor, pdb on failure")
+    g.add_argument("--partition", help="SLURM partition")
+    g.add_argument("--gpus-per-job", type=int, default=1, help="GPUs per array task (a run trains on one; default 1)")
+    g.add_argument("--cpus-per-job", type=int, help="CPUs per array task")
+    g.add_argument("--mem-gb", type=float, help="memory per array task in GB")
+    g.add_argument("--time", default="24:00:00", help="time limit per array task (sbatch format; default 24:00:00); "
+                   "a chain that reaches it is requeued and resumes")
+    g.add_argument("--max-parallel", type=int, help="array tasks running at once")
+    g.add_argument("--max-requeue", type=int, default=3, help="requeues per chain at the time limit (default 3)")
+    g.add_argument("--slurm-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="more sbatch options, e.g. account=mylab, qos=high (repeatable)")
+    g.add_argument("--wait", action="store_true", help="slurm: follow the jobs and print each chain's outcome")
+    g.add_argument("--push", metavar="ORG/NAME",
+                   help="each run uploads its shard when it finishes (Hub dataset or file:///path); compute "
+                        "nodes need Hub access, else `store push` from a login node afterwards")
+    g.add_argument("--progress", action="store_true", help="progress bars during training (off in grids)")
+    g.add_argument("-v", "--verbose", action="store_true", help="print the phases' log lines (always in each run.log)")
+    pl = sub.add_parser("plan", help="print a grid's runs, shared checkpoints, what is done and estimated GPU-hours")
+    _add_selection(pl)
+    _add_settings(pl)
+    pl.add_argument("--tokens-per-second", type=float,
+                    help="training throughput, real tokens/s on one GPU (default: measured, else an assumption)")
+    pl.add_argument("--eval-tokens-per-second", type=float, help="evaluation throughput (default 3x training)")
+    pl.add_argument("--measure-throughput", action="store_true",
+                    help="first measure the model's throughput on this machine's device and keep it in WORK/cache")
+    pl.add_argument("--from-catalog", action="store_true",
+                    help="estimate tokens from the catalog's split sizes even when the data are local (fast)")
     return p
 
 
@@ -81,8 +134,8 @@ def _settings(args: argparse.Namespace) -> dict:
 
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
-    flags = {k: getattr(args, k) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "work_dir", "store",
-                                           "device", "variant")}
+    flags = {k: getattr(args, k, None) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "work_dir",
+                                                 "store", "device", "variant")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -91,9 +144,9 @@ def _settings(args: argparse.Namespace) -> dict:
     if train:
         values = merge(values, {"train": train})
     for flag, ((section, name), *_) in SECTION_FLAGS.items():
-        if getattr(args, flag) is not None:
+        if getattr(args, flag, None) is not None:
             values = merge(values, {section: {name: getattr(args, flag)}})
-    if args.overwrite:
+    if getattr(args, "overwrite", False):
         values["overwrite"] = True
     return values
 
@@ -157,23 +210,46 @@ def _setup_logging(run_dir: Path) -> None:
     log.propagate = False
 
 
+def _local_store(spec: str | None, command: str) -> None:
+    """Runs write to a local store folder: an hf:// store is refused with a pointer to --push."""
+    from store.remote import is_remote_store, parse_repo
+
+    if is_remote_store(spec):
+        try:
+            repo = parse_repo(spec) or "ORG/NAME"
+        except StoreError:
+            repo = "ORG/NAME"
+        raise RunnerError(f"--store {spec} is read-only here: `runner {command}` writes to a local store folder; "
+                          f"give --store DIR and add --push {repo} to upload each run's shard")
+
+
+def _open_push_remote(spec: str | None) -> None:
+    """Checks a --push remote before any training (malformed, offline, unauthorised: exit 2 now)."""
+    if spec:
+        from store.remote import open_remote
+
+        open_remote(spec).open(create=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Validates everything, then runs the phases (or prints them with ``--dry-run``)."""
     from runner.config import build_config
     from runner.pipeline import check_inputs, execute, layout
-    from store.database import resolve_store_path
+    from store.sync import resolve_store
 
     cfg = build_config(_settings(args))
     lay = layout(cfg)
-    store_path = resolve_store_path(cfg.store)
+    if args.dry_run:
+        return _dry_run(lay, resolve_store(cfg.store))  # an hf:// store is pulled into a read-only cache
+    _local_store(cfg.store, "run")
+    store_path = resolve_store(cfg.store)
     if store_path.exists() and not store_path.is_dir():
         raise RunnerError(f"store path {store_path} is a file; give a folder")
-    if args.dry_run:
-        return _dry_run(lay, store_path)
     check_inputs(lay)
     from runner.models import check_model
 
     check_model(cfg.model)
+    _open_push_remote(args.push)
     _setup_logging(lay.run_dir)
     log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate, lay.pair.target,
              cfg.model, cfg.seed, lay.run_dir / "run.log")
@@ -183,7 +259,130 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"run {run.run_id}: {len(results)} results over {langs} languages {state} -> {store_path}")
     for s in run.dev_scores:
         print(f"  English dev ({s.phase}) {s.task} {s.metric}: {s.value:.2f} (n={s.n_examples})")
+    if args.push:
+        from store.sync import push_run
+
+        try:
+            pushed = push_run(store_path, run.run_id, args.push)
+        except StoreError as e:
+            raise StoreError(f"run {run.run_id} is in the local store, but pushing it failed: {e}; rerun the same "
+                             "command (nothing is retrained) or `store push`") from e
+        print(f"  {'pushed' if pushed else 'already on'} {args.push}: runs/{run.run_id}.parquet")
     return 0
+
+
+def _grid(args: argparse.Namespace, values: dict, store=None):
+    """Selection flags -> the expanded grid (shared by grid and plan)."""
+    from runner.grid import parse_seeds, plan_grid, select_tasks
+
+    seeds = parse_seeds(args.seeds)
+    inters, skipped_i = select_tasks(args.intermediate, "intermediate", values.get("ccg_path"), values.get("mewslix_path"))
+    targets, skipped_t = select_tasks(args.target, "target", values.get("ccg_path"), values.get("mewslix_path"))
+    grid = plan_grid(values, inters, targets, seeds, skipped_i + skipped_t, store)
+    n_inter = len([i for i in inters if i != "none"])
+    selection = (f"{n_inter} intermediate x {len(targets)} target{'s' if len(targets) != 1 else ''} x "
+                 f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} + baselines")
+    return grid, selection
+
+
+def _absolute_paths(values: dict) -> dict:
+    """Work, data, CCG and store folders as absolute paths: jobs may start elsewhere (not part of run ids)."""
+    out = dict(values)
+    for key in ("work_dir", "data_dir", "ccg_path", "store"):
+        if out.get(key):
+            out[key] = str(Path(out[key]).expanduser().absolute())
+    return out
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    """Plans the grid, checks data, model and remote, then runs or submits its chains."""
+    import time
+
+    from runner.config import build_config, merge
+    from runner.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
+    from runner.grid import ChainTask, console_logging, run_chain, summary
+    from runner.models import check_model
+    from runner.pipeline import check_inputs
+
+    ex_cfg = ExecutorConfig(kind=args.executor, partition=args.partition, gpus_per_job=args.gpus_per_job,
+                            cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
+                            max_parallel=args.max_parallel, max_requeue=args.max_requeue,
+                            slurm_set=parse_slurm_set(args.slurm_set), wait=args.wait)
+    check_available(ex_cfg)
+    values = _settings(args)
+    _local_store(values.get("store"), "grid")
+    values = merge(_absolute_paths(values), {"train": {"progress": bool(args.progress)}})
+    if values.get("store") is None:  # jobs must write where this process looks
+        from store.database import resolve_store_path
+
+        values["store"] = str(resolve_store_path(None).absolute())
+    grid, selection = _grid(args, values)
+    for lay in grid.layouts.values():
+        check_inputs(lay)
+    check_model(build_config(values).model)
+    _open_push_remote(args.push)
+    runs = grid.runs
+    todo = [c for c in grid.chains if not all(grid.stored(r.run_id) for r in c.runs)]
+    inter = [c for c in grid.chains if c.inter_dir]
+    print(f"grid: {selection} = {len(runs)} runs in {len(grid.chains)} chains ({len(inter)} intermediate checkpoints, "
+          f"each trained once and reused by its chain); {sum(grid.stored(r.run_id) for r in runs)} already in "
+          f"{grid.store}; executor {args.executor}", flush=True)
+    for name, why in grid.skipped:
+        print(f"skipped: {name} ({why})")
+    console_logging(args.verbose)
+    started = time.perf_counter()
+    tasks = [ChainTask(c, str(grid.store), len(runs), args.push, verbose=args.verbose) for c in grid.chains]
+    outcomes = []
+    if args.executor == "local":
+        for task in tasks:
+            outcomes += run_chain(task)
+    else:
+        for task in tasks:  # finished chains: reported (and pushed) here, not submitted
+            if task.chain not in todo:
+                outcomes += run_chain(task)
+        pending = [t for t in tasks if t.chain in todo]
+        if pending:
+            folder = grid.work / "grid" / "submitit"
+            jobs = submit(pending, ex_cfg, folder)
+            ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
+            print(f"submitted {len(jobs)} chain(s) as job array {', '.join(ids)} ({ex_cfg.gpus_per_job} GPU(s), "
+                  f"{ex_cfg.timeout_min} min each); logs in {folder}", flush=True)
+            if ex_cfg.gpus_per_job > 1:
+                print(f"note: a run trains on one GPU; {ex_cfg.gpus_per_job - 1} GPU(s) of each array task stay idle")
+            if not (args.wait or args.executor == "debug"):
+                print("rerun the same command to see what is done: finished runs are skipped, the rest resubmitted "
+                      "(chains still running report busy)")
+                return 0
+            outcomes += wait(jobs, pending)
+    outcomes.sort(key=lambda o: o.index)
+    print(summary(outcomes, time.perf_counter() - started))
+    return 1 if any(o.status in ("failed", "not attempted") for o in outcomes) else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Prints the plan with estimated GPU-hours (an hf:// store is pulled into a read-only cache)."""
+    from runner.config import build_config
+    from runner.plan import TokenCounter, render
+    from runner.throughput import measure, resolve, save_measured
+    from store.sync import resolve_store
+
+    values = _settings(args)
+    store = resolve_store(values.get("store"))
+    grid, selection = _grid(args, values, store)
+    cfg = build_config(values)
+    if args.measure_throughput:
+        tp, record = measure(cfg.model, cfg)
+        save_measured(grid.work, record)
+    else:
+        tp = resolve(cfg.model, grid.work, args.tokens_per_second, args.eval_tokens_per_second)
+    counter = TokenCounter(cfg, grid.work, args.from_catalog)
+    text = render(grid, tp, counter, selection)
+    counter.save()
+    print(text)
+    return 0
+
+
+COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
-        return cmd_tasks(args) if args.command == "tasks" else cmd_run(args)
+        return COMMANDS[args.command](args)
     except (RunnerError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
