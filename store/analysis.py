@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -175,6 +176,28 @@ def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
     return pl.concat([published, macro.select(published.columns)]).sort(keys, nulls_last=True)
 
 
+def _draw_counts(size: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of ``size`` rows is drawn in each of ``n_boot`` resamples (n_boot x size).
+
+    The draws are exactly those of ``rng.integers(0, size, (n_boot, size))`` with
+    ``default_rng(seed)``, so a resample mean ``counts @ x / size`` equals the mean of ``x`` at
+    those indices: the same resamples as indexing, as one matrix product.
+    """
+    idx = np.random.default_rng(seed).integers(0, size, size=(n_boot, size))
+    flat = (idx + np.arange(n_boot)[:, None] * size).ravel()
+    return np.bincount(flat, minlength=n_boot * size).reshape(n_boot, size).astype(float)
+
+
+_draw_counts_cached = functools.lru_cache(maxsize=16)(_draw_counts)
+
+
+def _resample_counts(size: int, n_boot: int, seed: int) -> np.ndarray:
+    """:func:`_draw_counts`, cached when small (a page asks for the same sizes on every render)."""
+    if size * n_boot <= 2_000_000:  # at most 16 MB per cached matrix
+        return _draw_counts_cached(size, n_boot, seed)
+    return _draw_counts(size, n_boot, seed)
+
+
 def bootstrap_ci(
     values: Sequence[float] | np.ndarray,
     n_boot: int = 1000,
@@ -190,9 +213,11 @@ def bootstrap_ci(
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    boot = np.apply_along_axis(stat, 1, x[idx]) if stat is not np.mean else x[idx].mean(axis=1)
+    if stat is np.mean:
+        boot = _resample_counts(x.size, n_boot, seed) @ x / x.size
+    else:
+        idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
+        boot = np.apply_along_axis(stat, 1, x[idx])
     alpha = (1 - level) / 2
     return (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
 
@@ -217,8 +242,7 @@ def summarize_gains(
         mean[rows] = x.mean(axis=1)
         if size < 2:
             continue
-        idx = np.random.default_rng(seed).integers(0, size, size=(n_boot, size))
-        boot = x[:, idx].mean(axis=2)  # groups x n_boot, the same resamples as bootstrap_ci
+        boot = x @ _resample_counts(int(size), n_boot, seed).T / size  # groups x n_boot resample means
         lo[rows], hi[rows] = np.quantile(boot, [0.025, 0.975], axis=1)
     return grouped.select(by).with_columns(
         pl.Series("mean_gain", mean, pl.Float64),

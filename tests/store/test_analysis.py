@@ -167,3 +167,13 @@ def test_summarize_gains_equals_bootstrap_ci_per_group(st):
         vals = g.filter(pl.col("intermediate") == row["intermediate"])["gain"].to_numpy()
         lo, hi = bootstrap_ci(vals, n_boot=200, seed=3)
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), nan_ok=True)
+
+
+@pytest.mark.parametrize("size", [2, 7, 150])
+def test_bootstrap_ci_equals_the_mean_of_indexed_resamples(size):
+    """The count-matrix shortcut draws exactly the resamples of rng.integers, as indexing would."""
+    x = np.random.default_rng(size).normal(size=size)
+    idx = np.random.default_rng(5).integers(0, size, size=(400, size))
+    means = x[idx].mean(axis=1)
+    expected = (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
+    assert bootstrap_ci(x, n_boot=400, seed=5) == pytest.approx(expected, abs=1e-12)
