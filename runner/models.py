@@ -36,10 +36,35 @@ def _hidden_size(config) -> int:
     raise RunnerError(f"cannot tell the hidden size of a {type(config).__name__}; give an encoder model")
 
 
+def _require_hub(model: str) -> None:
+    """Fails fast, in one line, when a Hub model is not cached and the Hub does not answer.
+
+    Without this, huggingface_hub retries for most of a minute before the same conclusion.
+    """
+    from transformers import AutoTokenizer
+
+    from store.hub import unreachable_reason
+
+    if Path(model).expanduser().exists():
+        return
+    try:
+        AutoTokenizer.from_pretrained(model, local_files_only=True)
+        return  # cached: loading needs no network
+    except Exception:  # not cached (or not a model at all): the Hub must answer
+        pass
+    reason = unreachable_reason()
+    if reason:
+        raise RunnerError(
+            f"model {model!r} is not in the local cache and the Hub cannot be reached ({reason}); "
+            "give a local folder with --model, or download it first (`hf download MODEL`)"
+        )
+
+
 def load_tokenizer(model: str):
     """The model's tokenizer (Hub id or local folder); RunnerError if it does not load."""
     from transformers import AutoTokenizer
 
+    _require_hub(model)
     try:
         return AutoTokenizer.from_pretrained(model)
     except Exception as e:  # OSError, ValueError, hub errors: all mean "this model does not load"

@@ -93,6 +93,25 @@ def is_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+def unreachable_reason() -> str | None:
+    """Why the Hub cannot be reached right now (offline mode, or no answer to a quick probe), or None.
+
+    The same probe :class:`HubRemote` makes before any long call; the runner asks it before a
+    model download that would otherwise retry for most of a minute.
+    """
+    from huggingface_hub.errors import HTTPError, OfflineModeIsEnabled
+
+    if is_offline():
+        return "HF_HUB_OFFLINE is set"
+    try:
+        _session().head(hub_endpoint(), timeout=probe_timeout())  # any HTTP answer will do
+    except OfflineModeIsEnabled:
+        return "HF_HUB_OFFLINE is set"
+    except (HTTPError, OSError) as e:  # transport errors are httpx errors, not OSError
+        return f"no answer from {hub_endpoint()}: {type(e).__name__}"
+    return None
+
+
 def _has_token() -> bool:
     try:
         from huggingface_hub import get_token

@@ -100,6 +100,32 @@ def test_a_model_that_does_not_load_exits_2_and_leaves_the_store_alone(run_args,
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
 
 
+@pytest.mark.parametrize("in_process", [True, False])
+def test_an_uncached_hub_model_fails_fast_when_the_hub_cannot_be_reached(in_process, run_args, tmp_path, capsys):
+    """Not a minute of huggingface_hub retries: one line, exit 2, nothing written.
+
+    In this process huggingface_hub is offline (tests set HF_HUB_OFFLINE before it is imported);
+    a subprocess with the Hub "online" but its endpoint refusing connections shows the probe.
+    """
+    import time
+
+    args = run_args("none:pawsx")
+    args[args.index("--model") + 1] = "xstilts-tests/no-such-model"
+    started = time.perf_counter()
+    if in_process:
+        rc, err, reason = main(args), capsys.readouterr().err.strip(), "HF_HUB_OFFLINE is set"
+    else:
+        env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+        env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # refused: nothing listens on the discard port
+        p = subprocess.run([sys.executable, "-m", "runner.cli", *args], capture_output=True, text=True, env=env,
+                           cwd=Path(__file__).resolve().parents[2], timeout=120)
+        rc, err, reason = p.returncode, p.stderr.strip(), "no answer from http://127.0.0.1:9"
+    assert rc == 2 and time.perf_counter() - started < 30
+    assert err.startswith("error: model 'xstilts-tests/no-such-model' is not in the local cache") and "\n" not in err
+    assert reason in err, err
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
 def test_the_console_script_prints_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", "--pair", "mnli:pawx", "--store",
