@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import pickle
 import random
@@ -88,11 +89,21 @@ def feature_length(ids: list, kind: str) -> int:
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    """A short hash of what the tokenizer does (class, vocabulary, special tokens)."""
+    """A short hash of what the tokenizer does (class, vocabulary, special tokens).
+
+    The backend's truncation and padding state are left out: a call with ``truncation=True``
+    sets them on the shared backend, and they describe that call, not the tokenizer (the
+    caches that use this key name their max length themselves).
+    """
     h = hashlib.sha256(type(tokenizer).__name__.encode())
     backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
-    h.update(backend.to_str().encode() if backend is not None and hasattr(backend, "to_str") else
-             repr(sorted(tokenizer.get_vocab().items())).encode())
+    if backend is not None and hasattr(backend, "to_str"):
+        spec = json.loads(backend.to_str())
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+        h.update(json.dumps(spec, sort_keys=True).encode())
+    else:
+        h.update(repr(sorted(tokenizer.get_vocab().items())).encode())
     h.update(repr(tokenizer.all_special_ids).encode())
     return h.hexdigest()[:16]
 

@@ -119,7 +119,6 @@ class TokenCounter:
 
             try:
                 self._tokenizer = load_tokenizer(self.cfg.model)
-                # taken before any encoding: the backend's state then records truncation settings
                 self._fingerprint = tokenizer_fingerprint(self._tokenizer)
             except RunnerError as e:
                 self.tokenizer_error = str(e)

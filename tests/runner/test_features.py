@@ -94,3 +94,17 @@ def test_padding_efficiency_on_xnli_like_lengths():
     fixed = sum(lengths) / (len(lengths) * 128)  # reference scripts pad to max_seq_length 128
     assert grouped >= 0.95 > random_batches > fixed
     assert padding_efficiency(lengths, sorted_batches(lengths, 64)) > grouped
+
+
+def test_tokenizer_fingerprint_ignores_per_call_truncation_state(tiny_model):
+    """A call with truncation sets state on the shared backend; cache keys must not change with it."""
+    from transformers import AutoTokenizer
+
+    from runner.features import tokenizer_fingerprint
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)  # its own copy: this test changes it
+    before = tokenizer_fingerprint(tokenizer)
+    tokenizer("one two three " * 40, truncation=True, max_length=8)
+    assert tokenizer_fingerprint(tokenizer) == before
+    tokenizer.add_tokens(["zzz-new-token"])  # a real change of what it does still changes the key
+    assert tokenizer_fingerprint(tokenizer) != before
