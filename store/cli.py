@@ -14,7 +14,7 @@ from pathlib import Path
 
 from store.analysis import Filters
 from store.catalog import load_catalog
-from store.database import ENV_VAR, Store, resolve_store_path
+from store.database import ENV_VAR, Store
 from store.errors import StoreError
 from store.exports import FORMATS, TABLES, build_table, render
 
@@ -84,8 +84,8 @@ def _filters(args: argparse.Namespace) -> Filters:
 def cmd_info(args: argparse.Namespace) -> int:
     with Store.open(args.store, read_only=True) as st:
         print(f"store: {st.root}")
-        n = st.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS results")
-        print(f"{n['runs'][0]} runs, {n['results'][0]} result rows\n")
+        runs, rows = st.counts()
+        print(f"{runs} runs, {rows} result rows\n")
         print("sources (every result row traces to one):")
         src = st.query(
             """
@@ -120,14 +120,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    root = resolve_store_path(args.store)
-    st = Store(root, read_only=False)
-    root.mkdir(parents=True, exist_ok=True)
-    st.rebuild()
-    st.close()
-    with Store.open(root) as st:
-        n = st.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS rows")
-    print(f"built {st.index_path}: {n['runs'][0]} runs, {n['rows'][0]} result rows")
+    with Store.open(args.store, rebuild=True) as st:
+        runs, rows = st.counts()
+    print(f"built {st.index_path}: {runs} runs, {rows} result rows")
     return 0
 
 

@@ -36,7 +36,7 @@ import pyarrow as pa
 from store import catalog as catalog_mod
 from store.catalog import Catalog, load_catalog
 from store.errors import StoreError
-from store.published import Source, load_published
+from store.published import PUBLISHED_KEYS, Source, load_published
 from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
 from store.shards import list_shards, read_shard, write_shard
 
@@ -89,12 +89,13 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True) -> Store:
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False) -> Store:
         """Opens (creating if needed) the store at ``path`` and brings its index up to date.
 
         Args:
             path: store folder; None means ``$XSTILTS_STORE`` or the default location.
             read_only: queries only; the index is still refreshed from new shards first.
+            rebuild: build the index from scratch first (``store build``, after a pull).
         """
         root = resolve_store_path(path)
         if root.exists() and not root.is_dir():
@@ -106,6 +107,8 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create store folder {root}: {e.strerror}") from e
         st = cls(root, read_only)
+        if rebuild:
+            st.rebuild()
         if not st.refresh(wait=True, wait_s=_READER_WAIT_S if read_only else _LOCK_WAIT_S):
             # A reader must not fail because a dashboard or writer holds the index: it reads what
             # is indexed and says that newer shards are not shown yet.
@@ -246,7 +249,7 @@ class Store:
         """Registers the citation of imported results (refuses to change an existing one)."""
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
-        if source.source == RUNNER_SOURCE or source.source in {s.source for s in load_published(self.catalog)[0]}:
+        if source.source == RUNNER_SOURCE or source.source in PUBLISHED_KEYS:
             raise StoreError(f"source key {source.source!r} is reserved; choose another --source")
         self.sources_dir.mkdir(parents=True, exist_ok=True)
         path = self.sources_dir / f"{source.source}.json"
@@ -261,6 +264,11 @@ class Store:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(payload)
         os.replace(tmp, path)
+
+    def counts(self) -> tuple[int, int]:
+        """(runs, result rows) in the index."""
+        n = self.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS rows")
+        return int(n["runs"][0]), int(n["rows"][0])
 
     def has_run(self, run_id: str) -> bool:
         """True if a shard for ``run_id`` exists (whether or not the index has caught up)."""

@@ -6,7 +6,6 @@ run id already stored with other numbers leaves the store exactly as it was.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -74,8 +73,6 @@ def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list
     for i, row in enumerate(df.iter_rows(named=True), start=2):
         what = f"{path.name} line {i}"
         value, conversion = _number(row["value"], what, fraction)
-        if math.isnan(value):
-            raise StoreError(f"{what}: value is NaN")
         try:
             inter = cat.canonical_intermediate(row["intermediate"])
         except StoreError as e:

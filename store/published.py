@@ -12,7 +12,6 @@ import csv
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from store.catalog import AVERAGE_LANGUAGE, BASELINE, BEST_PER_TARGET, DATA_DIR
 from store.errors import StoreError
@@ -53,6 +52,9 @@ _FILES = (
         {"issue #8": "xtreme_issue8", "issue #38": "xtreme_issue38"},
     ),
 )
+
+#: Source keys of the published results: reserved, `store import` cannot take them.
+PUBLISHED_KEYS = frozenset(k for spec in _FILES for k in spec.keys.values())
 
 # The model as printed -> catalog model id. Matched on the start of the label.
 _MODELS = (
@@ -195,6 +197,3 @@ def load_published(catalog) -> tuple[list[Source], list[tuple[Run, list[Result]]
                 )
     return list(sources.values()), [(runs[k], groups[k]) for k in runs]
 
-
-def published_files() -> list[Path]:
-    return [PUBLISHED_DIR / f.name for f in _FILES]

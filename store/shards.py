@@ -9,7 +9,6 @@ never look at.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -127,6 +126,3 @@ def list_shards(runs_dir: Path) -> dict[str, Path]:
         if p.name.endswith(SHARD_SUFFIX) and not p.name.startswith(".")
     }
 
-
-def dumps_sources(sources: dict) -> str:
-    return json.dumps(sources, sort_keys=True, indent=1)

@@ -316,12 +316,10 @@ def pull(repo: str | os.PathLike | Remote, store_path: str | os.PathLike | None)
     with tempfile.TemporaryDirectory(prefix="xstilts-pull-") as tmp:
         _read_manifest(remote, listing, Path(tmp))
     added, already = _fetch_into(remote, listing, [rel for rel in listing if _is_store_file(rel)], root)
-    root.mkdir(parents=True, exist_ok=True)
-    Store(root, read_only=False).rebuild()
-    with Store.open(root) as st:
-        n = st.query("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM results) AS rows")
+    with Store.open(root, rebuild=True) as st:
+        runs, rows = st.counts()
     new_sources = sum(rel.startswith("sources/") for rel in added)
-    return PullReport(remote.name, root, len(added) - new_sources, new_sources, already, int(n["runs"][0]), int(n["rows"][0]))
+    return PullReport(remote.name, root, len(added) - new_sources, new_sources, already, runs, rows)
 
 
 def resolve_store(spec: str | os.PathLike | None) -> Path:

@@ -14,11 +14,7 @@ def validate_store(path, rebuild: bool = False) -> list[str]:
     if not root.is_dir():
         raise StoreError(f"no store at {root}; create one with `store build --store {root}`")
     problems: list[str] = []
-    if rebuild:
-        st = Store(root, read_only=False)
-        st.rebuild()
-        st.close()
-    with Store.open(root, read_only=True) as st:
+    with Store.open(root, read_only=True, rebuild=rebuild) as st:
         shards = list_shards(st.runs_dir)
         for run_id, p in sorted(shards.items()):
             try:
