@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from store.analysis import Filters, target_means
+from store.analysis import Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
 from store.errors import StoreError
 
@@ -59,37 +59,50 @@ def _target_order(targets) -> list[str]:
     return sorted(set(targets), key=lambda t: order.get(t, 999))
 
 
-def _run_label(df: pl.DataFrame) -> pl.Expr:
-    return pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
-        pl.format("{} ({})", "intermediate", "variant")
-    )
+#: A row's name: the intermediate task, with its variant in brackets when there is one.
+_RUN_LABEL = (
+    pl.when(pl.col("variant") == "")
+    .then(pl.col("intermediate"))
+    .otherwise(pl.format("{} ({})", "intermediate", "variant"))
+    .alias("row")
+)
 
 
-def _wide(means: pl.DataFrame, index: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    means = means.with_columns(
-        pl.struct("target", "metric").map_elements(lambda s: _column_label(s["target"], s["metric"]), return_dtype=pl.String).alias("column")
-    )
+def _column_order(frame: pl.DataFrame) -> list[str]:
+    """Value-column labels in catalog order of the targets, then by metric."""
+    pairs = frame.select("target", "metric").unique()
     order = []
-    for t in _target_order(means["target"]):
-        order += sorted(means.filter(pl.col("target") == t)["column"].unique().to_list())
+    for t in _target_order(pairs["target"]):
+        order += sorted(_column_label(t, m) for m in pairs.filter(pl.col("target") == t)["metric"])
+    return order
+
+
+def _wide(means: pl.DataFrame, index: list[str]) -> pl.DataFrame:
+    """One column per (target, metric), in :func:`_column_order`."""
+    labels = {(t, m): _column_label(t, m) for t, m in means.select("target", "metric").unique().iter_rows()}
+    means = means.with_columns(
+        pl.struct("target", "metric")
+        .map_elements(lambda s: labels[(s["target"], s["metric"])], return_dtype=pl.String)
+        .alias("column")
+    )
     wide = means.pivot(on="column", index=index, values="value", aggregate_function="first")
-    return wide.select(*index, *order), order
+    return wide.select(*index, *_column_order(means))
 
 
 def matrix_table(store, f: Filters) -> Table:
     """Intermediate task x target of the mean headline score."""
-    m = target_means(store, f).with_columns(_run_label(pl).alias("row"))
+    m = target_means(store, f).with_columns(_RUN_LABEL)
     if m.is_empty():
         raise StoreError("no results match these filters; loosen --model/--source/--target or check `store info`")
     index = ["source", "model", "setting", "split", "row"]
-    wide, cols = _wide(m, index)
+    wide, cols = _wide(m, index), _column_order(m)
     wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
     return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height), "Mean score over languages")
 
 
 def gains_table(store, f: Filters) -> Table:
     """Baseline, intermediate-task scores and Δ rows per source and model."""
-    m = target_means(store, f).with_columns(_run_label(pl).alias("row"))
+    m = target_means(store, f).with_columns(_RUN_LABEL)
     keys = ["source", "model", "setting", "split", "target", "metric"]
     base = m.filter(pl.col("intermediate") == BASELINE).select(*keys, pl.col("value").alias("baseline"))
     inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner")
@@ -106,10 +119,9 @@ def gains_table(store, f: Filters) -> Table:
     index = ["source", "model", "setting", "split", "row"]
     parts = []
     for kind, frame in (("0", baseline_rows), ("1", inter), ("2", deltas)):
-        wide, _ = _wide(frame.select(*keys, "row", "value"), index)
-        parts.append(wide.with_columns(pl.lit(kind).alias("_kind")))
+        parts.append(_wide(frame.select(*keys, "row", "value"), index).with_columns(pl.lit(kind).alias("_kind")))
     wide = pl.concat(parts, how="diagonal_relaxed")
-    cols = [c for c in _wide(m.select(*keys, "row", "value"), index)[1] if c in wide.columns]
+    cols = [c for c in _column_order(m) if c in wide.columns]
     wide = wide.sort(["source", "model", "setting", "split", "_kind", "row"]).select(*index, *cols, "_kind")
     score_rows = tuple(k != "2" for k in wide["_kind"])
     return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows, "Gain over the none baseline (points)")
@@ -117,9 +129,7 @@ def gains_table(store, f: Filters) -> Table:
 
 def per_language_table(store, f: Filters) -> Table:
     """One row per (source, model, intermediate, target, metric), one column per language."""
-    from store.analysis import scores
-
-    s = scores(store, f).with_columns(_run_label(pl).alias("row"))
+    s = scores(store, f).with_columns(_RUN_LABEL)
     if s.is_empty():
         raise StoreError("no results match these filters; loosen them or check `store info`")
     index = ["source", "model", "setting", "split", "row", "target", "metric"]
