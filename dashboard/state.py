@@ -2,7 +2,8 @@
 
 Every value that arrives from the URL is checked against the options the store offers before
 it is used; values that do not fit are dropped with a one-line, display-safe message. Values
-reach SQL only as query parameters (through :class:`store.analysis.Filters`), never as text.
+reach SQL only as query parameters (through the store's ``Filters``, made by
+:func:`dashboard.data.filters` from :meth:`Selection.filter_fields`), never as text.
 
 Example:
     >>> opts = Options(models=("xlm-roberta-large",), metrics=("accuracy",), splits=("test",),
@@ -18,8 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-
-from store.analysis import Filters
 
 RUNNER_SOURCE = "runner"
 #: Sidebar "source" choices: published sources only, this project's own runs only, or both.
@@ -72,8 +71,8 @@ class Selection:
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
 
-    def filters(self, options: Options, **overrides: object) -> Filters:
-        """The :class:`store.analysis.Filters` of this selection (``overrides`` win)."""
+    def filter_fields(self, options: Options) -> dict[str, object]:
+        """The fields of the store's ``Filters`` for this selection (:func:`dashboard.data.filters`)."""
         if self.source == "published":
             sources = options.published_sources or ("(none)",)
         elif self.source == RUNNER_SOURCE:
@@ -81,7 +80,7 @@ class Selection:
         else:
             sources = ()
         headline = self.metric == HEADLINE
-        fields = {
+        return {
             "models": (self.model,),
             "sources": sources,
             "metrics": () if headline else (self.metric,),
@@ -91,8 +90,6 @@ class Selection:
             "families": self.families,
             "headline_only": headline,
         }
-        fields.update(overrides)
-        return Filters(**fields)
 
     def describe(self) -> str:
         """One line naming the slice, for captions."""

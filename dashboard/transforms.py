@@ -1,7 +1,8 @@
 """Reshaping for display (pure polars: no Streamlit, no store I/O, no statistics).
 
-Every number shown comes from :mod:`store.analysis`; these functions only filter, join, rename,
-label and pivot its frames so that the charts and tables can draw them.
+Every number shown comes from the store's analysis (through :mod:`dashboard.data`); these functions
+only filter, join, rename, label and pivot its frames so that the charts and tables can draw them.
+They import nothing of the store: what they need of it arrives as arguments.
 
 Example:
     >>> import polars as pl
@@ -14,12 +15,8 @@ Example:
 from __future__ import annotations
 
 import math
-import shlex
-from collections.abc import Sequence
 
 import polars as pl
-
-from store.analysis import AXES, single_task
 
 #: Published sources that carry the X-STILTs leaderboard entry beside XLM-R.
 PUBLISHED_XSTILTS = ("rembert_t16", "rembert_t7", "mt5_readme")
@@ -30,8 +27,6 @@ AXIS_LABELS = {
 }
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
-INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
-SEEDS = (1, 2, 3)  # gains are means over seeds; three is the usual minimum
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -39,17 +34,14 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 # ---------------------------------------------------------------------- Question page
-def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
-    """Gain rows of one named intermediate task each (no baseline, mix, multitask or 'best')."""
-    if gains_df.is_empty():
-        return gains_df
-    keep = [i for i in gains_df["intermediate"].unique() if single_task(i)]
-    return gains_df.filter(pl.col("intermediate").is_in(keep))
+def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, col: str) -> pl.DataFrame:
+    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``.
 
-
-def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:
-    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``."""
-    col = AXES[axis]
+    Args:
+        summary: mean gain per (target type, intermediate task).
+        complexity: the store's complexity table.
+        col: its column of the chosen axis (the store's ``AXES[axis]``).
+    """
     comp = complexity.select(pl.col("task").alias("intermediate"), pl.col(col).cast(pl.Float64).alias("x"),
                              "format_level", "reasoning_type")
     return summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x")
@@ -91,29 +83,6 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
         .select(cols)
         .sort("level", "target", "source", descending=[True, False, False])
     )
-
-
-def runner_commands(model: str, targets: Sequence[str], store: str,
-                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS) -> str:
-    """The shell commands that fill the Question view: every intermediate task and the baseline.
-
-    A Hub store (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store
-    that is then pushed.
-    """
-    hub = store.startswith("hf://")
-    local = "PATH/TO/LOCAL/STORE" if hub else store
-    lines = [
-        f"for target in {' '.join(targets)}; do",
-        f"  for inter in {' '.join(('none', *intermediates))}; do",
-        f"    for seed in {' '.join(map(str, seeds))}; do",
-        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed" --store {shlex.quote(local)}',
-        "    done",
-        "  done",
-        "done",
-    ]
-    if hub:
-        lines.append(f"store push --store {local} --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- Transfer matrix
@@ -246,13 +215,11 @@ def claim_points(result) -> pl.DataFrame:
     Each numeric check gives one row per item of its detail (intermediate task, target, published
     estimate, complexity group) with the value and interval :mod:`store.claim_checks` measured, and
     one row for the check's own measure carrying the claimed region (``band_lo``/``band_hi``,
-    :func:`store.claims.region`, open ends cut at the data's extent). Config checks have no numbers.
+    the check's ``claimed_region``, open ends cut at the data's extent). Config checks have no numbers.
 
     Args:
-        result: a :class:`store.claims.ClaimResult`.
+        result: a judged claim (the store's ``ClaimResult``).
     """
-    from store.claims import region
-
     rows: list[dict] = []
     numbered = [c for c in result.checks if c.check.comparison != "config"]
     for no, c in enumerate(numbered, 1):
@@ -279,10 +246,7 @@ def claim_points(result) -> pl.DataFrame:
                 check.comparison if check.comparison == "top_k" else check.quantity, "measured").format(variant=check.variant)
             out.append({"row": label, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "role": "measured",
                         "n": m.n, "measured": True})
-            try:
-                a, b, a_open, b_open = region(check.comparison, check.value, check.tolerance)
-            except (KeyError, TypeError):
-                a = b = None
+            a, b, a_open, b_open = check.claimed_region or (None, None, False, False)
             if a is not None:
                 seen = _finite(*(x for r in out for x in (r["value"], r["ci_low"], r["ci_high"])), a, b)
                 pad = max(0.5, 0.1 * (max(seen) - min(seen)))

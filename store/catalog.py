@@ -18,6 +18,7 @@ import csv
 import difflib
 import functools
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,3 +274,22 @@ def load_catalog() -> Catalog:
             raise StoreError(f"task_languages.csv lists {key} / {r['language']} twice")
         langs.append(r["language"])
     return Catalog(tasks, languages, models, {k: tuple(v) for k, v in bench.items()})
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """The runs that answer the study's question: every intermediate task and the baseline, per seed."""
+
+    intermediates: tuple[str, ...]
+    seeds: tuple[int, ...]
+    baseline: str = BASELINE
+
+
+@functools.cache
+def study_design() -> StudyDesign:
+    """The study design of ``data/catalog/study.json`` (intermediate tasks from ``tasks.csv``)."""
+    raw = json.loads((CATALOG_DIR / "study.json").read_text())
+    seeds = tuple(raw["seeds"])
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise StoreError(f"study.json: seeds must be a non-empty list of integers, got {raw['seeds']!r}")
+    return StudyDesign(intermediates=tuple(load_catalog().intermediate_tasks()), seeds=seeds)

@@ -17,9 +17,9 @@ import streamlit as st
 
 from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
+from dashboard.data import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
+from dashboard.data import render_claims
 from dashboard.views import View, show
-from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
-from store.claims import render as render_claims
 
 SHOW = ("all", *VERDICTS)
 ICONS = {SUPPORTED: ":material/check_circle:", CONTRADICTED: ":material/cancel:", UNDECIDED: ":material/help:"}

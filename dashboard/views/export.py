@@ -10,10 +10,9 @@ import functools
 
 import streamlit as st
 
-from dashboard import export, sidebar
+from dashboard import data, export, sidebar
 from dashboard.state import Options, Selection
 from dashboard.views import View, languages, matrix, question
-from store.errors import StoreError
 
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
                 "gains": "Gain over the none baseline per target"}
@@ -21,14 +20,12 @@ TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-langua
 
 def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
     """Paper tables by name (a ``Table`` or a one-line reason) and every chart of the other pages."""
-    from store.exports import TABLES
-
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     tables: dict[str, object] = {}
-    for name in TABLES:
+    for name in data.TABLES:
         try:
             tables[name] = reader.paper_table(name, f)
-        except StoreError as e:
+        except data.StoreError as e:
             tables[name] = str(e)
     view = View()
     for prefix, page in (
@@ -44,15 +41,11 @@ def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
 
 
 def _table_bytes(table, fmt: str) -> bytes:
-    from store.exports import render
-
-    return render(table, fmt)
+    return data.render_table(table, fmt)
 
 
 def render() -> None:
     """Draws the page."""
-    from store.exports import FORMATS
-
     ctx = sidebar.current()
     st.title("Export")
     st.caption(ctx.selection.describe())
@@ -64,8 +57,8 @@ def render() -> None:
         if isinstance(table, str):
             st.info(table)
             continue
-        cols = st.columns(len(FORMATS))
-        for col, fmt in zip(cols, FORMATS):
+        cols = st.columns(len(data.TABLE_FORMATS))
+        for col, fmt in zip(cols, data.TABLE_FORMATS):
             col.download_button(fmt, functools.partial(_table_bytes, table, fmt), file_name=export.file_name(f"xstilts-{name}", fmt),
                                 mime=export.MIME[fmt], key=f"dl-{name}-{fmt}", on_click="ignore", icon=":material/download:")
         with st.expander("Preview"):

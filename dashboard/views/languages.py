@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 
@@ -46,7 +46,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
         group: family, genus, script or resource class.
         low_only: keep low-resource languages only.
     """
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     view = View()
     langs = reader.languages()
     if value == "gain":
