@@ -15,7 +15,8 @@ from dashboard.state import Options, Selection
 from dashboard.views import View, languages, matrix, question
 
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
-                "gains": "Gain over the none baseline per target"}
+                "gains": "Gain over the none baseline per target",
+                "paired": "Paired tests against the none baseline (per-example predictions)"}
 
 
 def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:

@@ -94,7 +94,8 @@ def test_charts_export_as_images(reader, generated_store, fmt, magic):
 
 def test_paper_tables_come_from_the_store(reader, bundled_store):
     tables, _ = export_view.compute(reader, reader.options(), _sel(bundled_store))
-    assert set(tables) == {"matrix", "per-language", "gains"}
+    assert set(tables) == {"matrix", "per-language", "gains", "paired"}
+    assert "no run with predictions" in tables["paired"]  # published rows carry no predictions: said, not drawn
     latex = render_table(tables["gains"], "latex").decode()
     assert r"\toprule" in latex and "80.0" in latex  # X-STILTs XNLI as printed in RemBERT Table 16
 
