@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,7 @@ import polars as pl
 import pyarrow as pa
 
 from store import catalog as catalog_mod
+from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
 from store.demo import DEMO_SOURCE
 from store.errors import StoreError
@@ -269,20 +271,32 @@ class Store:
         return [Source(**json.loads(p.read_text())) for p in sorted(self.sources_dir.glob("*.json"))]
 
     # ------------------------------------------------------------------ writing
-    def write_run(self, run: Run, results: Sequence[Result]) -> bool:
+    def write_run(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
         """Validates and stores one run with its results, atomically and idempotently.
+
+        Args:
+            run: the run record.
+            results: its result rows.
+            predictions: optional per-example predictions (a frame in ``store.predictions``'
+                columns). They are published before the shard, and the shard's record names
+                their content hash, so a reader sees both or neither.
 
         Returns:
             True if written, False if the identical run was already there.
 
         Raises:
-            StoreError: invalid run or results, or the same run id with different content.
+            StoreError: invalid run, results or predictions, or the same run id with different content.
         """
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
         if run.source != RUNNER_SOURCE and not (self.sources_dir / f"{run.source}.json").exists():
             raise StoreError(f"source {run.source!r} is not registered; add it with add_source() first")
         validate(run, results, self.catalog)
+        if predictions is not None and not self.has_run(run.run_id):
+            frame = predictions_mod.normalize(predictions)
+            predictions_mod.check_against(frame, run, results)
+            _, digest = predictions_mod.write_predictions(self.root, run.run_id, frame)
+            run = replace(run, predictions=digest)
         _, written = write_shard(self.runs_dir, run.stamped(), results)
         self.refresh(wait=False)
         return written
