@@ -24,11 +24,13 @@ import os
 import polars as pl
 import streamlit as st
 
-from dashboard.state import Options, Selection
+from dashboard.state import HEADLINE, RUNNER_SOURCE, Options, Selection
 from store.api import (  # noqa: F401 (some are re-exported: the pages take the store's names from here)
     AXES,
     CONTRADICTED,
+    DEMO_MARK,
     INDEX_NAME,
+    RUN_SOURCES,
     SUPPORTED,
     TABLE_FORMATS,
     TABLES,
@@ -100,8 +102,28 @@ def reload_store(spec: str) -> None:
 
 
 def filters(sel: Selection, options: Options, **overrides: object) -> Filters:
-    """The store's :class:`~store.api.Filters` of a sidebar selection (``overrides`` win)."""
-    return Filters(**{**sel.filter_fields(options), **overrides})
+    """The store's :class:`~store.api.Filters` of a sidebar selection (``overrides`` win).
+
+    Source *own runs* means the runner's runs and any ``store demo`` runs (marked wherever they show).
+    """
+    if sel.source == "published":
+        sources = options.published_sources or ("(none)",)
+    elif sel.source == RUNNER_SOURCE:
+        sources = RUN_SOURCES
+    else:
+        sources = ()
+    headline = sel.metric == HEADLINE
+    fields = {
+        "models": (sel.model,),
+        "sources": sources,
+        "metrics": () if headline else (sel.metric,),
+        "splits": (sel.split,),
+        "settings": (sel.setting,),
+        "target_types": sel.target_types,
+        "families": sel.families,
+        "headline_only": headline,
+    }
+    return Filters(**{**fields, **overrides})
 
 
 def _empty_summary(by: tuple[str, ...]) -> pl.DataFrame:
@@ -126,6 +148,10 @@ class Reader:
     def options(self) -> Options:
         """What the sidebar offers: the values present in this store."""
         return Options(**dataclasses.asdict(self.store.offered()))
+
+    def has_demo(self) -> bool:
+        """True if the store holds demonstration runs (``store demo``): every page then says so."""
+        return self.store.has_demo()
 
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""
@@ -226,6 +252,9 @@ class CachedReader:
 
     def options(self) -> Options:
         return self._call("options")
+
+    def has_demo(self) -> bool:
+        return self._call("has_demo")
 
     def languages(self) -> pl.DataFrame:
         return self._call("languages")

@@ -2,8 +2,8 @@
 
 Every value that arrives from the URL is checked against the options the store offers before
 it is used; values that do not fit are dropped with a one-line, display-safe message. Values
-reach SQL only as query parameters (through the store's ``Filters``, made by
-:func:`dashboard.data.filters` from :meth:`Selection.filter_fields`), never as text.
+reach SQL only as query parameters (through the store's ``Filters``, made from a selection by
+:func:`dashboard.data.filters`), never as text.
 
 Example:
     >>> opts = Options(models=("xlm-roberta-large",), metrics=("accuracy",), splits=("test",),
@@ -70,26 +70,6 @@ class Selection:
     split: str = DEFAULT_SPLIT
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
-
-    def filter_fields(self, options: Options) -> dict[str, object]:
-        """The fields of the store's ``Filters`` for this selection (:func:`dashboard.data.filters`)."""
-        if self.source == "published":
-            sources = options.published_sources or ("(none)",)
-        elif self.source == RUNNER_SOURCE:
-            sources = (RUNNER_SOURCE,)
-        else:
-            sources = ()
-        headline = self.metric == HEADLINE
-        return {
-            "models": (self.model,),
-            "sources": sources,
-            "metrics": () if headline else (self.metric,),
-            "splits": (self.split,),
-            "settings": (self.setting,),
-            "target_types": self.target_types,
-            "families": self.families,
-            "headline_only": headline,
-        }
 
     def describe(self) -> str:
         """One line naming the slice, for captions."""

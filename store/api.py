@@ -13,7 +13,7 @@ this module only (a test holds the dashboard to it).
 
 Example:
     >>> import tempfile
-    >>> with StoreReader.open(tempfile.mkdtemp()) as reader:
+    >>> with StoreReader.open(tempfile.mkdtemp(), create=True) as reader:
     ...     "rembert_t16" in reader.offered().published_sources
     True
 """
@@ -34,7 +34,8 @@ from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, ClaimResu
 from store.claims import missing_commands, region
 from store.claims import render as render_claims
 from store.commands import fill_script, runner_command
-from store.database import INDEX_NAME, Store, resolve_store_path
+from store.database import INDEX_NAME, Store, is_store_folder, resolve_store_path
+from store.demo import DEMO_MARK, DEMO_SOURCE, has_demo
 from store.errors import StoreError
 from store.exports import FORMATS as TABLE_FORMATS
 from store.exports import TABLES, Table
@@ -45,7 +46,8 @@ from store.sync import resolve_store
 
 __all__ = [
     # reading
-    "StoreReader", "Offered", "StudyDesign", "Filters", "INDEX_NAME", "RUNNER_SOURCE", "StoreError",
+    "StoreReader", "Offered", "StudyDesign", "Filters", "INDEX_NAME", "RUNNER_SOURCE", "RUN_SOURCES", "DEMO_MARK",
+    "StoreError",
     "is_remote_store", "resolve_store", "resolve_store_path", "is_store_folder", "prepare_store",
     # analysis helpers on the frames the reader returns
     "AXES", "single_task", "summarize_gains", "complexity_correlation", "simple_vs_complex",
@@ -58,6 +60,9 @@ __all__ = [
     "runner_command", "fill_script",
 ]
 
+#: Sources of runs rather than published tables: the runner's own, and the made-up ``store demo`` runs
+#: (marked as demonstration data wherever they show).
+RUN_SOURCES = (RUNNER_SOURCE, DEMO_SOURCE)
 #: Runs listed at most by :meth:`StoreReader.runs` and :meth:`StoreReader.runs_by_id`.
 RUN_LIST_LIMIT = 2000
 
@@ -75,23 +80,14 @@ class Offered:
     published_sources: tuple[str, ...]
 
 
-def is_store_folder(path: str | os.PathLike) -> bool:
-    """True if ``path`` is an existing store folder (a reader never creates one)."""
-    try:
-        p = Path(path).expanduser()
-        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
-    except (OSError, ValueError):
-        return False
-
-
 def prepare_store(spec: str | None) -> Path:
-    """The local folder of ``spec`` (a Hub store is pulled), created and indexed if needed, then closed.
+    """The local folder of the existing store ``spec`` (a Hub store is pulled), its index brought up to date.
 
     Raises:
-        StoreError: the folder cannot be a store, or a Hub store cannot be reached.
+        StoreError: no store there, or a Hub store cannot be reached.
     """
     path = resolve_store(spec)
-    Store.open(path, read_only=True).close()
+    Store.open(path, read_only=True, create=False).close()
     return path
 
 
@@ -102,9 +98,13 @@ class StoreReader:
         self._store = store
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None) -> StoreReader:
-        """The store at ``path`` (default ``$XSTILTS_STORE``), its index brought up to date, opened read-only."""
-        return cls(Store.open(path, read_only=True))
+    def open(cls, path: str | os.PathLike | None = None, create: bool = False) -> StoreReader:
+        """The store at ``path`` (default ``$XSTILTS_STORE``), its index brought up to date, opened read-only.
+
+        Raises:
+            StoreError: no store at ``path`` (unless ``create``: then a fresh one is made there).
+        """
+        return cls(Store.open(path, read_only=True, create=create))
 
     def __enter__(self) -> StoreReader:
         return self
@@ -144,9 +144,13 @@ class StoreReader:
             settings=col("SELECT DISTINCT setting FROM runs ORDER BY setting = 'zero-shot' DESC, setting"),
             target_types=col("SELECT DISTINCT task_type FROM tasks WHERE role <> 'intermediate' ORDER BY task_type"),
             families=col("SELECT DISTINCT family FROM languages WHERE family IS NOT NULL ORDER BY family"),
-            published_sources=col("SELECT DISTINCT source FROM sources WHERE source <> $runner ORDER BY source",
-                                  {"runner": RUNNER_SOURCE}),
+            published_sources=col("SELECT DISTINCT source FROM sources WHERE NOT list_contains($runs, source) "
+                                  "ORDER BY source", {"runs": list(RUN_SOURCES)}),
         )
+
+    def has_demo(self) -> bool:
+        """True if the store holds demonstration runs (``store demo``): whatever shows them says so."""
+        return has_demo(self._store)
 
     def languages(self) -> pl.DataFrame:
         """The catalog's languages: ``language, name, family, genus, script, resource_class``."""

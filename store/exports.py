@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from store.analysis import Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
+from store.demo import DEMO_MARK, DEMO_SOURCE
 from store.errors import StoreError
 
 TABLES = ("matrix", "per-language", "gains", "paired")
@@ -52,6 +53,8 @@ class Table:
     score_rows: tuple[bool, ...]
     caption: str
     formats: Mapping[str, str] = field(default_factory=dict)
+    #: True when some rows are demonstration data (source ``demo``): they carry the mark in a column.
+    demo: bool = False
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -166,10 +169,20 @@ def paired_table(store, f: Filters) -> Table:
 
 
 def build_table(store, name: str, f: Filters) -> Table:
+    """One paper table; rows of demonstration data get :data:`store.demo.DEMO_MARK` in a first column."""
     builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table}
     if name not in builders:
         raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
-    return builders[name](store, f)
+    return mark_demo(builders[name](store, f))
+
+
+def mark_demo(table: Table) -> Table:
+    """The table with a ``data`` column marking demonstration rows (unchanged when it has none)."""
+    if "source" not in table.frame.columns or DEMO_SOURCE not in set(table.frame["source"]):
+        return table
+    mark = pl.when(pl.col("source") == DEMO_SOURCE).then(pl.lit(DEMO_MARK)).otherwise(pl.lit("")).alias("data")
+    frame = table.frame.select(mark, pl.all())
+    return replace(table, frame=frame, index=("data", *table.index), caption=f"{DEMO_MARK}. {table.caption}", demo=True)
 
 
 # ---------------------------------------------------------------------- formatting
@@ -228,7 +241,8 @@ def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table, best per column in bold."""
     best = _best(table)
     header = [*table.index, *table.values]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
+    lines = [f"*{table.caption}*", ""] if table.demo else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [str(row[c] or "") for c in table.index]
         for col in table.values:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from store.api import Filters, Offered, StoreReader, is_store_folder, prepare_store
+from store.api import Filters, Offered, StoreError, StoreReader, is_store_folder, prepare_store
 from store.database import Store
 from store.records import Result, Run
 
@@ -77,7 +77,11 @@ def test_hostile_values_are_parameters(reader):
     assert reader.gains(Filters(families=(HOSTILE,))).is_empty()
 
 
-def test_prepare_and_recognise_a_store_folder(tmp_path):
+def test_a_reader_never_creates_a_store(tmp_path, store_path):
     assert not is_store_folder(tmp_path / "nothing")
-    path = prepare_store(str(tmp_path / "new"))
-    assert is_store_folder(path) and (path / "index.duckdb").is_file()
+    with pytest.raises(StoreError, match="no store at"):
+        StoreReader.open(tmp_path / "nothing")
+    with pytest.raises(StoreError, match="store build"):
+        prepare_store(str(tmp_path / "nothing"))
+    assert not (tmp_path / "nothing").exists()
+    assert prepare_store(str(store_path)) == store_path and is_store_folder(store_path)

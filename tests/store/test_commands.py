@@ -65,7 +65,7 @@ def test_one_run_command_parses_with_the_runner(variant):
 
 
 def test_every_missing_claims_command_parses_with_the_runner(tmp_path):
-    with StoreReader.open(tmp_path / "store") as reader:  # published rows only: nearly every run is missing
+    with StoreReader.open(tmp_path / "store", create=True) as reader:  # published rows only: nearly every run is missing
         commands = missing_commands(reader.claims())
     assert len(commands) > 100 and any("--variant" in c for c in commands)
     for cmd in commands:
