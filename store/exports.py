@@ -6,6 +6,9 @@ Three tables, all built from :mod:`store.analysis` (one decimal, best value per 
 * ``per-language``: one row per run group and target, one column per language.
 * ``gains``: per target, the ``none`` baseline, each intermediate task and its gain (Δ) over
   the baseline of the same source and model.
+* ``distance``: Spearman's rho between each language's URIEL+ distance to English (every kind)
+  and its mean gain, per source, model and target type, with the bootstrap 95% interval and n
+  languages (:func:`store.distance.correlation_table`; two decimals, signed).
 
 Example:
     >>> import tempfile
@@ -28,7 +31,7 @@ from store.analysis import Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
 from store.errors import StoreError
 
-TABLES = ("matrix", "per-language", "gains")
+TABLES = ("matrix", "per-language", "gains", "distance")
 FORMATS = ("csv", "parquet", "markdown", "latex")
 _METRIC_SHORT = {"accuracy": "acc", "f1": "F1", "em": "EM", "em_f1_avg": "EM/F1", "avg": "avg", "map@20": "mAP@20"}
 
@@ -45,6 +48,7 @@ class Table:
     values: tuple[str, ...]
     score_rows: tuple[bool, ...]
     caption: str
+    decimals: int = 1
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -139,8 +143,29 @@ def per_language_table(store, f: Filters) -> Table:
     return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height), "Score per language")
 
 
+def distance_table(store, f: Filters) -> Table:
+    """Gain against distance to English: rho, interval and n per source, model, target type and kind."""
+    from store.distance import correlation_table
+
+    c = correlation_table(store, f)
+    if c.is_empty():
+        raise StoreError(
+            "no per-language intermediate-task gains for these filters (a gain needs the run and its "
+            "`none` baseline on the same languages); loosen the filters or check `store info`"
+        )
+    frame = c.select(
+        "source", "model", pl.col("target_type").alias("target type"), pl.col("kind").alias("distance"),
+        pl.col("n").cast(pl.String).alias("n languages"), "rho",
+        pl.col("ci_low").alias("rho 95% low"), pl.col("ci_high").alias("rho 95% high"),
+    )
+    index = ("source", "model", "target type", "distance", "n languages")
+    return Table(frame, index, ("rho", "rho 95% low", "rho 95% high"), tuple([False] * frame.height),
+                 "Spearman's rho of URIEL+ distance to English against mean gain (points per language)", decimals=2)
+
+
 def build_table(store, name: str, f: Filters) -> Table:
-    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table}
+    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table,
+                "distance": distance_table}
     if name not in builders:
         raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
     return builders[name](store, f)
@@ -155,10 +180,10 @@ def _best(table: Table) -> dict[str, float | None]:
     return best
 
 
-def _cell(v: float | None, signed: bool) -> str:
-    if v is None:
+def _cell(v: float | None, signed: bool, decimals: int = 1) -> str:
+    if v is None or v != v:  # None or NaN: no value
         return "–"
-    return f"{v:+.1f}" if signed else f"{v:.1f}"
+    return f"{v:+.{decimals}f}" if signed else f"{v:.{decimals}f}"
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -184,7 +209,7 @@ def to_latex(table: Table) -> str:
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [latex_escape(row[c] if row[c] is not None else "") for c in table.index]
         for col in table.values:
-            text = latex_escape(_cell(row[col], signed=not is_score))
+            text = latex_escape(_cell(row[col], signed=not is_score, decimals=table.decimals))
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
@@ -201,7 +226,7 @@ def to_markdown(table: Table) -> str:
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [str(row[c] or "") for c in table.index]
         for col in table.values:
-            text = _cell(row[col], signed=not is_score)
+            text = _cell(row[col], signed=not is_score, decimals=table.decimals)
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = f"**{text}**"
             cells.append(text)
