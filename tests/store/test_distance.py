@@ -212,6 +212,8 @@ def _all_null_kinds() -> set[str]:
 
 
 def test_export_distance_without_gains_is_one_line(capsys, store_dir):
+    assert main(["build", "--store", str(store_dir)]) == 0
+    capsys.readouterr()
     rc = main(["export", "--store", str(store_dir), "--table", "distance"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: no per-language intermediate-task gains") and err.count("\n") == 1
@@ -220,5 +222,5 @@ def test_export_distance_without_gains_is_one_line(capsys, store_dir):
 def test_correlation_nan_cells_print_as_dash():
     from store.exports import _cell
 
-    assert _cell(float("nan"), signed=True, decimals=2) == "–" and _cell(0.123, signed=True, decimals=2) == "+0.12"
+    assert _cell(float("nan"), signed=True, fmt="{:+.2f}") == "–" and _cell(0.123, signed=True, fmt="{:+.2f}") == "+0.12"
     assert np.isnan(spearman([1, 2], [3, 4]))
