@@ -16,7 +16,8 @@ from dashboard.views import View, languages, matrix, question
 
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
                 "gains": "Gain over the none baseline per target",
-                "paired": "Paired tests against the none baseline (per-example predictions)"}
+                "paired": "Paired tests against the none baseline (per-example predictions)",
+                "distance": "Gain against URIEL+ distance to English (Spearman's rho)"}
 
 
 def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
