@@ -176,6 +176,25 @@ class Reader:
         """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
         return store_claims.evaluate(self.store, model=model)
 
+    # ------------------------------------------------------------------ examples (store.pairs)
+    def example_pairs(self, f: analysis.Filters) -> list:
+        """Runs of the slice with predictions and a matching none baseline (:func:`store.pairs.find_pairs`)."""
+        from store import pairs
+
+        return pairs.find_pairs(self.store, f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        """The bucket attributes of a run's predictions."""
+        from store import pairs
+
+        return pairs.bucket_attributes(self.store, run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None):
+        """:func:`store.pairs.analyse_pair` of a run and its baseline: tests, bucket gains, flips."""
+        from store import pairs
+
+        return pairs.analyse_pair(self.store, pairs.pair_for(self.store, run_id), attribute=attribute)
+
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:
         """Every source with its citation, locator, quality, splits, settings and row counts."""

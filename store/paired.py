@@ -403,10 +403,14 @@ _BUCKET_SCHEMA = {
 
 
 def bucket_gains(
-    aligned: pl.DataFrame, metric: str, attribute: str, n_boot: int = N_BOOT, seed: int = 0, n_bins: int = 3
+    aligned: pl.DataFrame, metric: str, attribute: str, n_boot: int = N_BOOT, seed: int = 0, n_bins: int = 3,
+    bucketed: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Gain of the run over the baseline within each bucket of ``attribute``, per language."""
-    b = buckets(aligned, attribute, n_bins)
+    """Gain of the run over the baseline within each bucket of ``attribute``, per language.
+
+    ``bucketed``: :func:`buckets` of ``aligned`` if already computed.
+    """
+    b = bucketed if bucketed is not None else buckets(aligned, attribute, n_bins)
     parts = _parts(aligned, metric)
     row_of = b["_row"].to_numpy().astype(np.int64)
     rows = []

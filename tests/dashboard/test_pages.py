@@ -27,6 +27,8 @@ CHANGES = {
     ("views/runs.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
     ("views/export.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
     ("views/export.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+    ("views/examples.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/examples.py", "generated"): [("radio", "ex_bucket", "label_types")],
 }
 
 
