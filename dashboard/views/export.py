@@ -13,7 +13,7 @@ import functools
 import streamlit as st
 
 from dashboard import export, sidebar
-from dashboard.state import Options, Selection
+from dashboard.state import DEMO_MARK, Options, Selection
 from dashboard.views import View, languages, matrix, question
 from store.errors import StoreError
 
@@ -71,9 +71,18 @@ def _table_bytes(table, fmt: str) -> bytes:
 def _render_table(name: str, table) -> None:
     from store.exports import FORMATS
 
+    with_demo = False
+    if getattr(table, "demo", False):
+        st.warning(f"**{DEMO_MARK}**: this table holds made-up `store demo` rows. Pick *Source: published* in "
+                   "the sidebar to leave them out, or tick the box to download it anyway, marked as such "
+                   "(`store export --allow-demo`).")
+        with_demo = st.checkbox("Export demonstration data (marked)", key="export_demo")
     st.markdown(f"**{TABLE_TITLES.get(name, name)}** (`store export --table {name}`)")
     if isinstance(table, str):
         st.info(table)
+        return
+    if table.demo and not with_demo:
+        st.caption("Demonstration data: not offered for download unless the box above is ticked.")
         return
     cols = st.columns(len(FORMATS))
     for col, fmt in zip(cols, FORMATS):
@@ -102,6 +111,7 @@ def render() -> None:
     if charts_of == NONE:
         return
     _, view = compute(ctx.reader, ctx.options, ctx.selection, charts_of=charts_of)
+    mark = DEMO_MARK if ctx.reader.has_demo() else ""
     for note in view.notes:
         st.info(note)
     if not view.charts:
@@ -109,7 +119,7 @@ def render() -> None:
     for name, chart in view.charts.items():
         cols = st.columns([4, 1, 1])
         cols[0].markdown(f"`{name}`")
-        spec = export.chart_spec(chart)
+        spec = export.chart_spec(chart, mark)
         for col, fmt in zip(cols[1:], export.CHART_FORMATS):
             col.download_button(fmt.upper(), functools.partial(export.spec_bytes, spec, fmt),
                                 file_name=export.file_name(f"xstilts-{name}", fmt), mime=export.MIME[fmt],

@@ -97,7 +97,7 @@ def test_charts_export_as_images(reader, generated_store, fmt, magic):
 
 def test_paper_tables_come_from_the_store(reader, bundled_store):
     assert export_view.compute(reader, reader.options(), _sel(bundled_store)) == ({}, export_view.View())  # nothing picked
-    assert export_view.table_names() == ("matrix", "per-language", "gains")
+    assert set(export_view.table_names()) >= {"matrix", "per-language", "gains"}
     tables, view = export_view.compute(reader, reader.options(), _sel(bundled_store), table="gains")
     assert list(tables) == ["gains"] and not view.charts
     from store.exports import render
