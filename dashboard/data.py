@@ -24,6 +24,7 @@ from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
 from store import analysis
 from store import claims as store_claims
 from store import demo as store_demo
+from store import derived
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
@@ -175,8 +176,22 @@ class Reader:
 
     # ------------------------------------------------------------------ claims (store.claims)
     def claims(self, model: str) -> list[store_claims.ClaimResult]:
-        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
-        return store_claims.evaluate(self.store, model=model)
+        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``).
+
+        Judged once per store state (:func:`store.derived.memo`): a new run changes the key.
+        """
+        return derived.memo(self.store, "claims", (model,), lambda: store_claims.evaluate(self.store, model=model),
+                            state=self._state())
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        """Claim id -> :meth:`runs_by_id` of the runs it used, once per store state like :meth:`claims`."""
+        return derived.memo(self.store, "claims_runs", (model,),
+                            lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model)},
+                            state=self._state())
+
+    def _state(self) -> str:
+        """:func:`store.derived.state_key` of the store, once per reader (a reader lives for one render)."""
+        return self._once(("state",), lambda: derived.state_key(self.store))
 
     # ------------------------------------------------------------------ examples (store.pairs)
     def example_pairs(self, f: analysis.Filters) -> list:
