@@ -37,6 +37,8 @@ from store.api import (  # noqa: F401 (some are re-exported: the pages take the 
     UNDECIDED,
     VERDICTS,
     ClaimResult,
+    Pair,
+    PairAnalysis,
     Filters,
     StoreError,
     StoreReader,
@@ -209,8 +211,29 @@ class Reader:
 
     # ------------------------------------------------------------------ claims
     def claims(self, model: str) -> list[ClaimResult]:
-        """Every claim judged on this store for one model (as ``store claims --model``)."""
-        return self.store.claims(model)
+        """Every claim judged on this store for one model (as ``store claims --model``), once per store state."""
+        return self.store.claims(model, state=self._state())
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        """Claim id -> the runs it used (as :meth:`runs_by_id`), once per store state like :meth:`claims`."""
+        return self.store.claims_runs(model, state=self._state())
+
+    def _state(self) -> str:
+        """The store's state key, once per reader (a reader lives for one render)."""
+        return self._once(("state",), self.store.state_key)
+
+    # ------------------------------------------------------------------ per-example pairs
+    def example_pairs(self, f: Filters) -> list[Pair]:
+        """Runs of the slice with predictions and a matching none baseline."""
+        return self.store.example_pairs(f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        """The bucket attributes of a run's predictions."""
+        return self.store.pair_attributes(run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None) -> PairAnalysis:
+        """A run against its baseline example by example: tests, bucket gains, flips."""
+        return self.store.pair_analysis(run_id, attribute)
 
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:
@@ -294,6 +317,18 @@ class CachedReader:
 
     def claims(self, model: str) -> list[ClaimResult]:
         return self._call("claims", model)
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        return self._call("claims_runs", model)
+
+    def example_pairs(self, f: Filters) -> list[Pair]:
+        return self._call("example_pairs", f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        return self._call("pair_attributes", run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None) -> PairAnalysis:
+        return self._call("pair_analysis", run_id, attribute)
 
     def sources(self) -> pl.DataFrame:
         return self._call("sources")

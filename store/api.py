@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from store import analysis, exports
+from store import analysis, derived, exports, pairs
 from store import claims as claim_engine
 from store.analysis import AXES, Filters, complexity_correlation, simple_vs_complex, single_task, summarize_gains
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK, Catalog, StudyDesign, study_design
@@ -40,6 +40,7 @@ from store.errors import StoreError
 from store.exports import FORMATS as TABLE_FORMATS
 from store.exports import TABLES, Table
 from store.exports import render as render_table
+from store.pairs import Pair, PairAnalysis
 from store.records import RUNNER_SOURCE
 from store.remote import is_remote_store
 from store.sync import resolve_store
@@ -53,6 +54,8 @@ __all__ = [
     "AXES", "single_task", "summarize_gains", "complexity_correlation", "simple_vs_complex",
     # paper tables
     "TABLES", "TABLE_FORMATS", "Table", "render_table",
+    # per-example pairs
+    "Pair", "PairAnalysis",
     # claims
     "ClaimResult", "VERDICTS", "SUPPORTED", "CONTRADICTED", "UNDECIDED", "claims_frame", "checks_frame",
     "missing_commands", "region", "render_claims",
@@ -195,9 +198,37 @@ class StoreReader:
         """One of the paper tables (:data:`TABLES`, :func:`store.exports.build_table`)."""
         return exports.build_table(self._store, name, f)
 
-    def claims(self, model: str | None = None) -> list[ClaimResult]:
-        """:func:`store.claims.evaluate` of every claim, for one model (as ``store claims --model``)."""
-        return claim_engine.evaluate(self._store, model=model)
+    def state_key(self) -> str:
+        """:func:`store.derived.state_key`: changes whenever anything a derived result depends on does."""
+        return derived.state_key(self._store)
+
+    def claims(self, model: str | None = None, state: str | None = None) -> list[ClaimResult]:
+        """:func:`store.claims.evaluate` of every claim, for one model (as ``store claims --model``).
+
+        Judged once per store state (:func:`store.derived.memo`; ``state``: a :meth:`state_key`
+        already computed): a new run changes the key.
+        """
+        return derived.memo(self._store, "claims", (model,),
+                            lambda: claim_engine.evaluate(self._store, model=model), state=state)
+
+    def claims_runs(self, model: str | None = None, state: str | None = None) -> dict[str, pl.DataFrame]:
+        """Claim id -> :meth:`runs_by_id` of the runs it used, once per store state like :meth:`claims`."""
+        return derived.memo(self._store, "claims_runs", (model,),
+                            lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model, state)},
+                            state=state)
+
+    # ------------------------------------------------------------------ per-example pairs (store.pairs)
+    def example_pairs(self, f: Filters) -> list[Pair]:
+        """Runs of the slice with predictions and a matching none baseline (:func:`store.pairs.find_pairs`)."""
+        return pairs.find_pairs(self._store, f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        """The bucket attributes of a run's predictions."""
+        return pairs.bucket_attributes(self._store, run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None) -> PairAnalysis:
+        """:func:`store.pairs.analyse_pair` of a run and its baseline: tests, bucket gains, flips."""
+        return pairs.analyse_pair(self._store, pairs.pair_for(self._store, run_id), attribute=attribute)
 
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:
