@@ -12,11 +12,12 @@ import streamlit as st
 
 from dashboard import export, sidebar
 from dashboard.state import DEMO_MARK, Options, Selection
-from dashboard.views import View, languages, matrix, question
+from dashboard.views import View, distance, languages, matrix, question
 from store.errors import StoreError
 
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
-                "gains": "Gain over the none baseline per target"}
+                "gains": "Gain over the none baseline per target",
+                "distance": "Gain against URIEL+ distance to English (Spearman's rho per target type and kind)"}
 
 
 def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
@@ -37,6 +38,7 @@ def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
         ("matrix-score", matrix.compute(reader, options, sel, "score")),
         ("languages-gain", languages.compute(reader, options, sel, "gain")),
         ("languages-score", languages.compute(reader, options, sel, "score")),
+        ("languages-distance", distance.compute(reader, options, sel, distance.DEFAULT_KIND)),
     ):
         for name, chart in page.charts.items():
             view.charts[f"{prefix}-{name}"] = chart
