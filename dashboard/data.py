@@ -194,12 +194,12 @@ class Reader:
 
     def baseline_gaps(self, f: analysis.Filters) -> pl.DataFrame:
         """:func:`store.distance.gaps` of the ``none`` baselines (ours and published rows)."""
-        g = distance.gaps(self.store, f)
+        g = self._once(("gaps", f), lambda: distance.gaps(self.store, f))
         return g.filter((pl.col("intermediate") == BASELINE) & (pl.col("variant") == "")) if not g.is_empty() else g
 
     def gap_change_summary(self, f: analysis.Filters) -> pl.DataFrame:
         """Per target and intermediate task: :func:`store.distance.summarize_gap_change`."""
-        gc = distance.gap_changes(self.store, f)
+        gc = distance.gap_changes(self.store, f, self._once(("gaps", f), lambda: distance.gaps(self.store, f)))
         if gc.is_empty():
             return pl.DataFrame()
         return distance.summarize_gap_change(gc, by=("target", "intermediate"))
