@@ -19,6 +19,7 @@ Everything of the store the dashboard uses comes through here, from the store's 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 import polars as pl
@@ -27,8 +28,10 @@ import streamlit as st
 from dashboard.state import HEADLINE, RUNNER_SOURCE, Options, Selection
 from store.api import (  # noqa: F401 (some are re-exported: the pages take the store's names from here)
     AXES,
+    BASELINE,
     CONTRADICTED,
     DEMO_MARK,
+    DISTANCE_KINDS,
     INDEX_NAME,
     RUN_SOURCES,
     SUPPORTED,
@@ -46,10 +49,13 @@ from store.api import (  # noqa: F401 (some are re-exported: the pages take the 
     Table,
     checks_frame,
     claims_frame,
+    complexity_by_distance,
     complexity_correlation,
+    distance_correlation,
     fill_script,
     is_remote_store,
     is_store_folder,
+    language_points,
     missing_commands,
     prepare_store,
     render_claims,
@@ -59,6 +65,7 @@ from store.api import (  # noqa: F401 (some are re-exported: the pages take the 
     simple_vs_complex,
     single_task,
     summarize_gains,
+    summarize_gap_change,
 )
 
 RUN_LIST_LIMIT = 2000
@@ -133,11 +140,28 @@ def _empty_summary(by: tuple[str, ...]) -> pl.DataFrame:
                                 "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64})
 
 
-class Reader:
-    """Uncached reads on one open store (same methods as :class:`CachedReader`)."""
+def _read(method):
+    """A reader method: Streamlit caches its result per (store path, method, arguments) when the reader
+    has a path (:class:`CachedReader`); an uncached reader just calls it."""
+    @functools.wraps(method)
+    def read(self, *args):
+        return method(self, *args) if self.path is None else _cached(self.path, method.__name__, args, self)
 
-    def __init__(self, store: StoreReader):
+    return read
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(path: str, method: str, args: tuple, _reader: Reader) -> object:
+    """One reader method's result, cached by (path, method, args); ``_reader`` is not hashed."""
+    return getattr(Reader, method).__wrapped__(_reader, *args)
+
+
+class Reader:
+    """Reads on one open store, each a typed method (cached in a :class:`CachedReader`)."""
+
+    def __init__(self, store: StoreReader, path: str | None = None):
         self.store = store
+        self.path = path
         self._memo: dict[tuple, object] = {}
 
     def _once(self, key: tuple, compute):
@@ -147,43 +171,53 @@ class Reader:
         return self._memo[key]
 
     # ------------------------------------------------------------------ options and catalog
+    @_read
     def options(self) -> Options:
         """What the sidebar offers: the values present in this store."""
         return Options(**dataclasses.asdict(self.store.offered()))
 
+    @_read
     def has_demo(self) -> bool:
         """True if the store holds demonstration runs (``store demo``): every page then says so."""
         return self.store.has_demo()
 
+    @_read
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""
         return self.store.languages()
 
+    @_read
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""
         return self.store.targets_of_types(types)
 
+    @_read
     def study_design(self) -> StudyDesign:
         """The intermediate tasks and seeds of the study, as the catalog declares them."""
         return self.store.study_design()
 
+    @_read
     def count_single_task_runs(self, model: str, setting: str) -> int:
         """Runs of one named intermediate task (any source) for this model and setting."""
         return self.store.count_single_task_runs(model, setting)
 
     # ------------------------------------------------------------------ analysis (store.analysis)
+    @_read
     def scores(self, f: Filters) -> pl.DataFrame:
         """Per language, the mean over seeds."""
         return self.store.scores(f)
 
+    @_read
     def gains(self, f: Filters) -> pl.DataFrame:
         """Gains over the matching baseline, computed once per slice for this reader."""
         return self._once(("gains", f), lambda: self.store.gains(f))
 
+    @_read
     def target_means(self, f: Filters) -> pl.DataFrame:
         """One number per run group and target."""
         return self.store.target_means(f)
 
+    @_read
     def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
         """The store's ``summarize_gains`` of the slice's gains (single intermediate tasks only if asked)."""
         g = self.gains(f)
@@ -191,29 +225,79 @@ class Reader:
             g = g.filter(pl.col("intermediate").is_in([i for i in g["intermediate"].unique() if single_task(i)]))
         return _empty_summary(by) if g.is_empty() else summarize_gains(g, by=by)
 
+    @_read
     def complexity(self, model: str | None) -> pl.DataFrame:
         """The complexity table (axes A, B, C), once per model for this reader."""
         return self._once(("complexity", model), lambda: self.store.complexity(model))
 
+    @_read
     def correlation(self, f: Filters, axis: str) -> pl.DataFrame:
         """Spearman's rho of the chosen axis against mean gain, per target type."""
         model = f.models[0] if len(f.models) == 1 else None
         return complexity_correlation(self.gains(f), self.complexity(model), axis=axis)
 
+    @_read
     def simple_vs_complex(self, f: Filters) -> pl.DataFrame:
         """Simple (format levels 1-2) against complex (3-5) intermediate tasks, per target type."""
         model = f.models[0] if len(f.models) == 1 else None
         return simple_vs_complex(self.gains(f), self.complexity(model))
 
+    # ------------------------------------------------------------------ distance to English
+    @_read
+    def distance_source(self) -> dict:
+        """Package, version, citation and configuration of the URIEL+ distances."""
+        return self.store.distance_source()
+
+    @_read
+    def distances(self, kind: str) -> pl.DataFrame:
+        """Every catalog language's distance to English of one kind (null where URIEL+ has none)."""
+        return self._once(("distances", kind), lambda: self.store.distances(kind))
+
+    @_read
+    def language_points(self, f: Filters, kind: str) -> pl.DataFrame:
+        """Mean gain per (target type, language) beside its distance."""
+        return language_points(self.gains(f), self.distances(kind))
+
+    @_read
+    def distance_correlation(self, f: Filters, kind: str) -> pl.DataFrame:
+        """Spearman's rho of distance against gain, per target type."""
+        return distance_correlation(self.gains(f), self.distances(kind), kind)
+
+    @_read
+    def complexity_by_distance(self, f: Filters, kind: str) -> pl.DataFrame:
+        """Simple against complex intermediate tasks per target type, in the kind's catalog terciles."""
+        model = f.models[0] if len(f.models) == 1 else None
+        return complexity_by_distance(self.gains(f), self.complexity(model), self.store.distance_bins(kind))
+
+    def _gaps(self, f: Filters) -> pl.DataFrame:
+        return self._once(("gaps", f), lambda: self.store.gaps(f))
+
+    @_read
+    def baseline_gaps(self, f: Filters) -> pl.DataFrame:
+        """The transfer gaps of the ``none`` baselines (ours and published rows)."""
+        g = self._gaps(f)
+        return g.filter((pl.col("intermediate") == BASELINE) & (pl.col("variant") == "")) if not g.is_empty() else g
+
+    @_read
+    def gap_change_summary(self, f: Filters) -> pl.DataFrame:
+        """Per target and intermediate task: how intermediate training changes the gap, with its interval."""
+        gc = self.store.gap_changes(f, self._gaps(f))
+        if gc.is_empty():
+            return pl.DataFrame()
+        return summarize_gap_change(gc, by=("target", "intermediate"))
+
+    @_read
     def paper_table(self, name: str, f: Filters) -> Table:
         """One of the store's paper tables (``store export --table NAME``)."""
         return self.store.paper_table(name, f)
 
     # ------------------------------------------------------------------ claims
+    @_read
     def claims(self, model: str) -> list[ClaimResult]:
         """Every claim judged on this store for one model (as ``store claims --model``), once per store state."""
         return self.store.claims(model, state=self._state())
 
+    @_read
     def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
         """Claim id -> the runs it used (as :meth:`runs_by_id`), once per store state like :meth:`claims`."""
         return self.store.claims_runs(model, state=self._state())
@@ -223,127 +307,53 @@ class Reader:
         return self._once(("state",), self.store.state_key)
 
     # ------------------------------------------------------------------ per-example pairs
+    @_read
     def example_pairs(self, f: Filters) -> list[Pair]:
         """Runs of the slice with predictions and a matching none baseline."""
         return self.store.example_pairs(f)
 
+    @_read
     def pair_attributes(self, run_id: str) -> tuple[str, ...]:
         """The bucket attributes of a run's predictions."""
         return self.store.pair_attributes(run_id)
 
+    @_read
     def pair_analysis(self, run_id: str, attribute: str | None) -> PairAnalysis:
         """A run against its baseline example by example: tests, bucket gains, flips."""
         return self.store.pair_analysis(run_id, attribute)
 
     # ------------------------------------------------------------------ provenance
+    @_read
     def sources(self) -> pl.DataFrame:
         """Every source with its citation, locator, quality, splits, settings and row counts."""
         return self.store.sources()
 
+    @_read
     def runs(self, f: Filters) -> pl.DataFrame:
         """Runs of the slice (model, sources, setting, targets, intermediates), newest first."""
         return self.store.runs(f, limit=RUN_LIST_LIMIT)
 
+    @_read
     def runs_by_id(self, run_ids: tuple[str, ...]) -> pl.DataFrame:
         """The runs with these ids (the first ``RUN_LIST_LIMIT``), with their source's citation."""
         return self.store.runs_by_id(run_ids, limit=RUN_LIST_LIMIT)
 
+    @_read
     def run_record(self, run_id: str) -> dict:
         """Everything the runs table holds about one run (empty dict if unknown)."""
         return self.store.run_record(run_id)
 
+    @_read
     def run_results(self, run_id: str) -> pl.DataFrame:
         """One run's result rows."""
         return self.store.run_results(run_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _cached(path: str, method: str, args: tuple, _reader: Reader) -> object:
-    """One reader method's result, cached by (path, method, args); ``_reader`` is not hashed."""
-    return getattr(_reader, method)(*args)
-
-
-class CachedReader:
-    """The methods of :class:`Reader`, each cached per (store path, method, arguments)."""
+class CachedReader(Reader):
+    """A :class:`Reader` whose every read is cached per (store path, method, arguments) with ``st.cache_data``."""
 
     def __init__(self, path: str, reader: Reader | None = None):
-        self.path = path
-        self._reader = reader or Reader(open_store(path))
-
-    def _call(self, method: str, *args: object):
-        return _cached(self.path, method, args, self._reader)
-
-    def options(self) -> Options:
-        return self._call("options")
-
-    def has_demo(self) -> bool:
-        return self._call("has_demo")
-
-    def languages(self) -> pl.DataFrame:
-        return self._call("languages")
-
-    def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
-        return self._call("targets_of_types", types)
-
-    def study_design(self) -> StudyDesign:
-        return self._call("study_design")
-
-    def count_single_task_runs(self, model: str, setting: str) -> int:
-        return self._call("count_single_task_runs", model, setting)
-
-    def scores(self, f: Filters) -> pl.DataFrame:
-        return self._call("scores", f)
-
-    def gains(self, f: Filters) -> pl.DataFrame:
-        return self._call("gains", f)
-
-    def target_means(self, f: Filters) -> pl.DataFrame:
-        return self._call("target_means", f)
-
-    def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
-        return self._call("gain_summary", f, by, single_only)
-
-    def complexity(self, model: str | None) -> pl.DataFrame:
-        return self._call("complexity", model)
-
-    def correlation(self, f: Filters, axis: str) -> pl.DataFrame:
-        return self._call("correlation", f, axis)
-
-    def simple_vs_complex(self, f: Filters) -> pl.DataFrame:
-        return self._call("simple_vs_complex", f)
-
-    def paper_table(self, name: str, f: Filters) -> Table:
-        return self._call("paper_table", name, f)
-
-    def claims(self, model: str) -> list[ClaimResult]:
-        return self._call("claims", model)
-
-    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
-        return self._call("claims_runs", model)
-
-    def example_pairs(self, f: Filters) -> list[Pair]:
-        return self._call("example_pairs", f)
-
-    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
-        return self._call("pair_attributes", run_id)
-
-    def pair_analysis(self, run_id: str, attribute: str | None) -> PairAnalysis:
-        return self._call("pair_analysis", run_id, attribute)
-
-    def sources(self) -> pl.DataFrame:
-        return self._call("sources")
-
-    def runs(self, f: Filters) -> pl.DataFrame:
-        return self._call("runs", f)
-
-    def runs_by_id(self, run_ids: tuple[str, ...]) -> pl.DataFrame:
-        return self._call("runs_by_id", run_ids)
-
-    def run_record(self, run_id: str) -> dict:
-        return self._call("run_record", run_id)
-
-    def run_results(self, run_id: str) -> pl.DataFrame:
-        return self._call("run_results", run_id)
+        super().__init__(reader.store if reader is not None else open_store(path), path=path)
 
 
 def open_reader(spec: str) -> tuple[CachedReader | None, str | None]:

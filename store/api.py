@@ -26,16 +26,17 @@ from pathlib import Path
 
 import polars as pl
 
-from store import analysis, derived, exports, pairs
+from store import analysis, derived, distance, exports, pairs
 from store import claims as claim_engine
 from store.analysis import AXES, Filters, complexity_correlation, simple_vs_complex, single_task, summarize_gains
-from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK, Catalog, StudyDesign, study_design
+from store.catalog import BASELINE, BEST_PER_TARGET, DISTANCE_KINDS, MULTITASK, Catalog, StudyDesign, study_design
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, ClaimResult, checks_frame, claims_frame
 from store.claims import missing_commands, region
 from store.claims import render as render_claims
 from store.commands import fill_script, runner_command
 from store.database import INDEX_NAME, Store, is_store_folder, resolve_store_path
 from store.demo import DEMO_MARK, DEMO_SOURCE, has_demo
+from store.distance import complexity_by_distance, distance_correlation, language_points, summarize_gap_change
 from store.errors import StoreError
 from store.exports import FORMATS as TABLE_FORMATS
 from store.exports import TABLES, Table
@@ -52,6 +53,9 @@ __all__ = [
     "is_remote_store", "resolve_store", "resolve_store_path", "is_store_folder", "prepare_store",
     # analysis helpers on the frames the reader returns
     "AXES", "single_task", "summarize_gains", "complexity_correlation", "simple_vs_complex",
+    # distance to English
+    "DISTANCE_KINDS", "BASELINE", "language_points", "distance_correlation", "complexity_by_distance",
+    "summarize_gap_change",
     # paper tables
     "TABLES", "TABLE_FORMATS", "Table", "render_table",
     # per-example pairs
@@ -216,6 +220,27 @@ class StoreReader:
         return derived.memo(self._store, "claims_runs", (model,),
                             lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model, state)},
                             state=state)
+
+    # ------------------------------------------------------------------ distance to English (store.distance)
+    def distance_source(self) -> dict:
+        """Package, version, citation and configuration of the URIEL+ distances."""
+        return distance.distance_source(self._store)
+
+    def distances(self, kind: str) -> pl.DataFrame:
+        """Every catalog language's distance to English of one kind (null where URIEL+ has none)."""
+        return distance.distances(self._store, kind)
+
+    def distance_bins(self, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.distance_bins`: the catalog languages in terciles of one kind."""
+        return distance.distance_bins(self._store, kind)
+
+    def gaps(self, f: Filters) -> pl.DataFrame:
+        """:func:`store.distance.gaps`: the transfer gap (English minus language) of the slice."""
+        return distance.gaps(self._store, f)
+
+    def gap_changes(self, f: Filters, gaps: pl.DataFrame | None = None) -> pl.DataFrame:
+        """:func:`store.distance.gap_changes`: how intermediate training changes the gap (``gaps``: :meth:`gaps` of ``f``)."""
+        return distance.gap_changes(self._store, f, gaps)
 
     # ------------------------------------------------------------------ per-example pairs (store.pairs)
     def example_pairs(self, f: Filters) -> list[Pair]:

@@ -47,3 +47,11 @@ def test_the_check_catches_a_stray_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from store.database import Store\n    import store.claims as c\n")
     assert store_imports(bad) == [("store.database", ("Store",)), ("store.claims", ())]
+
+
+def test_every_read_of_the_dashboard_reader_is_cached():
+    from dashboard.data import CachedReader, Reader
+
+    public = [n for n, v in vars(Reader).items() if not n.startswith("_") and callable(v)]
+    assert len(public) > 20 and all(hasattr(getattr(Reader, n), "__wrapped__") for n in public)  # each through _read
+    assert issubclass(CachedReader, Reader)
