@@ -118,6 +118,11 @@ class Reader:
         """The catalog's languages with family, genus, script and resource class."""
         return self.store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
 
+    def tasks(self) -> pl.DataFrame:
+        """The catalog's tasks in catalog order: id, display name, role, task type."""
+        return pl.DataFrame([{"task": t.task, "name": t.name, "role": t.role, "task_type": t.task_type}
+                             for t in self.store.catalog.tasks.values()])
+
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""
         return tuple(t.task for t in self.store.catalog.tasks.values()

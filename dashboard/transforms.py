@@ -117,6 +117,8 @@ def runner_commands(model: str, targets: Sequence[str], store: str,
 
 
 # ---------------------------------------------------------------------- Transfer matrix
+#: Heatmap panels: target tasks, and the published averages over tasks (never on one axis).
+MATRIX_PANELS = ("target tasks", "published averages over tasks")
 def row_label(df: pl.DataFrame) -> pl.DataFrame:
     """Adds ``row``: the intermediate task (with its variant), and its source unless it is ours."""
     inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
@@ -125,14 +127,32 @@ def row_label(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(label.alias("row"))
 
 
-def matrix_cells(frame: pl.DataFrame, value_col: str) -> pl.DataFrame:
-    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label."""
+def matrix_cells(frame: pl.DataFrame, value_col: str, tasks: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label.
+
+    Args:
+        frame: one row per (row, target).
+        value_col: ``mean_gain`` (signed text) or ``value``.
+        tasks: the catalog's tasks (``task``, ``name``, ``role``, in catalog order): columns are then
+            labelled by name (``column``), ordered as the catalog lists them (``column_order``), and
+            published averages over tasks get their own panel (``panel``).
+    """
     signed = value_col == "mean_gain"
     fmt = "{:+.1f}" if signed else "{:.1f}"
     out = frame.with_columns(pl.col(value_col).alias("cell_value"))
-    return out.with_columns(
+    out = out.with_columns(
         pl.col("cell_value").map_elements(lambda v: fmt.format(v), return_dtype=pl.String).alias("cell_text")
     )
+    if tasks is None or tasks.is_empty():
+        return out.with_columns(pl.col("target").alias("column"), pl.lit(0).alias("column_order"),
+                                pl.lit(MATRIX_PANELS[0]).alias("panel"))
+    info = tasks.select(pl.col("task").alias("target"), pl.col("name").alias("column"),
+                        pl.int_range(pl.len()).alias("column_order"),
+                        pl.when(pl.col("role") == "aggregate").then(pl.lit(MATRIX_PANELS[1]))
+                        .otherwise(pl.lit(MATRIX_PANELS[0])).alias("panel"))
+    out = out.join(info, on="target", how="left")
+    return out.with_columns(pl.col("column").fill_null(pl.col("target")), pl.col("column_order").fill_null(999),
+                            pl.col("panel").fill_null(MATRIX_PANELS[0]))
 
 
 def cell_breakdown(frame: pl.DataFrame, row: str, target: str) -> pl.DataFrame:

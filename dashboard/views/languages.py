@@ -114,7 +114,7 @@ def render() -> None:
                       if value == "gain" else ""))
         show(view.charts["per_language"], key="language_chart")
         st.subheader("Language x target")
-        show(view.charts["language_target"], key="language_target_chart")
+        show(view.charts["language_target"], key="language_target_chart", width="content")
         with st.expander("Numbers"):
             st.dataframe(view.frames["per_language"], hide_index=True)
     st.markdown(CREDITS)
