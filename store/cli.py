@@ -197,6 +197,28 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distances(args: argparse.Namespace) -> int:
+    from store.catalog import load_distances
+    from store.uriel import DISTANCES_FILE, compute_distances, write_distances
+
+    data = compute_distances(progress=lambda line: print(line, file=sys.stderr))
+    kinds = list(data["kinds"])
+    print(f"URIEL+ distance to {data['reference_language']} (urielplus {data['package_version']}; null: no shared feature)")
+    print("language " + " ".join(f"{k[:13]:>13}" for k in kinds))
+    for row in data["languages"]:
+        print(f"{row['language']:<8} " + " ".join("         null" if row[k] is None else f"{row[k]:>13.4f}" for k in kinds))
+    shipped = load_distances()
+    changed = sum(
+        row[k] != shipped.values.get(row["language"], {}).get(k) for row in data["languages"] for k in kinds
+    )
+    if args.write:
+        write_distances(data)
+        print(f"wrote {DISTANCES_FILE} ({len(data['languages'])} languages; {changed} values changed)")
+    else:
+        print(f"{changed} values differ from {DISTANCES_FILE.name} (urielplus {shipped.package_version}); --write replaces it")
+    return 0
+
+
 def _remote_arg(args: argparse.Namespace):
     return Path(args.remote_dir) if args.remote_dir else args.repo
 
@@ -307,6 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="whose runs to evaluate (default: each claim's model, xlm-roberta-large)")
     p.add_argument("--commands", action="store_true", help="print only the runner commands of the missing runs, one per line")
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser(
+        "distances",
+        help="maintainers: recompute each catalog language's URIEL+ distance to English (needs urielplus)",
+        description=(
+            "Computes every catalog language's URIEL+ distance to English of every kind with the urielplus "
+            "package (a dev dependency; configuration in store/uriel.py) and prints it beside the shipped data "
+            "file store/data/catalog/uriel_distances.json. --write replaces that file (then `store build`). "
+            "The store and the dashboard read only the file."
+        ),
+    )
+    p.add_argument("--write", action="store_true", help="write store/data/catalog/uriel_distances.json")
+    p.set_defaults(func=cmd_distances)
 
     p = sub.add_parser(
         "push",
