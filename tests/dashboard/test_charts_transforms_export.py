@@ -141,7 +141,7 @@ def test_charts_export_as_images(reader, generated_store, fmt, magic):
 
 def test_paper_tables_come_from_the_store(reader, bundled_store):
     tables, _ = export_view.compute(reader, reader.options(), _sel(bundled_store))
-    assert set(tables) == {"matrix", "per-language", "gains"}
+    assert {"matrix", "per-language", "gains"} <= set(tables)  # and the tables other pages add (paired, distance)
     from store.exports import render
 
     latex = render(tables["gains"], "latex").decode()
