@@ -40,6 +40,11 @@ def launch_store() -> str:
     return os.environ.get(LAUNCH_ENV) or str(resolve_store_path(None))
 
 
+def default_store() -> str:
+    """The store ``runner run`` writes into without ``--store`` (``$XSTILTS_STORE`` or the default folder)."""
+    return str(resolve_store_path(None))
+
+
 def is_hub_store(spec: str) -> bool:
     """True for ``hf://datasets/ORG/NAME`` (pulled into a local read-only cache before opening)."""
     return is_remote_store(spec)

@@ -93,26 +93,43 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def store_flag(store: str, default_store: str | None = None) -> str:
+    """`` --store PATH`` for commands that write into ``store``; empty when it is the default store
+    (where ``runner run`` writes anyway). A Hub store is read-only: runs go into a local store."""
+    if store.startswith("hf://"):
+        return " --store PATH/TO/LOCAL/STORE"
+    if default_store is not None and store == default_store:
+        return ""
+    return f" --store {shlex.quote(store)}"
+
+
+def with_store(commands: str, store: str, default_store: str | None = None) -> str:
+    """``runner run`` command lines writing into ``store`` (one home for every page's commands)."""
+    flag = store_flag(store, default_store)
+    return "\n".join(line + flag if line.startswith("runner run") else line for line in commands.splitlines())
+
+
 def runner_commands(model: str, targets: Sequence[str], store: str,
-                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS) -> str:
+                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS,
+                    default_store: str | None = None) -> str:
     """The shell commands that fill the Question view: every intermediate task and the baseline.
 
-    A Hub store (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store
-    that is then pushed.
+    The runs go into ``store`` (no ``--store`` when it is the default store). A Hub store
+    (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store that is then pushed.
     """
     hub = store.startswith("hf://")
-    local = "PATH/TO/LOCAL/STORE" if hub else store
     lines = [
         f"for target in {' '.join(targets)}; do",
         f"  for inter in {' '.join(('none', *intermediates))}; do",
         f"    for seed in {' '.join(map(str, seeds))}; do",
-        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed" --store {shlex.quote(local)}',
+        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed"'
+        + store_flag(store, default_store),
         "    done",
         "  done",
         "done",
     ]
     if hub:
-        lines.append(f"store push --store {local} --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
+        lines.append(f"store push --store PATH/TO/LOCAL/STORE --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
     return "\n".join(lines)
 
 
