@@ -69,26 +69,35 @@ def _color_scale(signed: bool) -> alt.Scale:
 
 # ---------------------------------------------------------------------- Question page
 @functools.lru_cache(maxsize=8)
-def _complexity(axis_title: str) -> dict:
-    x = alt.X("x:Q", title=axis_title, scale=alt.Scale(zero=False, nice=True))
+def _complexity(axis_title: str, ordinal: bool) -> dict:
+    # Axis A is ordinal: ticks on the five levels only (no 1.5 or 2.5); tasks of one level are drawn
+    # slightly apart (``x_plot``). Tasks are told apart by colour and legend, not by text beside the
+    # points, which overlapped wherever two tasks had close values.
+    axis = alt.Axis(values=[1, 2, 3, 4, 5], format="d") if ordinal else alt.Axis()
+    scale = alt.Scale(domain=[0.5, 5.5], nice=False) if ordinal else alt.Scale(zero=False, nice=True)
+    x = alt.X("x_plot:Q", title=axis_title, scale=scale, axis=axis)
+    color = alt.Color("intermediate:N", title="intermediate task", scale=alt.Scale(scheme="tableau10"))
     tooltip = ["intermediate:N", alt.Tooltip("x:Q", title="complexity"), alt.Tooltip("mean_gain:Q", format="+.2f"),
                alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
-    bars = alt.Chart().mark_rule(strokeWidth=1.5, color="#4c78a8").encode(x=x, y="ci_low:Q", y2="ci_high:Q")
-    dots = alt.Chart().mark_circle(size=70, color="#4c78a8").encode(
-        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), tooltip=tooltip)
-    labels = alt.Chart().mark_text(dx=6, align="left", fontSize=10).encode(x=x, y="mean_gain:Q", text="intermediate:N")
-    layer = alt.layer(_zero_rule(), bars, dots, labels, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    bars = alt.Chart().mark_rule(strokeWidth=1.5).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=color)
+    dots = alt.Chart().mark_circle(size=80, opacity=1).encode(
+        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), color=color, tooltip=tooltip)
+    layer = alt.layer(_zero_rule(), bars, dots, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
     return _skeleton(layer.facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(y="independent"))
 
 
-def complexity_chart(points: pl.DataFrame, axis_title: str) -> Chart:
+def complexity_chart(points: pl.DataFrame, axis_title: str, ordinal: bool = False) -> Chart:
     """Mean gain (with its 95% interval) against a complexity axis, one panel per target type.
 
     Args:
-        points: rows with ``panel``, ``intermediate``, ``x``, ``mean_gain``, ``ci_low``, ``ci_high``, ``n``.
+        points: rows with ``panel``, ``intermediate``, ``x``, ``x_plot``, ``mean_gain``, ``ci_low``,
+            ``ci_high``, ``n`` (:func:`dashboard.transforms.complexity_points`).
         axis_title: the x axis title (which complexity axis).
+        ordinal: the axis is A (format levels 1-5): integer ticks only.
     """
-    return Chart(_complexity(axis_title), points)
+    if "x_plot" not in points.columns:
+        points = points.with_columns(pl.col("x").alias("x_plot"))
+    return Chart(_complexity(axis_title, ordinal), points)
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,11 +121,11 @@ def simple_complex_chart(df: pl.DataFrame) -> Chart:
 
 @functools.lru_cache(maxsize=1)
 def _published() -> dict:
-    y = alt.Y("target:N", title=None, sort=None)
+    y = alt.Y("task:N", title=None, sort=None, axis=_LABEL_AXIS)
     bars = alt.Chart().mark_bar().encode(
         x=alt.X("gain:Q", title="X-STILTs − XLM-R (points)"), y=y, yOffset="source:N",
         color=alt.Color("source:N", title="source"),
-        tooltip=["source:N", "target:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
+        tooltip=["source:N", "task:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
                  alt.Tooltip("baseline:Q", title="XLM-R"), alt.Tooltip("gain:Q", format="+.1f")])
     text = alt.Chart().mark_text(align="left", dx=3, fontSize=10).encode(
         x="gain:Q", y=y, yOffset="source:N", text=alt.Text("gain:Q", format="+.1f"))
@@ -125,7 +134,10 @@ def _published() -> dict:
 
 
 def published_chart(df: pl.DataFrame) -> Chart:
-    """X-STILTs minus XLM-R as printed by each published source, per target and per category."""
+    """X-STILTs minus XLM-R as printed by each published source, per target and per category
+    (``task``: the target's display name; the id when absent)."""
+    if "task" not in df.columns:
+        df = df.with_columns(pl.col("target").alias("task"))
     return Chart(_published(), df)
 
 
@@ -180,7 +192,8 @@ def _matrix(value_title: str, signed: bool, panels: bool) -> dict:
               axis=alt.Axis(labelAngle=-35, labelOverlap=False, labelLimit=200, orient="top"))
     y = alt.Y("row:N", title="intermediate task", axis=_LABEL_AXIS)
     rect = alt.Chart().mark_rect(stroke="white").encode(
-        x=x, y=y, color=alt.Color("cell_value:Q", title=value_title, scale=_color_scale(signed)),
+        x=x, y=y, color=alt.Color("cell_value:Q", title=value_title, scale=_color_scale(signed),
+                                  legend=alt.Legend(orient="bottom", gradientLength=240)),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
         tooltip=["row:N", alt.Tooltip("column:N", title="target"), alt.Tooltip("cell_value:Q", title=value_title, format=".2f")],
     ).add_params(pick)

@@ -28,6 +28,8 @@ AXIS_LABELS = {
     "B": "B: data-derived composite (0-1 percentile ranks)",
     "C": "C: measured headroom left on English dev (points)",
 }
+#: Distance between two tasks of one format level on axis A (levels are 1 apart).
+ORDINAL_SPREAD = 0.09
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
 INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
@@ -48,11 +50,20 @@ def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
 
 
 def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:
-    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``."""
+    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``.
+
+    ``x_plot`` is where the point is drawn: ``x`` itself, except on the ordinal axis A where tasks
+    of one format level are spread a little around it (so they do not hide one another).
+    """
     col = AXES[axis]
     comp = complexity.select(pl.col("task").alias("intermediate"), pl.col(col).cast(pl.Float64).alias("x"),
                              "format_level", "reasoning_type")
-    return summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x")
+    out = summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x", "intermediate")
+    if axis != "A" or out.is_empty():
+        return out.with_columns(pl.col("x").alias("x_plot"))
+    k = pl.int_range(pl.len()).over("target_type", "x")
+    n = pl.len().over("target_type", "x")
+    return out.with_columns((pl.col("x") + (k - (n - 1) / 2) * ORDINAL_SPREAD).alias("x_plot"))
 
 
 def panel_titles(corr: pl.DataFrame, group: str = "target_type") -> dict[str, str]:
@@ -107,6 +118,14 @@ def with_store(commands: str, store: str, default_store: str | None = None) -> s
     """``runner run`` command lines writing into ``store`` (one home for every page's commands)."""
     flag = store_flag(store, default_store)
     return "\n".join(line + flag if line.startswith("runner run") else line for line in commands.splitlines())
+
+
+def with_task_names(df: pl.DataFrame, tasks: pl.DataFrame, col: str = "target", out: str = "task") -> pl.DataFrame:
+    """Adds ``out``: the catalog's display name of the task id in ``col`` (charts label tasks by name)."""
+    if df.is_empty() or tasks.is_empty():
+        return df.with_columns(pl.col(col).alias(out))
+    names = dict(zip(tasks["task"], tasks["name"]))
+    return df.with_columns(pl.col(col).replace_strict(names, default=pl.col(col), return_dtype=pl.String).alias(out))
 
 
 def runner_commands(model: str, targets: Sequence[str], store: str,
@@ -255,13 +274,14 @@ def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
         claims: :func:`store.claims.claims_frame` rows.
         checks: :func:`store.claims.checks_frame` rows of the same claims.
     """
-    cols = ["claim", "verdict", "value [95% interval]", "evidence", "measure", "runs used", "runs missing", "text"]
+    cols = ["claim", "verdict", "text", "value [95% interval]", "evidence", "measure", "runs used", "runs missing"]
     if claims.is_empty():
         return pl.DataFrame(schema={c: pl.Int64 if c.startswith("runs") else pl.String for c in cols})
     first = checks_table(checks).group_by("id", maintain_order=True).first().select("id", "value [95% interval]")
+    # the claim's text right after its id and verdict: a last column gets cut off on most screens
     return claims.join(first, on="id", how="left").select(
-        pl.col("id").alias("claim"), "verdict", "value [95% interval]", "evidence", "measure",
-        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"), "text")
+        pl.col("id").alias("claim"), "verdict", "text", "value [95% interval]", "evidence", "measure",
+        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"))
 
 
 def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
