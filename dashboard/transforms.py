@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Sequence
 
 import polars as pl
@@ -32,8 +31,6 @@ AXIS_LABELS = {
 ORDINAL_SPREAD = 0.09
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
-INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
-SEEDS = (1, 2, 3)  # gains are means over seeds; three is the usual minimum
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -104,52 +101,12 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def store_flag(store: str, default_store: str | None = None) -> str:
-    """`` --store PATH`` for commands that write into ``store``; empty when it is the default store
-    (where ``runner run`` writes anyway). A Hub store is read-only: runs go into a local store."""
-    if store.startswith("hf://"):
-        return " --store PATH/TO/LOCAL/STORE"
-    if default_store is not None and store == default_store:
-        return ""
-    return f" --store {shlex.quote(store)}"
-
-
-def with_store(commands: str, store: str, default_store: str | None = None) -> str:
-    """``runner run`` command lines writing into ``store`` (one home for every page's commands)."""
-    flag = store_flag(store, default_store)
-    return "\n".join(line + flag if line.startswith("runner run") else line for line in commands.splitlines())
-
-
 def with_task_names(df: pl.DataFrame, tasks: pl.DataFrame, col: str = "target", out: str = "task") -> pl.DataFrame:
     """Adds ``out``: the catalog's display name of the task id in ``col`` (charts label tasks by name)."""
     if df.is_empty() or tasks.is_empty():
         return df.with_columns(pl.col(col).alias(out))
     names = dict(zip(tasks["task"], tasks["name"]))
     return df.with_columns(pl.col(col).replace_strict(names, default=pl.col(col), return_dtype=pl.String).alias(out))
-
-
-def runner_commands(model: str, targets: Sequence[str], store: str,
-                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS,
-                    default_store: str | None = None) -> str:
-    """The shell commands that fill the Question view: every intermediate task and the baseline.
-
-    The runs go into ``store`` (no ``--store`` when it is the default store). A Hub store
-    (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store that is then pushed.
-    """
-    hub = store.startswith("hf://")
-    lines = [
-        f"for target in {' '.join(targets)}; do",
-        f"  for inter in {' '.join(('none', *intermediates))}; do",
-        f"    for seed in {' '.join(map(str, seeds))}; do",
-        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed"'
-        + store_flag(store, default_store),
-        "    done",
-        "  done",
-        "done",
-    ]
-    if hub:
-        lines.append(f"store push --store PATH/TO/LOCAL/STORE --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- Transfer matrix

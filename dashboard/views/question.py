@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, sidebar, transforms
+from dashboard import charts, commands, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from store.analysis import Filters
@@ -31,7 +31,7 @@ def compute_published(reader, sel: Selection) -> View:
     view.frames["published"] = pub
     if not pub.is_empty():
         view.charts["published"] = charts.published_chart(pub)
-    view.text["command"] = transforms.runner_commands(sel.model, reader.targets_of_types(sel.target_types), sel.store,
+    view.text["command"] = commands.runner_commands(sel.model, reader.targets_of_types(sel.target_types), sel.store,
                                                       default_store=data.default_store())
     return view
 

@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from dashboard import charts, export, transforms
+from dashboard import charts, commands, export, transforms
 from dashboard.data import Reader
 from dashboard.state import Selection
 from dashboard.views import languages, matrix, question, runs
@@ -62,11 +62,11 @@ def test_published_comparison_and_runner_commands(reader, bundled_store):
     assert set(t7["level"]) == {"per category"} and (t7["target_type"] == "aggregate").all()
     assert "for target in xnli pawsx xcopa; do" in view.text["command"]
     assert "runner run --pair" in view.text["command"]
-    assert transforms.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
+    assert commands.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
     # no --store when the runs go to the default store anyway (where the Claims page's commands write too)
-    assert "--store" not in transforms.runner_commands("m", ("xnli",), "/home/u/s", default_store="/home/u/s")
-    assert transforms.with_store("runner run --pair none:xnli\nx", "/s", "/d") == "runner run --pair none:xnli --store /s\nx"
-    hub = transforms.runner_commands("m", ("xnli",), "hf://datasets/org/name")
+    assert "--store" not in commands.runner_commands("m", ("xnli",), "/home/u/s", default_store="/home/u/s")
+    assert commands.with_store("runner run --pair none:xnli\nx", "/s", "/d") == "runner run --pair none:xnli --store /s\nx"
+    hub = commands.runner_commands("m", ("xnli",), "hf://datasets/org/name")
     assert "--store PATH/TO/LOCAL/STORE" in hub and hub.endswith("store push --store PATH/TO/LOCAL/STORE --repo org/name")
 
 
