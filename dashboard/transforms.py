@@ -63,10 +63,10 @@ def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str
     return out.with_columns((pl.col("x") + (k - (n - 1) / 2) * ORDINAL_SPREAD).alias("x_plot"))
 
 
-def panel_titles(corr: pl.DataFrame, group: str = "target_type") -> dict[str, str]:
-    """One title per panel with Spearman's rho and its interval."""
+def panel_titles(corr: pl.DataFrame, group: str = "target_type", unit: str = "tasks") -> dict[str, str]:
+    """One title per panel with Spearman's rho, its interval and n (``unit``: what a point is)."""
     return {
-        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} tasks"
+        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} {unit}"
         for row in corr.iter_rows(named=True)
     }
 
@@ -168,6 +168,33 @@ def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -
         pl.when(pl.col("low_resource")).then(pl.format("{} ({}) ◆ low-resource", "language", "name"))
         .otherwise(pl.format("{} ({})", "language", "name")).alias("language_label"),
     ).sort("group", "value", descending=[False, True]).with_columns(pl.int_range(pl.len()).alias("order"))
+
+
+def distance_points(points: pl.DataFrame, corr: pl.DataFrame, languages: pl.DataFrame) -> pl.DataFrame:
+    """Per-language gain-distance points with the language's name and the panel title (rho, interval, n)."""
+    named = points.join(languages.select("language", "name"), on="language", how="left")
+    return with_panel(named, panel_titles(corr, unit="languages"))
+
+
+def gap_rows(gaps: pl.DataFrame, dist: pl.DataFrame) -> pl.DataFrame:
+    """Gap rows beside the language's distance, labelled by run group; published rows say their source.
+
+    ``row`` = 'intermediate · source · model', ``source_kind`` = 'our runs' or 'published'.
+    """
+    if gaps.is_empty():
+        return gaps
+    inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
+        pl.format("{}/{}", "intermediate", "variant"))
+    return (
+        gaps.join(dist.select("language", "name", "distance"), on="language", how="left")
+        .drop_nulls("distance")
+        .with_columns(
+            pl.format("{} · {} · {}", inter, "source",
+                      pl.when(pl.col("label").fill_null("") == "").then(pl.col("model")).otherwise(pl.col("label"))).alias("row"),
+            pl.when(pl.col("source") == "runner").then(pl.lit("our runs")).otherwise(pl.lit("published")).alias("source_kind"),
+        )
+        .sort("target", "row", "distance")
+    )
 
 
 def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:

@@ -111,7 +111,7 @@ def test_export_builds_only_what_is_picked_and_offers_every_table_and_chart(monk
     at = make_app(monkeypatch, generated_store, "views/export.py")
     no_exception(at)
     assert at.get("download_button") == [] and not at.dataframe  # nothing built before a pick
-    for name in ("matrix", "per-language", "gains"):
+    for name in ("matrix", "per-language", "gains", "distance"):
         at.selectbox(key="table").set_value(name).run()
         no_exception(at)
         labels = [b.proto.label for b in at.get("download_button")]
@@ -119,7 +119,7 @@ def test_export_builds_only_what_is_picked_and_offers_every_table_and_chart(monk
         assert at.query_params["table"] == name
     at.selectbox(key="table").set_value("none").run()
     n_charts = 0
-    for page in ("question", "matrix-gain", "matrix-score", "languages-gain", "languages-score"):
+    for page in ("question", "matrix-gain", "matrix-score", "languages-gain", "languages-score", "languages-distance"):
         at.selectbox(key="charts").set_value(page).run()
         no_exception(at)
         labels = [b.proto.label for b in at.get("download_button")]
