@@ -202,27 +202,6 @@ def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(pl.col("language") != "avg") if not df.is_empty() else df
 
 
-# ---------------------------------------------------------------------- Runs & sources
-def run_comparison(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-    """Two runs' results side by side on (language, split, metric), with B - A."""
-    keys = ["language", "split", "metric"]
-    left = a.select(*keys, pl.col("value").alias("run A"))
-    right = b.select(*keys, pl.col("value").alias("run B"))
-    both = left.join(right, on=keys, how="full", coalesce=True)
-    return both.with_columns((pl.col("run B") - pl.col("run A")).alias("B − A")).sort(keys)
-
-
-def run_fields(a: dict, b: dict) -> pl.DataFrame:
-    """Two runs' descriptions field by field, flagging the fields that differ."""
-    keys = [k for k in a if k in b]
-    return pl.DataFrame({
-        "field": keys,
-        "run A": [str(a[k]) for k in keys],
-        "run B": [str(b[k]) for k in keys],
-        "differs": [a[k] != b[k] for k in keys],
-    })
-
-
 # ---------------------------------------------------------------------- Examples
 def pair_options(pairs: Sequence) -> dict[str, str]:
     """Label -> run id of each pair a store has (``store.pairs.Pair``), in the store's order."""

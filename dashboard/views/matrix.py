@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, heatmaps, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from dashboard.views.examples import FROM_MATRIX
@@ -32,7 +32,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", cell:
         view.notes.append("No " + ("gains (an intermediate-task run and its none baseline)" if value == "gain" else "scores")
                           + " match this selection.")
         return view
-    view.charts["matrix"] = charts.matrix_chart(cells, VALUE_TITLES[value], signed=value == "gain")
+    view.charts["matrix"] = heatmaps.matrix_chart(cells, VALUE_TITLES[value], signed=value == "gain")
     if cell is not None:
         detail = reader.gains(f) if value == "gain" else reader.scores(f)
         rows = transforms.cell_breakdown(transforms.row_label(detail), *cell)

@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from dashboard import charts, commands, export, transforms
+from dashboard import charts, commands, compare, export, heatmaps, transforms
 from dashboard.data import Reader
 from dashboard.state import Selection
 from dashboard.views import languages, matrix, question, runs
@@ -73,7 +73,7 @@ def test_published_comparison_and_runner_commands(reader, bundled_store):
 def test_run_comparison_aligns_languages():
     a = pl.DataFrame({"language": ["de", "fr"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [70.0, 60.0]})
     b = pl.DataFrame({"language": ["de", "ru"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [72.0, 50.0]})
-    out = transforms.run_comparison(a, b)
+    out = compare.run_comparison(a, b)
     assert out["language"].to_list() == ["de", "fr", "ru"]
     assert out["B − A"].to_list()[0] == pytest.approx(2.0)
     assert out["B − A"].null_count() == 2
@@ -83,7 +83,7 @@ def test_matrix_cells_label_gains_with_a_sign():
     df = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "mean_gain": [1.234]})
     cells = transforms.matrix_cells(df, "mean_gain")
     assert cells["cell_text"].to_list() == ["+1.2"]
-    spec = charts.matrix_chart(cells, "gain", signed=True).to_dict()
+    spec = heatmaps.matrix_chart(cells, "gain", signed=True).to_dict()
     assert spec["params"][0]["name"] == charts.CELL_SELECTION
 
 
@@ -109,7 +109,7 @@ def test_gain_heatmap_scale_is_symmetric_and_text_turns_white_on_dark_cells():
                           "role": ["target", "target", "aggregate"], "task_type": ["classification"] * 3})
     df = pl.DataFrame({"row": ["best"] * 3, "target": ["xnli", "tydiqa", "avg_tasks"], "mean_gain": [-1.4, 10.9, 2.6]})
     cells = transforms.matrix_cells(df, "mean_gain", tasks)
-    chart = charts.matrix_chart(cells, "gain", signed=True)
+    chart = heatmaps.matrix_chart(cells, "gain", signed=True)
     scales = _color_scales(chart.spec)
     assert scales and all(s["domain"] == [-10.9, 10.9] for s in scales)
     assert dict(zip(chart.data["target"], chart.data["dark"])) == {"xnli": False, "tydiqa": True, "avg_tasks": False}
@@ -118,18 +118,18 @@ def test_gain_heatmap_scale_is_symmetric_and_text_turns_white_on_dark_cells():
     assert set(zip(chart.data["column"], chart.data["panel"])) == {
         ("XNLI", "target tasks"), ("TyDiQA-GoldP", "target tasks"), ("XTREME Avg", "published averages over tasks")}
     # the skeleton is shared: another chart's domain does not leak into it
-    other = charts.matrix_chart(transforms.matrix_cells(df.with_columns(pl.col("mean_gain") / 10), "mean_gain", tasks),
+    other = heatmaps.matrix_chart(transforms.matrix_cells(df.with_columns(pl.col("mean_gain") / 10), "mean_gain", tasks),
                                 "gain", signed=True)
     assert _color_scales(other.spec)[0]["domain"] == [-1.09, 1.09] and _color_scales(chart.spec)[0]["domain"] == [-10.9, 10.9]
 
 
 def test_heatmaps_keep_a_fixed_step_per_column_and_draw_every_label():
     df = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "mean_gain": [0.3]})
-    spec = charts.matrix_chart(transforms.matrix_cells(df, "mean_gain"), "gain", signed=True).to_dict()
+    spec = heatmaps.matrix_chart(transforms.matrix_cells(df, "mean_gain"), "gain", signed=True).to_dict()
     assert spec["width"] == {"step": 58} and "autosize" not in spec
     axis = spec["layer"][0]["encoding"]["x"]["axis"]
     assert axis["labelOverlap"] is False
-    lt = charts.language_target_chart(pl.DataFrame({"language_label": ["de"], "order": [0], "target": ["xnli"],
+    lt = heatmaps.language_target_chart(pl.DataFrame({"language_label": ["de"], "order": [0], "target": ["xnli"],
                                                     "group": ["g"], "value": [-0.4]}), "gain", signed=True)
     assert lt.spec["width"] == {"step": 58} and _color_scales(lt.spec)[0]["domain"] == [-0.5, 0.5]
 
