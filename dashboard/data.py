@@ -53,6 +53,7 @@ from store.api import (  # noqa: F401 (some are re-exported: the pages take the 
     complexity_correlation,
     distance_correlation,
     fill_script,
+    with_store,
     is_remote_store,
     is_store_folder,
     language_points,
@@ -75,6 +76,11 @@ LAUNCH_ENV = "XSTILTS_DASHBOARD_STORE"  # set by `dashboard --store`: a folder o
 def launch_store() -> str:
     """The store the app was started on: ``$XSTILTS_DASHBOARD_STORE``, ``$XSTILTS_STORE`` or the default."""
     return os.environ.get(LAUNCH_ENV) or str(resolve_store_path(None))
+
+
+def default_store() -> str:
+    """The store ``runner run`` writes into without ``--store`` (``$XSTILTS_STORE`` or the default folder)."""
+    return str(resolve_store_path(None))
 
 
 def is_hub_store(spec: str) -> bool:
@@ -185,6 +191,11 @@ class Reader:
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""
         return self.store.languages()
+
+    @_read
+    def tasks(self) -> pl.DataFrame:
+        """The catalog's tasks in catalog order: id, display name, role, task type."""
+        return self.store.tasks()
 
     @_read
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:

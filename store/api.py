@@ -33,7 +33,7 @@ from store.catalog import BASELINE, BEST_PER_TARGET, DISTANCE_KINDS, MULTITASK, 
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, ClaimResult, checks_frame, claims_frame
 from store.claims import missing_commands, region
 from store.claims import render as render_claims
-from store.commands import fill_script, runner_command
+from store.commands import fill_script, runner_command, with_store
 from store.database import INDEX_NAME, Store, is_store_folder, resolve_store_path
 from store.demo import DEMO_MARK, DEMO_SOURCE, has_demo
 from store.distance import complexity_by_distance, distance_correlation, language_points, summarize_gap_change
@@ -64,7 +64,7 @@ __all__ = [
     "ClaimResult", "VERDICTS", "SUPPORTED", "CONTRADICTED", "UNDECIDED", "claims_frame", "checks_frame",
     "missing_commands", "region", "render_claims",
     # `runner run` commands
-    "runner_command", "fill_script",
+    "runner_command", "fill_script", "with_store",
 ]
 
 #: Sources of runs rather than published tables: the runner's own, and the made-up ``store demo`` runs
@@ -162,6 +162,11 @@ class StoreReader:
     def languages(self) -> pl.DataFrame:
         """The catalog's languages: ``language, name, family, genus, script, resource_class``."""
         return self._store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
+
+    def tasks(self) -> pl.DataFrame:
+        """The catalog's tasks in catalog order: ``task, name, role, task_type``."""
+        return pl.DataFrame([{"task": t.task, "name": t.name, "role": t.role, "task_type": t.task_type}
+                             for t in self.catalog.tasks.values()])
 
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""

@@ -18,7 +18,7 @@ from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
 from store.demo import DEFAULT_PATH as DEMO_DEFAULT
 from store.errors import StoreError
-from store.exports import FORMATS, TABLES, build_table, render
+from store.exports import FORMATS, TABLES, build_table, paper_defaults, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,7 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     n_runs, n_rows, n_new = import_file(
         args.store, Path(args.file), source=args.source, citation=args.citation, locator=args.locator,
-        fraction=args.fraction, notes=args.notes or "",
+        fraction=args.fraction, notes=args.notes or "", small_values_are_points=args.small_values_are_points,
     )
     print(f"imported {n_rows} rows in {n_runs} runs from {args.file} as source {args.source!r} ({n_new} new)")
     return 0
@@ -150,12 +150,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise StoreError("Parquet is binary: give --output FILE.parquet")
     f = _filters(args)
     with Store.open(args.store, read_only=True, create=False) as st:
+        f, chosen = paper_defaults(st, f)
         table = build_table(st, args.table, f)
     if table.demo and not args.allow_demo:
         raise StoreError(
             "this table holds demonstration data (source 'demo', made-up numbers from `store demo`), not results; "
             "leave it out with --source, or pass --allow-demo to export it marked as such"
         )
+    if chosen:
+        print(f"note: one model and one split unless asked: {' '.join(chosen)} (give --model / --split to choose; "
+              "the caption says which)", file=sys.stderr)
     data = render(table, args.format)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -286,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--locator", required=True, help="where exactly: table, or repository and path")
     p.add_argument("--notes", help="anything a reader must know about these numbers")
     p.add_argument("--fraction", action="store_true", help="values are fractions 0-1: multiply by 100 (recorded)")
+    p.add_argument("--small-values-are-points", action="store_true",
+                   help="import values of at most 1 as points although they look like fractions (refused otherwise)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(

@@ -65,14 +65,33 @@ def runner_command(intermediate: str, target: str, seed: int, model: str, varian
     return shell_line(run_argv(f"{intermediate}:{target}", seed, model, variant, store))
 
 
-def fill_script(model: str, targets: Sequence[str], store: str, design: StudyDesign) -> str:
+def store_argument(store: str, default_store: str | None = None) -> str | None:
+    """The ``--store`` value of commands whose runs belong in ``store``: None for ``default_store``
+    (where ``runner run`` writes anyway); a local placeholder for a read-only Hub store."""
+    if is_remote_store(store):
+        return LOCAL_STORE_PLACEHOLDER
+    return None if default_store is not None and store == default_store else store
+
+
+def with_store(commands: str, store: str, default_store: str | None = None) -> str:
+    """``commands`` (lines, e.g. the missing runs of ``store claims``) with every ``runner run`` writing into ``store``."""
+    value = store_argument(store, default_store)
+    if value is None:
+        return commands
+    return "\n".join(shell_line([*shlex.split(line), "--store", value]) if line.startswith("runner run ") else line
+                     for line in commands.splitlines())
+
+
+def fill_script(model: str, targets: Sequence[str], store: str, design: StudyDesign,
+                default_store: str | None = None) -> str:
     """A shell loop running every intermediate task of the design and its baseline on ``targets``, per seed.
 
-    A Hub store (``hf://datasets/ORG/NAME``) is read-only: the runs go into a local store that is
-    then pushed with ``store push``.
+    The runs go into ``store`` (no ``--store`` when it is ``default_store``). A Hub store
+    (``hf://datasets/ORG/NAME``) is read-only: the runs go into a local store that is then pushed
+    with ``store push``.
     """
     hub = is_remote_store(store)
-    local = LOCAL_STORE_PLACEHOLDER if hub else store
+    local = store_argument(store, default_store)
     body = shell_line(run_argv(_PAIR_VAR, _SEED_VAR, model, store=local), variables=(_PAIR_VAR, _SEED_VAR))
     lines = [
         f"for target in {' '.join(map(shlex.quote, targets))}; do",
@@ -85,5 +104,5 @@ def fill_script(model: str, targets: Sequence[str], store: str, design: StudyDes
     ]
     if hub:
         repo = store.removeprefix("hf://datasets/")
-        lines.append(shell_line(["store", "push", "--store", local, "--repo", repo]))
+        lines.append(shell_line(["store", "push", "--store", LOCAL_STORE_PLACEHOLDER, "--repo", repo]))
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import pytest
 from runner.cli import _parser as runner_parser
 from store.api import StoreReader, missing_commands
 from store.catalog import StudyDesign, load_catalog, study_design
-from store.commands import VARIANT_DATA, fill_script, run_argv, runner_command
+from store.commands import VARIANT_DATA, fill_script, run_argv, runner_command, with_store
 
 CAT = load_catalog()
 
@@ -92,3 +92,19 @@ def test_fill_script_quotes_what_the_user_typed():
     script = fill_script("m; rm -rf ~", ("xnli",), "/tmp/$(touch x)", StudyDesign(("mnli",), (7,)))
     [cmd] = [c for c in shell_commands(script) if c[0] == "runner"][:1]
     assert run_argv("none:xnli", 7, "m; rm -rf ~", store="/tmp/$(touch x)") == cmd
+
+
+def test_no_store_flag_for_the_default_store():
+    script = fill_script("m", ("xnli",), "/home/u/s", study_design(), default_store="/home/u/s")
+    runs = [c for c in shell_commands(script) if c[0] == "runner"]
+    assert runs and all(parse_run(c).store is None for c in runs)  # the runner's default store: where the page reads
+
+
+def test_claims_commands_rewritten_to_write_into_the_store_parse():
+    lines = "\n".join([runner_command("mnli", "xnli", 1, "m", "mlm"), "# a comment"])
+    out = with_store(lines, "/data/my store", default_store="/home/u/s").splitlines()
+    assert out[1] == "# a comment"
+    args = parse_run(shlex.split(out[0]))
+    assert (args.store, args.variant, args.mlm_corpus) == ("/data/my store", "mlm", "CORPUS")
+    assert with_store(lines, "/home/u/s", default_store="/home/u/s") == lines
+    assert parse_run(shlex.split(with_store(lines, "hf://datasets/o/n").splitlines()[0])).store == "PATH/TO/LOCAL/STORE"
