@@ -42,6 +42,11 @@ def launch_store() -> str:
     return os.environ.get(LAUNCH_ENV) or str(resolve_store_path(None))
 
 
+def default_store() -> str:
+    """The store ``runner run`` writes into without ``--store`` (``$XSTILTS_STORE`` or the default folder)."""
+    return str(resolve_store_path(None))
+
+
 def is_hub_store(spec: str) -> bool:
     """True for ``hf://datasets/ORG/NAME`` (pulled into a local read-only cache before opening)."""
     return is_remote_store(spec)
@@ -119,6 +124,11 @@ class Reader:
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""
         return self.store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
+
+    def tasks(self) -> pl.DataFrame:
+        """The catalog's tasks in catalog order: id, display name, role, task type."""
+        return pl.DataFrame([{"task": t.task, "name": t.name, "role": t.role, "task_type": t.task_type}
+                             for t in self.store.catalog.tasks.values()])
 
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""
