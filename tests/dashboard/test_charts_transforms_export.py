@@ -131,6 +131,7 @@ def test_heatmaps_keep_a_fixed_step_per_column_and_draw_every_label():
     assert lt.spec["width"] == {"step": 58} and _color_scales(lt.spec)[0]["domain"] == [-0.5, 0.5]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<svg")])
 def test_charts_export_as_images(reader, generated_store, fmt, magic):
     built = {}

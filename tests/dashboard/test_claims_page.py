@@ -9,7 +9,7 @@ import pytest
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate
 from store.api import StoreReader
 from store.database import Store
-from tests.dashboard.conftest import make_app, no_exception
+from tests.fixtures.app import make_app, no_exception
 
 PAGE = "views/claims.py"
 LARGE, BASE = "xlm-roberta-large", "xlm-roberta-base"
@@ -155,6 +155,7 @@ def test_claim_points_draw_items_measure_and_claimed_region(engine):
     json.dumps(spec)
 
 
+@pytest.mark.slow
 def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     """The judged claims are kept per store state: after a new run the page shows the new
     evidence (not the kept judgement of the old state), and equals ``store claims`` again."""
@@ -165,7 +166,7 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     from dashboard.state import default_selection
     from dashboard.views import claims as claims_view
     from store import derived
-    from tests.store.test_claims import DESIGN
+    from tests.fixtures.claims_design import DESIGN
 
     path = tmp_path / "store"
     shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns(derived.CACHE_DIR, "index.duckdb*"))

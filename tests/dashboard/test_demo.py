@@ -9,7 +9,7 @@ import pytest
 from dashboard import export
 from dashboard.views import export as export_view
 from store.demo import DEMO_MARK
-from tests.dashboard.conftest import PAGES, make_app, no_exception
+from tests.fixtures.app import PAGES, make_app, no_exception
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from store.analysis import gains
 from store.catalog import DISTANCE_KINDS
 from store.api import StoreReader
 from store.database import Store
-from tests.dashboard.conftest import make_app, no_exception, snapshot
+from tests.fixtures.app import make_app, no_exception, snapshot
 
 PAGE = "views/languages.py"
 
@@ -80,3 +80,6 @@ def test_bundled_store_shows_published_gaps_labelled_by_source(monkeypatch, bund
     at.selectbox(key="distance").set_value("geographic").run()
     no_exception(at)
     assert snapshot(at) != before
+    assert "geographic distance to English" in " ".join(c.value for c in at.caption)  # the kind the sidebar names
+    geo = _frame(at, "language", "kind", "distance")
+    assert set(geo["kind"]) == {"geographic"} and geo["distance"].dropna().between(0, 1).all()

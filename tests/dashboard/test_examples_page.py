@@ -10,7 +10,7 @@ import pytest
 from dashboard import charts, transforms
 from store.database import Store
 from store.pairs import analyse_pair, find_pairs
-from tests.dashboard.conftest import make_app, no_exception
+from tests.fixtures.app import make_app, no_exception
 
 PAGE = "views/examples.py"
 

@@ -3,12 +3,14 @@ clean message (no traceback), because every value is validated and reaches SQL o
 
 from __future__ import annotations
 
+import pytest
+
 import duckdb
 
 from dashboard.data import Reader
 from store.api import Filters, StoreReader
 from store.database import Store
-from tests.dashboard.conftest import PAGES, make_app, no_exception, store_fingerprint
+from tests.fixtures.app import PAGES, make_app, no_exception, store_fingerprint
 
 DROP = "'; DROP TABLE results; --"
 HOSTILE = {
@@ -30,6 +32,7 @@ def _counts(path: str) -> tuple[int, int]:
         return con.sql("SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM runs)").fetchall()[0]
 
 
+@pytest.mark.slow
 def test_hostile_url_values_leave_the_store_unchanged_and_show_a_clean_message(monkeypatch, tmp_path):
     path = str(tmp_path / "store")
     Store.open(path, read_only=True).close()

@@ -19,6 +19,7 @@ MODULES = sorted(
 ) + ["dashboard", "dashboard.views"]
 
 
+@pytest.mark.slow
 def test_every_module_imports_without_torch_and_without_work():
     # None in sys.modules makes `import torch` fail as if torch were not installed (the `make run`
     # environment), whether or not it is installed here; optional-dependency probes see it absent.

@@ -1,11 +1,12 @@
-"""An AppTest per page, on the bundled store and on a generated store: each changes a filter
-and checks that what the page shows changes, with no exception."""
+"""An AppTest per page, on the bundled store and on a generated store: each changes a filter and
+checks what the page then shows (the rows, values and messages the new selection must give), with
+no exception."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import PAGES, make_app, no_exception, snapshot
+from tests.fixtures.app import PAGES, make_app, no_exception, snapshot
 
 
 def _set(at, kind: str, key: str, value) -> None:
@@ -13,32 +14,119 @@ def _set(at, kind: str, key: str, value) -> None:
     at.run()
 
 
-# (page, store) -> (widget kind, key, new value); a page choice first where the page needs it
+def _frame(at, *columns: str):
+    """The first table shown with all these columns."""
+    return next(df.value for df in at.dataframe if set(columns) <= set(df.value.columns))
+
+
+def _texts(at, kind: str) -> str:
+    return "\n".join(el.value for el in at.get(kind))
+
+
+QA_AND_RETRIEVAL = {"udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba", "lareqa", "mewslix"}
+MBERT = "bert-base-multilingual-cased"
+
+
+def _question_classification(at):
+    first = at.code[0].value.splitlines()[0]  # the commands fill the classification targets only
+    assert first == "for target in xnli pawsx xcopa; do" and not set(first.split()) & QA_AND_RETRIEVAL
+    assert "xnli" in set(_frame(at, "source", "target")["target"])  # beside what the published sources say
+
+
+def _question_base(at):
+    assert at.caption[0].value.startswith("xlm-roberta-base ·")
+    corr = _frame(at, "target_type", "rho")
+    assert len(corr) == 4 and corr["rho"].notna().all() and len(at.get("vega_lite_chart")) == 2
+
+
+def _matrix_own_runs(at):
+    assert "No gains (an intermediate-task run and its none baseline) match this selection." in _texts(at, "info")
+    assert not at.get("vega_lite_chart")
+
+
+def _matrix_base(at):
+    assert set(_frame(at, "model", "language")["model"]) == {"xlm-roberta-base"} and len(at.get("vega_lite_chart")) == 2
+
+
+def _languages_validation(at):
+    assert "· validation ·" in at.caption[0].value
+    assert set(_frame(at, "language", "value")["language"]) == {"de", "fr", "ru", "zh"}  # jiant PR 128: BUCC
+
+
+def _languages_indo_european(at):
+    assert set(_frame(at, "language", "value", "family")["family"]) == {"Indo-European"}
+
+
+def _claims_of(model):
+    def check(at):
+        assert len(_frame(at, "claim", "verdict")) == 8
+        assert f"--model {model}" in at.code[0].value  # the missing runs are the chosen model's
+
+    return check
+
+
+def _claims_base(at):
+    _claims_of("xlm-roberta-base")(at)
+    assert set(_frame(at, "run_id", "model")["model"]) == {"xlm-roberta-base"} and at.get("vega_lite_chart")
+
+
+def _runs_of(model, n=None):
+    def check(at):
+        runs = _frame(at, "run_id", "model", "splits")
+        assert set(runs["model"]) == {model} and (n is None or len(runs) == n)
+
+    return check
+
+
+def _export_gains_mbert(at):
+    assert "no intermediate-task results with a matching 'none' baseline" in _texts(at, "info")
+
+
+def _export_charts_base(at):
+    assert "`matrix-gain-matrix`" in _texts(at, "markdown")
+    assert {b.proto.label for b in at.get("download_button")} >= {"PNG", "SVG"}
+
+
+def _examples_none(at):
+    assert "No run in this selection has per-example predictions" in _texts(at, "info")
+
+
+def _examples_buckets(at):
+    assert "Gain by label / entity types present, per language" in _texts(at, "subheader")
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+# (page, store) -> ([(widget kind, key, new value), ...] with a page choice first where the page needs
+# it, what the page must show after the last change)
 CHANGES = {
-    ("views/question.py", "bundled"): [("multiselect", "types", ["classification"])],
-    ("views/question.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
-    ("views/matrix.py", "bundled"): [("radio", "source", "runner")],
-    ("views/matrix.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
-    ("views/languages.py", "bundled"): [("radio", "lvalue", "score"), ("selectbox", "split", "validation")],
-    ("views/languages.py", "generated"): [("multiselect", "families", ["Indo-European"])],
-    ("views/claims.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
-    ("views/claims.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
-    ("views/runs.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
-    ("views/runs.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
-    ("views/export.py", "bundled"): [("selectbox", "table", "gains"), ("selectbox", "model", "bert-base-multilingual-cased")],
-    ("views/export.py", "generated"): [("selectbox", "charts", "matrix-gain"), ("selectbox", "model", "xlm-roberta-base")],
-    ("views/examples.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
-    ("views/examples.py", "generated"): [("radio", "ex_bucket", "label_types")],
+    ("views/question.py", "bundled"): ([("multiselect", "types", ["classification"])], _question_classification),
+    ("views/question.py", "generated"): ([("selectbox", "model", "xlm-roberta-base")], _question_base),
+    ("views/matrix.py", "bundled"): ([("radio", "source", "runner")], _matrix_own_runs),
+    ("views/matrix.py", "generated"): ([("selectbox", "model", "xlm-roberta-base")], _matrix_base),
+    ("views/languages.py", "bundled"): ([("radio", "lvalue", "score"), ("selectbox", "split", "validation")],
+                                        _languages_validation),
+    ("views/languages.py", "generated"): ([("multiselect", "families", ["Indo-European"])], _languages_indo_european),
+    ("views/claims.py", "bundled"): ([("selectbox", "model", MBERT)], _claims_of(MBERT)),
+    ("views/claims.py", "generated"): ([("selectbox", "model", "xlm-roberta-base")], _claims_base),
+    ("views/runs.py", "bundled"): ([("selectbox", "model", MBERT)], _runs_of(MBERT, 9)),
+    ("views/runs.py", "generated"): ([("selectbox", "model", "xlm-roberta-base")], _runs_of("xlm-roberta-base")),
+    ("views/export.py", "bundled"): ([("selectbox", "table", "gains"), ("selectbox", "model", MBERT)],
+                                     _export_gains_mbert),
+    ("views/export.py", "generated"): ([("selectbox", "charts", "matrix-gain"), ("selectbox", "model", "xlm-roberta-base")],
+                                       _export_charts_base),
+    ("views/examples.py", "bundled"): ([("selectbox", "model", MBERT)], _examples_none),
+    ("views/examples.py", "generated"): ([("radio", "ex_bucket", "label_types")], _examples_buckets),
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("kind", ["bundled", "generated"])
-def test_page_changes_with_a_filter(monkeypatch, page, kind, bundled_store, generated_store):
+def test_page_follows_a_filter(monkeypatch, page, kind, bundled_store, generated_store):
     store = bundled_store if kind == "bundled" else generated_store
     at = make_app(monkeypatch, store, page)
     no_exception(at)
-    steps = CHANGES[(page, kind)]
+    steps, expect = CHANGES[(page, kind)]
     for widget, key, value in steps[:-1]:
         _set(at, widget, key, value)
         no_exception(at)
@@ -47,6 +135,7 @@ def test_page_changes_with_a_filter(monkeypatch, page, kind, bundled_store, gene
     _set(at, widget, key, value)
     no_exception(at)
     assert snapshot(at) != before
+    expect(at)  # and it shows what the new selection must show, not merely something else
 
 
 def test_question_without_runs_says_so_and_prints_the_command(monkeypatch, bundled_store):
@@ -75,6 +164,8 @@ def test_question_with_runs_shows_one_panel_per_target_type_with_rho(monkeypatch
     at.radio(key="axis").set_value("C").run()  # axis C: measured, from the dev scores
     no_exception(at)
     assert snapshot(at) != before
+    corr = at.dataframe[0].value
+    assert set(corr["axis"]) == {"C"} and len(corr) == 4 and len(at.get("vega_lite_chart")) == 2
     assert at.query_params.get("axis") == "C"
 
 

@@ -10,7 +10,6 @@ from statistics import mean
 
 import pytest
 
-from store.catalog import load_catalog
 from store.claims import (
     CONTRADICTED, SUPPORTED, UNDECIDED, checks_frame, claims_frame, evaluate, judge, load_claims, missing_commands,
     select,
@@ -18,72 +17,11 @@ from store.claims import (
 from store.cli import main
 from store.database import Store
 from store.errors import StoreError
-from store.records import Result, Run, validate
+from store.records import validate
 from store.shards import write_shard
-
-CAT = load_catalog()
-NINE = CAT.intermediate_tasks()
-ALL = [t for t in CAT.tasks if CAT.tasks[t].role == "target"]
-XTREME = [t for t in ALL if "XTREME" in CAT.tasks[t].benchmarks]
-TYPE = {t: CAT.tasks[t].task_type for t in ALL}
-SIMPLE, COMPLEX = ["anli", "mnli", "qqp", "sst2"], ["commonsenseqa", "cosmosqa", "hellaswag", "squad"]
-LARGE, BASE_MODEL = "xlm-roberta-large", "xlm-roberta-base"
-
-# ------------------------------------------------------------------ the generated store's design
-# Gain over the baseline (60 points) of each intermediate task: flat for the claimed top three and
-# multitask, by target type for the others. Each run has two languages at +0.3 / -0.3.
-FLAT = {"squad": 8.2, "mnli": 7.5, "hellaswag": 7.0, "multitask": 6.0}
-BY_TYPE = {
-    "classification": {"sst2": 6, "qqp": 6, "anli": 6, "commonsenseqa": -4, "cosmosqa": -4, "ccg": 0},
-    "structured prediction": {"sst2": 2, "qqp": 2, "anli": 2, "commonsenseqa": 0, "cosmosqa": 0, "ccg": 3},
-    "question answering": {"sst2": -2, "qqp": -2, "anli": -2, "commonsenseqa": 6, "cosmosqa": 6, "ccg": 1},
-    "retrieval": {"sst2": 6, "qqp": 6, "anli": 6, "commonsenseqa": 12, "cosmosqa": 12, "ccg": 8},
-}
-# plain minus variant, with the variant's own language offsets
-VARIANTS = {"mlm": (1.0, (0.4, -0.4)), "translated": (-1.5, (0.2, -0.2))}
-
-
-def _gain(inter, target):
-    return FLAT[inter] if inter in FLAT else BY_TYPE[TYPE[target]][inter]
-
-
-def _phases(inter, target):
-    return (["intermediate"] if inter != "none" else []) + (
-        ["target"] if CAT.tasks[target].phase2 == "finetune" else []) + ["evaluation"]
-
-
-def _design():
-    out = []
-
-    def add(model, inter, target, seed, gain, variant="", config=None, offsets=(0.3, -0.3)):
-        cfg = {"phases": _phases(inter, target)} if config is None else config
-        if inter == "multitask":
-            cfg = {**cfg, "intermediate_tasks": NINE}
-        metric = CAT.tasks[target].headline_metric
-        langs = CAT.task_languages(target)[:2]
-        res = [Result(lang, metric, 60.0 + gain + (o if inter != "none" else 0.0), n_examples=100)
-               for lang, o in zip(langs, offsets)]
-        out.append((Run(model=model, intermediate=inter, target=target, seed=seed, variant=variant, config=cfg), res))
-
-    for t in ALL:
-        add(LARGE, "none", t, 1, 0.0)
-        for i in NINE:
-            add(LARGE, i, t, 1, _gain(i, t))
-    for t in XTREME:
-        add(LARGE, "multitask", t, 1, FLAT["multitask"])
-        for i in NINE:
-            for variant, (diff, offsets) in VARIANTS.items():
-                if not (variant == "translated" and i == "ccg"):
-                    add(LARGE, i, t, 1, _gain(i, t) - diff, variant, offsets=offsets)
-    add(LARGE, "squad", "xnli", 2, _gain("squad", "xnli") + 1.0)  # a second seed: squad's xnli mean is 8.7
-    # a second model with two runs: one records no phases, the other skips the target phase
-    add(BASE_MODEL, "none", "xnli", 1, 0.0, config={})
-    add(BASE_MODEL, "squad", "xnli", 1, 8.0, config={"phases": ["intermediate", "evaluation"]})
-    return out
-
-
-DESIGN = _design()
-
+from tests.fixtures.claims_design import (
+    ALL, BASE_MODEL, BY_TYPE, CAT, COMPLEX, DESIGN, LARGE, NINE, SIMPLE, TYPE, XTREME, designed_gain,
+)
 
 def _rows(inters, targets, variant="", model=LARGE):
     """Gains (value minus the one-seed baseline of that language) of every matching result row."""
@@ -210,7 +148,7 @@ def test_generated_store_values(generated):
     by_target = {t: _mean_over(target=t, over=NINE) for t in XTREME}
     rest = max(v for t, v in by_target.items() if t not in ("bucc2018", "tatoeba"))
     assert val["c3-retrieval-gains-most"] == pytest.approx([min(by_target["bucc2018"], by_target["tatoeba"]) - rest])
-    positive = sum(_gain(i, "tydiqa") > 0 for i in NINE)
+    positive = sum(designed_gain(i, "tydiqa") > 0 for i in NINE)
     assert positive == 6 and val["c4-tydiqa-not-xnli"] == pytest.approx([positive, by_target["xnli"]])
     assert val["c6-plain-english-best"] == pytest.approx([1.0, -1.5])
     rq = [mean(_rows(COMPLEX, [t for t in ALL if TYPE[t] == ty])) - mean(_rows(SIMPLE, [t for t in ALL if TYPE[t] == ty]))
@@ -232,7 +170,7 @@ def test_generated_store_intervals(generated):
     sq = res["c1-top-intermediates"].checks[1].measure
     assert 7.2 <= sq.ci_low < sq.value < sq.ci_high <= 9.2 and sq.n == 9 * 2 + 2
     tydiqa = {d["item"]: d["state"] for d in res["c4-tydiqa-not-xnli"].checks[0].measure.detail}
-    assert tydiqa == {i: "positive" if _gain(i, "tydiqa") > 0 else "not positive" for i in NINE}
+    assert tydiqa == {i: "positive" if designed_gain(i, "tydiqa") > 0 else "not positive" for i in NINE}
 
 
 def test_generated_store_runs_used(generated):

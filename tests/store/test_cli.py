@@ -166,6 +166,7 @@ def test_validate_finds_a_tampered_shard(capsys, store_dir, tmp_path):
     assert rc == 1 and "does not match its run id" in out
 
 
+@pytest.mark.slow
 def test_usage_errors_are_one_line_exit_2_without_traceback(store_dir):
     for argv in (["bogus"], ["export", "--table", "nope"], ["export", "--target", "xnil", "--store", str(store_dir)],
                  ["info", "--store", "/dev/null"]):

@@ -7,14 +7,9 @@ import pytest
 
 from store.database import Store, default_store_path, resolve_store_path
 from store.errors import StoreError
-from store.records import DevScore, Result, Run
+from store.records import Result
 from store.shards import list_shards
-
-
-def make_run(seed=1, intermediate="mnli", target="xnli", value=70.0, model="xlm-roberta-large"):
-    run = Run(model=model, intermediate=intermediate, target=target, seed=seed, hparams={"lr": 1e-5},
-              dev_scores=(DevScore("intermediate", intermediate, "accuracy", 84.0, 100),) if intermediate not in ("none",) and "+" not in intermediate else ())
-    return run, [Result("de", "accuracy", value, n_examples=5010), Result("en", "accuracy", value + 10, n_examples=5010)]
+from tests.fixtures.runs import make_run
 
 
 def counts(st):
@@ -77,7 +72,7 @@ def test_index_catches_up_with_shards_written_while_it_was_held(store_dir):
     reader.query("SELECT 1")  # holds a read-only connection: writers cannot update the index now
     code = textwrap.dedent(f"""
         from store.database import Store
-        from tests.store.test_database import make_run
+        from tests.fixtures.runs import make_run
         st = Store(__import__('pathlib').Path({str(store_dir)!r}), read_only=False)
         from store.shards import write_shard
         run, res = make_run(seed=7)
@@ -102,7 +97,7 @@ def test_writer_killed_mid_write_leaves_no_partial_run(store_dir):
             os._exit(9)  # killed after the bytes are written, before the shard is published
         shards.pq.write_table = dying
         from store.database import Store
-        from tests.store.test_database import make_run
+        from tests.fixtures.runs import make_run
         Store.open({str(store_dir)!r}, read_only=False).write_run(*make_run())
     """)
     rc = subprocess.run([sys.executable, "-c", code]).returncode

@@ -13,7 +13,7 @@ from store import derived
 from store.claims import checks_frame, claims_frame, evaluate, render
 from store.database import Store
 from store.shards import write_shard
-from tests.store.sync_helpers import fill_store
+from tests.fixtures.sync import fill_store
 
 
 class Counter:
@@ -71,9 +71,10 @@ def test_the_state_covers_run_content_and_code(tmp_path, monkeypatch):
         assert derived.state_key(sa) != key
 
 
+@pytest.mark.slow
 def test_claims_round_trip_exactly(tmp_path):
     """What the Claims page keeps per state renders exactly as the claims computed afresh."""
-    from tests.store.test_claims import DESIGN
+    from tests.fixtures.claims_design import DESIGN
 
     for run, results in DESIGN:
         write_shard(tmp_path / "runs", run.stamped(), results)

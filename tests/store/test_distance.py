@@ -184,7 +184,7 @@ def test_complexity_by_distance_splits_simple_and_complex_per_bin(st):
 
 # ---------------------------------------------------------------------- export
 def test_export_distance_table_every_format(capsys, tmp_path):
-    from tests.dashboard import synthetic
+    from tests.fixtures import synthetic
 
     root = synthetic.build(tmp_path / "gen", models=("xlm-roberta-large",), seeds=(1,), targets=("xnli", "xquad"))
     rc = main(["export", "--store", str(root), "--table", "distance", "--format", "csv"])

@@ -16,7 +16,7 @@ from store.database import Store
 from store.errors import StoreError
 from store.remote import FolderRemote, RemoteFile, file_digest, open_remote, same_bytes
 from store.sync import pull, push, push_run
-from tests.store.sync_helpers import LAB, fill_store, files_of, make_run, table, wide
+from tests.fixtures.sync import LAB, fill_store, files_of, make_run, table, wide
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,7 @@ def remote_runs(remote_dir):
     return sorted(p.name for p in (remote_dir / "runs").iterdir())
 
 
+@pytest.mark.slow
 def test_push_then_pull_gives_identical_query_results(tmp_path):
     a, b, remote = tmp_path / "a", tmp_path / "b", tmp_path / "remote"
     ids = fill_store(a, [1, 2, 3], source=LAB)
@@ -129,6 +130,7 @@ def test_same_measurement_with_other_bytes_is_not_a_conflict(tmp_path):
     assert (p.new_runs, p.already) == (0, 1)
 
 
+@pytest.mark.slow
 def test_push_failing_midway_leaves_local_intact_and_retry_completes(tmp_path, monkeypatch):
     a, b, remote = tmp_path / "a", tmp_path / "b", tmp_path / "remote"
     ids = fill_store(a, range(1, 7), source=LAB)
@@ -249,7 +251,7 @@ def _writer(i: int, base: str, remote: str, barrier, queue) -> None:
     from pathlib import Path
 
     from store.sync import push, push_run
-    from tests.store.sync_helpers import fill_store
+    from tests.fixtures.sync import fill_store
 
     root = Path(base) / f"job{i}"
     ids = fill_store(root, [100 * i + k for k in range(3)])
