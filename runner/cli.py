@@ -14,8 +14,12 @@ Commands::
                 [--push ORG/NAME]
     runner plan --intermediate all --target all --seeds 1,2,3 [run settings]
                 [--tokens-per-second N | --measure-throughput] [--from-catalog]
+    runner smoke [--device auto|cpu|cuda] [--folder DIR]
 
 User errors print ``error: <one line>`` and exit with status 2, leaving the store untouched.
+
+The commands import the pipeline (torch, transformers, datasets: several seconds) when they run,
+so that ``runner tasks`` and ``--help`` answer at once.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.tasks.registry import all_sources, registry
+from store.catalog import load_catalog
+from store.database import resolve_store_path
 from store.errors import StoreError
+from store.hub import open_remote
+from store.remote import is_remote_store, parse_repo
+from store.sync import resolve_store
 
 log = logging.getLogger("runner")
 
@@ -125,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="first measure the model's throughput on this machine's device and keep it in WORK/cache")
     pl.add_argument("--from-catalog", action="store_true",
                     help="estimate tokens from the catalog's split sizes even when the data are local (fast)")
+    s = sub.add_parser("smoke", help="build a tiny model and fixture data here and run mnli:xnli end to end on this "
+                                     "device (no download): what to run first on a new GPU node")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (cuda if available)")
+    s.add_argument("--folder", help="where the model, data, work files and store go (default: a new temporary folder)")
     return p
 
 
@@ -153,9 +168,6 @@ def _settings(args: argparse.Namespace) -> dict:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Prints every task: role, head kind, benchmarks, languages, whether it runs here."""
-    from runner.tasks import all_sources, registry
-    from store.catalog import load_catalog
-
     cat = load_catalog()
     specs = sorted(registry().values(), key=lambda s: (s.role != "intermediate", s.name))
     print(f"{'task':<14} {'role':<13} {'kind':<19} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
@@ -196,24 +208,8 @@ def _dry_run(lay, store_path: Path) -> int:
     return 0
 
 
-def _setup_logging(run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    for h in list(log.handlers):
-        log.removeHandler(h)
-    fh = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(fh)
-    log.addHandler(sh)
-    log.propagate = False
-
-
 def _local_store(spec: str | None, command: str) -> None:
     """Runs write to a local store folder: an hf:// store is refused with a pointer to --push."""
-    from store.remote import is_remote_store, parse_repo
-
     if is_remote_store(spec):
         try:
             repo = parse_repo(spec) or "ORG/NAME"
@@ -226,16 +222,14 @@ def _local_store(spec: str | None, command: str) -> None:
 def _open_push_remote(spec: str | None) -> None:
     """Checks a --push remote before any training (malformed, offline, unauthorised: exit 2 now)."""
     if spec:
-        from store.remote import open_remote
-
         open_remote(spec).open(create=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validates everything, then runs the phases (or prints them with ``--dry-run``)."""
     from runner.config import build_config
-    from runner.pipeline import check_inputs, execute, layout
-    from store.sync import resolve_store
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging, layout, run
 
     cfg = build_config(_settings(args))
     lay = layout(cfg)
@@ -246,34 +240,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if store_path.exists() and not store_path.is_dir():
         raise RunnerError(f"store path {store_path} is a file; give a folder")
     check_inputs(lay)
-    from runner.models import check_model
-
     check_model(cfg.model)
     _open_push_remote(args.push)
-    _setup_logging(lay.run_dir)
-    log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate, lay.pair.target,
-             cfg.model, cfg.seed, lay.run_dir / "run.log")
-    run, results, written = execute(lay, store_path)
-    langs = len({r.language for r in results})
-    state = "written" if written else "already in the store (identical); nothing written"
-    print(f"run {run.run_id}: {len(results)} results over {langs} languages {state} -> {store_path}")
-    for s in run.dev_scores:
+    console_logging(verbose=True)
+    report = run(lay, store_path, args.push)
+    run_record = report.run
+    langs = len({r.language for r in report.results})
+    state = "written" if report.written else "already in the store (identical); nothing written"
+    print(f"run {run_record.run_id}: {len(report.results)} results over {langs} languages {state} -> {store_path}")
+    for s in run_record.dev_scores:
         print(f"  English dev ({s.phase}) {s.task} {s.metric}: {s.value:.2f} (n={s.n_examples})")
-    if args.push:
-        from store.sync import push_run
-
-        try:
-            pushed = push_run(store_path, run.run_id, args.push)
-        except StoreError as e:
-            raise StoreError(f"run {run.run_id} is in the local store, but pushing it failed: {e}; rerun the same "
-                             "command (nothing is retrained) or `store push`") from e
-        print(f"  {'pushed' if pushed else 'already on'} {args.push}: runs/{run.run_id}.parquet")
+    if report.pushed.startswith("push failed"):
+        raise StoreError(f"run {run_record.run_id} is in the local store, but pushing it failed: "
+                         f"{report.pushed.removeprefix('push failed: ')}; rerun the same command (nothing is retrained) "
+                         "or `store push`")
+    if report.pushed:
+        print(f"  {'pushed' if report.pushed == 'pushed' else 'already on'} {args.push}: runs/{run_record.run_id}.parquet")
     return 0
 
 
 def _grid(args: argparse.Namespace, values: dict, store=None):
     """Selection flags -> the expanded grid (shared by grid and plan)."""
-    from runner.grid import parse_seeds, plan_grid, select_tasks
+    from runner.grid.chains import parse_seeds, plan_grid, select_tasks
 
     seeds = parse_seeds(args.seeds)
     inters, skipped_i = select_tasks(args.intermediate, "intermediate", values.get("ccg_path"), values.get("mewslix_path"))
@@ -296,13 +284,11 @@ def _absolute_paths(values: dict) -> dict:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     """Plans the grid, checks data, model and remote, then runs or submits its chains."""
-    import time
-
     from runner.config import build_config, merge
-    from runner.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
-    from runner.grid import ChainTask, console_logging, run_chain, summary
-    from runner.models import check_model
-    from runner.pipeline import check_inputs
+    from runner.grid.chains import ChainTask, run_chain, summary
+    from runner.grid.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging
 
     ex_cfg = ExecutorConfig(kind=args.executor, partition=args.partition, gpus_per_job=args.gpus_per_job,
                             cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
@@ -313,8 +299,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
     _local_store(values.get("store"), "grid")
     values = merge(_absolute_paths(values), {"train": {"progress": bool(args.progress)}})
     if values.get("store") is None:  # jobs must write where this process looks
-        from store.database import resolve_store_path
-
         values["store"] = str(resolve_store_path(None).absolute())
     grid, selection = _grid(args, values)
     for lay in grid.layouts.values():
@@ -329,7 +313,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
           f"{grid.store}; executor {args.executor}", flush=True)
     for name, why in grid.skipped:
         print(f"skipped: {name} ({why})")
-    console_logging(args.verbose)
+    console_logging(args.verbose, indent="    ")
     started = time.perf_counter()
     tasks = [ChainTask(c, str(grid.store), len(runs), args.push, verbose=args.verbose) for c in grid.chains]
     outcomes = []
@@ -362,9 +346,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """Prints the plan with estimated GPU-hours (an hf:// store is pulled into a read-only cache)."""
     from runner.config import build_config
-    from runner.plan import TokenCounter, render
-    from runner.throughput import measure, resolve, save_measured
-    from store.sync import resolve_store
+    from runner.grid.plan import TokenCounter, render
+    from runner.grid.throughput import measure, resolve, save_measured
 
     values = _settings(args)
     store = resolve_store(values.get("store"))
@@ -382,7 +365,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan}
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Runs ``mnli:xnli`` on fixtures built here; prints device, dtype and tokens/s; 1 if it did not learn."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local: never wait for the Hub
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    from runner.pipeline import console_logging
+    from runner.smoke.command import smoke
+
+    console_logging(verbose=False)
+    report = smoke(Path(args.folder) if args.folder else None, args.device)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan, "smoke": cmd_smoke}
 
 
 def main(argv: list[str] | None = None) -> int:
