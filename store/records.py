@@ -27,6 +27,8 @@ from store.catalog import AVERAGE_LANGUAGE, BEST_PER_TARGET, Catalog, load_catal
 from store.errors import StoreError
 
 RUNNER_SOURCE = "runner"
+#: ``source`` of the synthetic runs of ``store demo`` (``store.demo``), never mixed with real ones.
+DEMO_SOURCE = "demo"
 SPLITS = ("test", "validation")
 SETTINGS = ("zero-shot", "translate-test", "translate-train", "translate-train-all")
 VARIANTS = ("", "mlm", "translated")
@@ -104,6 +106,8 @@ class Run:
     wall_time_s: float | None = None
     gpu_hours: float | None = None
     created_at: str = ""
+    #: Content hash of the run's per-example predictions file (``store.predictions``); "" for none.
+    predictions: str = ""
 
     @property
     def run_id(self) -> str:
