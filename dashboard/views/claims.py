@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dashboard import charts, data, sidebar, transforms
+from dashboard import charts, commands, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
@@ -41,14 +41,15 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
     ``checks:ID``, ``runs:ID`` and ``config:ID:N``; charts by claim id; text ``missing:ID`` (the
     commands) and ``missing`` (every claim's, once, whatever the filter).
     """
-    results = reader.claims(sel.model)
+    results, runs = reader.claims(sel.model), reader.claims_runs(sel.model)
     shown = [r for r in results if show_verdict in ("all", r.verdict)]
     view = ClaimsView(results=shown)
     about, checks = claims_frame(shown), checks_frame(shown)
     view.frames["claims"] = transforms.claims_table(about, checks)
     view.frames["about"] = about.select("id", "text", "origin", "extracted_by", "confidence", "evidence", "notes", "verdict") \
         if not about.is_empty() else about
-    view.text["missing"] = "\n".join(missing_commands(results))
+    home = data.default_store()  # the commands write where this page reads, as the Question page's do
+    view.text["missing"] = commands.with_store("\n".join(missing_commands(results)), sel.store, home)
     if not shown:
         view.notes.append(f"No claim is {show_verdict} for {sel.model} on this store.")
     for r in shown:
@@ -60,8 +61,8 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
         for i, (label, detail) in enumerate(transforms.config_details(r)):
             view.frames[f"config:{cid}:{i}"] = detail
             view.text[f"config:{cid}:{i}"] = label
-        view.frames[f"runs:{cid}"] = reader.runs_by_id(r.runs_used)
-        view.text[f"missing:{cid}"] = "\n".join(r.missing)
+        view.frames[f"runs:{cid}"] = runs[cid]
+        view.text[f"missing:{cid}"] = commands.with_store("\n".join(r.missing), sel.store, home)
     return view
 
 
@@ -143,8 +144,8 @@ def render() -> None:
     if every:
         n = len(every.splitlines())
         with st.expander(f"Every missing run, once ({n} commands)", icon=":material/terminal:"):
-            st.caption(f"`runner run` writes each run into `$XSTILTS_STORE` (or the default store); add "
-                       f"`--store {sel.store}` to write into this one, then press *Reload store*.")
+            st.caption("Each command writes its run into the store this page reads (the same home as the "
+                       "Question page's commands); then press *Reload store*.")
             st.code(every, language="bash", height=min(30 + 21 * n, 400))
 
 
