@@ -23,6 +23,9 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 
+from runner.evaluation.metrics_qa import mlqa_em_f1, squad_em_f1
+from runner.evaluation.metrics_retrieval import _average_precision_at_k
+
 WH_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -75,7 +78,7 @@ def label_rows(examples: Sequence[Mapping], preds: Sequence[int], labels: Sequen
 
 
 def spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
-    """seqeval's spans of one sentence (default mode, as ``runner.metrics.seqeval_f1`` scores)."""
+    """seqeval's spans of one sentence (default mode, as ``runner.evaluation.metrics.seqeval_f1`` scores)."""
     from seqeval.metrics.sequence_labeling import get_entities
 
     with warnings.catch_warnings():
@@ -113,8 +116,6 @@ def qa_rows(examples: Sequence[Mapping], predictions: Mapping[str, str], metric:
 
     Questions without a gold answer are left out under the v1.1 scripts, as they score them.
     """
-    from runner.metrics_qa import mlqa_em_f1, squad_em_f1
-
     rows = []
     for ex in examples:
         golds = list(ex["answers"])
@@ -141,8 +142,6 @@ def ranking_rows(queries: Sequence[tuple[str, str]], ranked: Sequence[Sequence],
                  k: int = 20, gold_names: Sequence[str] | None = None) -> list[dict]:
     """Retrieval as ranking (LAReQA, Mewsli-X, Tatoeba with k = 1): rank of the first relevant
     candidate and average precision at k (points; for one relevant candidate, 100 / rank)."""
-    from runner.metrics_retrieval import _average_precision_at_k
-
     rows = []
     for (qid, text), got, rel, in zip(queries, ranked, relevant):
         got = list(got)
