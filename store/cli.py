@@ -256,7 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", action="store_true", help="values are fractions 0-1: multiply by 100 (recorded)")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="paper tables: matrix, per-language or gains as CSV, Parquet, Markdown or LaTeX")
+    p = sub.add_parser(
+        "export",
+        help="paper tables: matrix, per-language, gains or paired as CSV, Parquet, Markdown or LaTeX",
+        description="Tables: matrix (intermediate x target), per-language, gains (over the none baseline), "
+        "paired (per language, each run with predictions against its baseline example by example: "
+        "delta with a paired-bootstrap 95%% interval, exact McNemar for accuracy, bootstrap p for F1/EM/retrieval).",
+    )
     _add_store(p)
     p.add_argument("--table", choices=TABLES, default="matrix", help="which table (default: matrix)")
     p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")

@@ -28,13 +28,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from store import fs
+from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
 from store.errors import StoreError
 from store.index_tables import insert_runs, insert_sources, load_catalog_tables
@@ -356,14 +357,21 @@ class Store:
         return sources
 
     # ------------------------------------------------------------------ writing
-    def write_run(self, run: Run, results: Sequence[Result]) -> bool:
+    def write_run(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
         """Validates and stores one run with its results, atomically and idempotently.
+
+        Args:
+            run: the run record.
+            results: its result rows.
+            predictions: optional per-example predictions (a frame in ``store.predictions``'
+                columns). They are published before the shard, and the shard's record names
+                their content hash, so a reader sees both or neither.
 
         Returns:
             True if written, False if the identical run was already there.
 
         Raises:
-            StoreError: invalid run or results, or the same run id with different content.
+            StoreError: invalid run, results or predictions, or the same run id with different content.
         """
         written = self._write(run, results)
         self._refresh_after_write()
@@ -388,9 +396,14 @@ class Store:
         if run.source != RUNNER_SOURCE and not (self.sources_dir / f"{run.source}.json").exists():
             raise StoreError(f"source {run.source!r} is not registered; add it with add_source() first")
 
-    def _write(self, run: Run, results: Sequence[Result]) -> bool:
+    def _write(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
         self._check_writable(run)
         validate(run, results, self.catalog)
+        if predictions is not None and not self.has_run(run.run_id):
+            frame = predictions_mod.normalize(predictions)
+            predictions_mod.check_against(frame, run, results)
+            _, digest = predictions_mod.write_predictions(self.root, run.run_id, frame)
+            run = replace(run, predictions=digest)
         return write_shard(self.runs_dir, run.stamped(), results)[1]
 
     def _refresh_after_write(self) -> None:

@@ -6,6 +6,9 @@ Three tables, all built from :mod:`store.analysis` (one decimal, best value per 
 * ``per-language``: one row per run group and target, one column per language.
 * ``gains``: per target, the ``none`` baseline, each intermediate task and its gain (Δ) over
   the baseline of the same source and model.
+* ``paired``: per language, a run against its baseline example by example (:mod:`store.pairs`):
+  both scores, Δ with its paired-bootstrap 95% interval, the exact McNemar test (accuracy) or the
+  paired bootstrap's p-value (F1 / EM / retrieval), and the flipped examples in each direction.
 
 Example:
     >>> import tempfile
@@ -20,7 +23,8 @@ Example:
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -28,7 +32,7 @@ from store.analysis import Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
 from store.errors import StoreError
 
-TABLES = ("matrix", "per-language", "gains")
+TABLES = ("matrix", "per-language", "gains", "paired")
 FORMATS = ("csv", "parquet", "markdown", "latex")
 _METRIC_SHORT = {"accuracy": "acc", "f1": "F1", "em": "EM", "em_f1_avg": "EM/F1", "avg": "avg", "map@20": "mAP@20"}
 
@@ -38,6 +42,8 @@ class Table:
     """A wide table: string index columns, then numeric value columns.
 
     ``score_rows`` marks the rows that compete for the bold best value (gain rows do not).
+    ``formats`` gives value columns their own format string (Markdown and LaTeX), which also
+    leaves them out of the bold best value.
     """
 
     frame: pl.DataFrame
@@ -45,6 +51,7 @@ class Table:
     values: tuple[str, ...]
     score_rows: tuple[bool, ...]
     caption: str
+    formats: Mapping[str, str] = field(default_factory=dict)
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -139,8 +146,27 @@ def per_language_table(store, f: Filters) -> Table:
     return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height), "Score per language")
 
 
+_PAIRED_INDEX = ("source", "model", "setting", "target", "row", "seed", "baseline_seed", "language", "metric", "test")
+_PAIRED_VALUES = ("n", "gained", "lost", "baseline", "run", "delta", "ci_low", "ci_high", "p_value")
+
+
+def paired_table(store, f: Filters) -> Table:
+    """Per-language paired tests of each run with predictions against its matching baseline.
+
+    CSV and Parquet also carry both run ids; Markdown and LaTeX show the index and values only.
+    """
+    from store.pairs import paired_frame
+
+    frame = paired_frame(store, f).with_columns(pl.col("seed", "baseline_seed").cast(pl.String))
+    frame = frame.select(*_PAIRED_INDEX, *_PAIRED_VALUES, "run_id", "baseline_id").sort(list(_PAIRED_INDEX[:8]))
+    formats = {"n": "{:.0f}", "gained": "{:.0f}", "lost": "{:.0f}", "baseline": "{:.1f}", "run": "{:.1f}",
+               "delta": "{:+.1f}", "ci_low": "{:+.1f}", "ci_high": "{:+.1f}", "p_value": "{:.3g}"}
+    return Table(frame, _PAIRED_INDEX, _PAIRED_VALUES, tuple([False] * frame.height),
+                 "Paired tests per language: run against its none baseline, example by example", formats)
+
+
 def build_table(store, name: str, f: Filters) -> Table:
-    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table}
+    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table}
     if name not in builders:
         raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
     return builders[name](store, f)
@@ -150,14 +176,19 @@ def build_table(store, name: str, f: Filters) -> Table:
 def _best(table: Table) -> dict[str, float | None]:
     best = {}
     for col in table.values:
+        if col in table.formats:
+            best[col] = None
+            continue
         vals = [v for v, score in zip(table.frame[col], table.score_rows) if score and v is not None]
         best[col] = max(vals) if vals else None
     return best
 
 
-def _cell(v: float | None, signed: bool) -> str:
-    if v is None:
+def _cell(v: float | None, signed: bool, fmt: str | None = None) -> str:
+    if v is None or v != v:  # null, or NaN (an interval of one example)
         return "–"
+    if fmt:
+        return fmt.format(v)
     return f"{v:+.1f}" if signed else f"{v:.1f}"
 
 
@@ -184,7 +215,7 @@ def to_latex(table: Table) -> str:
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [latex_escape(row[c] if row[c] is not None else "") for c in table.index]
         for col in table.values:
-            text = latex_escape(_cell(row[col], signed=not is_score))
+            text = latex_escape(_cell(row[col], signed=not is_score, fmt=table.formats.get(col)))
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
@@ -228,7 +259,7 @@ def to_markdown(table: Table) -> str:
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [markdown_escape(row[c] or "") for c in table.index]
         for col in table.values:
-            text = _cell(row[col], signed=not is_score)
+            text = _cell(row[col], signed=not is_score, fmt=table.formats.get(col))
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = f"**{text}**"
             cells.append(text)

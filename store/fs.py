@@ -145,7 +145,7 @@ def is_stale(path: Path, now: float | None = None) -> bool:
 def stale_files(root: Path) -> list[Path]:
     """Leftovers of killed writers: temporary shards, sources, index files and pull folders."""
     found = []
-    for folder in (root, root / "runs", root / "sources"):
+    for folder in (root, root / "runs", root / "sources", root / "predictions"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():

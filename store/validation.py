@@ -5,6 +5,7 @@ from __future__ import annotations
 from store import fs
 from store.database import Store, read_source, resolve_store_path
 from store.errors import StoreError
+from store.predictions import check_predictions
 from store.records import content_hash, validate
 from store.shards import list_shards, read_shard
 
@@ -39,6 +40,7 @@ def validate_store(path, rebuild: bool = False, fix: bool = False) -> list[str]:
     with Store.open(root, read_only=True, rebuild=rebuild) as st:
         shards = list_shards(st.runs_dir)
         bad: set[str] = set()
+        predictions_named: dict[str, str] = {}
         for run_id, p in sorted(shards.items()):
             try:
                 run, results, stored_hash = read_shard(p)
@@ -47,11 +49,13 @@ def validate_store(path, rebuild: bool = False, fix: bool = False) -> list[str]:
                 problems.append(f"{p.name}: {e}")
                 bad.add(run_id)
                 continue
+            predictions_named[run_id] = run.predictions
             if run.run_id != run_id:
                 problems.append(f"{p.name}: file name does not match its run id {run.run_id}")
                 bad.add(run_id)
             if content_hash(run, results) != stored_hash:
                 problems.append(f"{p.name}: content hash mismatch (the file was altered)")
+        problems += check_predictions(st.root, predictions_named)
         indexed = st.query("SELECT run_id, source FROM runs")
         in_index = set(indexed["run_id"])
         for run_id in sorted(set(shards) - in_index - bad):
