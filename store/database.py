@@ -373,7 +373,7 @@ class Store:
         Raises:
             StoreError: invalid run, results or predictions, or the same run id with different content.
         """
-        written = self._write(run, results)
+        written = self._write(run, results, predictions)
         self._refresh_after_write()
         return written
 
