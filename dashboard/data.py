@@ -15,16 +15,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
 from dashboard import transforms
-from dashboard.state import RUNNER_SOURCE, Options
+from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
 from store import analysis
 from store import claims as store_claims
+from store import demo as store_demo
+from store import derived
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
+from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
 from store.remote import is_remote_store
@@ -52,17 +54,13 @@ def hub_store_folder(spec: str) -> str:
 
 def is_store_folder(path: str) -> bool:
     """True if ``path`` is an existing store folder (the dashboard never creates one)."""
-    try:
-        p = Path(path).expanduser()
-        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
-    except (OSError, ValueError):
-        return False
+    return database.is_store_folder(path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def open_store(path: str) -> Store:
     """The store at ``path``, opened read-only and shared by every session."""
-    store = Store.open(path, read_only=True)
+    store = Store.open(path, read_only=True, create=False)
     store.query("SELECT 1")  # opens the connection now, not racing in two threads later
     return store
 
@@ -108,9 +106,14 @@ class Reader:
             target_types=col("SELECT DISTINCT task_type FROM tasks WHERE role <> 'intermediate' ORDER BY task_type"),
             families=col("SELECT DISTINCT family FROM languages WHERE family IS NOT NULL ORDER BY family"),
             published_sources=col(
-                "SELECT DISTINCT source FROM sources WHERE source <> $runner ORDER BY source", {"runner": RUNNER_SOURCE}
+                "SELECT DISTINCT source FROM sources WHERE NOT list_contains($runs, source) ORDER BY source",
+                {"runs": list(RUN_SOURCES)},
             ),
         )
+
+    def has_demo(self) -> bool:
+        """True if the store holds demonstration runs (``store demo``): every page then says so."""
+        return store_demo.has_demo(self.store)
 
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""
@@ -173,8 +176,22 @@ class Reader:
 
     # ------------------------------------------------------------------ claims (store.claims)
     def claims(self, model: str) -> list[store_claims.ClaimResult]:
-        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
-        return store_claims.evaluate(self.store, model=model)
+        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``).
+
+        Judged once per store state (:func:`store.derived.memo`): a new run changes the key.
+        """
+        return derived.memo(self.store, "claims", (model,), lambda: store_claims.evaluate(self.store, model=model),
+                            state=self._state())
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        """Claim id -> :meth:`runs_by_id` of the runs it used, once per store state like :meth:`claims`."""
+        return derived.memo(self.store, "claims_runs", (model,),
+                            lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model)},
+                            state=self._state())
+
+    def _state(self) -> str:
+        """:func:`store.derived.state_key` of the store, once per reader (a reader lives for one render)."""
+        return self._once(("state",), lambda: derived.state_key(self.store))
 
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:

@@ -37,6 +37,7 @@ import polars as pl
 from store import fs
 from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
+from store.demo import DEMO_SOURCE
 from store.errors import StoreError
 from store.index_tables import insert_runs, insert_sources, load_catalog_tables
 from store.published import PUBLISHED_KEYS, Source, load_published
@@ -57,8 +58,8 @@ SCHEMA_VERSION = "1"
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
 _LOCK_WAIT_S = 30.0  # a query waits this long for a writer to let go of the index file
-_READER_WAIT_S = 3.0  # opening: how long a reader waits to take new shards into the index
-_WRITER_WAIT_S = 10.0  # ... and a writer (neither fails: the shards are the record)
+_READER_WAIT_S = 3.0  # a reader whose index is missing or outdated waits this long, then builds a private one
+_WRITER_WAIT_S = 10.0  # opening: how long a writer waits to take new shards in (it never fails over it)
 _REBUILD_WAIT_S = 120.0  # a rebuild waits this long for writers updating the index
 _TRANSIENT_RETRIES = 5  # opening errors that are not lock conflicts (a swap under our feet)
 
@@ -83,6 +84,15 @@ def default_store_path() -> Path:
 def resolve_store_path(path: str | os.PathLike | None) -> Path:
     """An explicit path wins over the environment variable, which wins over the default."""
     return Path(path).expanduser() if path else default_store_path()
+
+
+def is_store_folder(path: str | os.PathLike) -> bool:
+    """True if ``path`` is an existing store folder (it holds the index or a runs/ folder)."""
+    try:
+        p = Path(path).expanduser()
+        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
+    except (OSError, ValueError):
+        return False
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -117,22 +127,32 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False) -> Store:
-        """Opens (creating if needed) the store at ``path`` and brings its index up to date.
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False,
+             create: bool = True) -> Store:
+        """Opens the store at ``path`` and brings its index up to date.
 
         A store this process cannot write (another user's, a read-only copy) is still readable:
         if its index lags behind its shards, a private index is built in a temporary folder.
 
         Args:
             path: store folder; None means ``$XSTILTS_STORE`` or the default location.
-            read_only: queries only; the index is still refreshed from new shards first.
+            read_only: queries only. A reader never waits for the index: when nothing is new it
+                only opens it read-only (beside a dashboard that holds it); shards a writer could
+                not index are added only if the index is free, otherwise it says what is not shown.
             rebuild: build the index from scratch first (``store build``, after a pull).
+            create: make a new store when ``path`` holds none. The commands pass False except
+                ``store build`` and ``store pull``, so a mistyped ``--store`` is an error, not a new,
+                empty-looking store.
         """
         root = resolve_store_path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"store path {root} is a file; give a folder (it will hold runs/ and {INDEX_NAME})")
         if root.suffix == ".duckdb":
             raise StoreError(f"store path {root} looks like a database file; give the folder that holds it")
+        if not create and not is_store_folder(root):
+            raise StoreError(
+                f"no store at {root}: check the path, or create one there with `store build --store {root}`"
+            )
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -142,13 +162,34 @@ class Store:
             raise StoreError(f"store {root} is not writable by this user; open it read-only or copy it")
         if rebuild:
             st.rebuild()
-        elif not st.refresh(wait=True, wait_s=_READER_WAIT_S if read_only else _WRITER_WAIT_S):
-            # Nobody fails because a dashboard or writer holds the index: a reader reads what is
-            # indexed, a writer writes its shards; the index takes the new runs in later.
+        elif read_only:
+            st._catch_up_reader()
+        elif not st.refresh(wait=True, wait_s=_WRITER_WAIT_S):
+            # A writer never fails because a dashboard or another writer holds the index: its shards
+            # are the record, and the index takes them in later.
             _warn(f"{st.index_path} is held by another process; new runs appear once it is free")
         if not read_only:
             fs.remove(fs.stale_files(root))  # leftovers of killed writers on this host (never a live one's)
         return st
+
+    def _catch_up_reader(self) -> None:
+        """A reader's refresh: read-only unless shards are missing from the index, and never waiting
+        for anyone but a rebuild; a store it cannot write (or whose index stays locked) gets a
+        private index instead."""
+        state = self._index_state(keep=True)
+        if state.kind == "busy" or (state.kind == "current" and not state.pending):
+            return  # nothing new (the connection is kept), or a writer holds it a moment (queries wait)
+        if state.kind in ("missing", "outdated"):
+            if not self.refresh(wait=True, wait_s=_READER_WAIT_S):
+                self._build_private()  # derived state never blocks reading the shards
+            return
+        if not self.refresh(wait=False):
+            # A reader must not fail, nor wait, because a dashboard or writer holds the index: it
+            # reads what is indexed and says which newer shards are not shown yet.
+            _warn(
+                f"{len(state.pending)} new run(s) in {self.runs_dir} are not in the index yet "
+                f"({self.index_path} is held by another process, e.g. a dashboard); they appear once it is free"
+            )
 
     def __enter__(self) -> Store:
         return self
@@ -190,28 +231,40 @@ class Store:
         return self._con
 
     # ------------------------------------------------------------------ index
-    def _index_state(self) -> _IndexState:
-        """Looks at the index read-only: is it current, and which shard files has it not seen?"""
+    def _index_state(self, keep: bool = False) -> _IndexState:
+        """Looks at the index read-only: is it current, and which shard files has it not seen?
+
+        Args:
+            keep: when it is current and complete, keep the read-only connection for queries.
+        """
         if not self.index_path.exists():
             return _IndexState("missing")
         for attempt in range(_TRANSIENT_RETRIES + 1):
+            con = None
             try:
-                with duckdb.connect(str(self.index_path), read_only=True) as con:
-                    meta = dict(con.sql("SELECT key, value FROM meta").fetchall())
-                    known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
+                con = duckdb.connect(str(self.index_path), read_only=True)
+                meta = dict(con.sql("SELECT key, value FROM meta").fetchall())
+                known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
                 break
             except duckdb.Error as e:
+                if con is not None:
+                    con.close()
                 if _is_lock_error(e):
                     return _IndexState("busy")  # a writer is changing it right now
                 if attempt == _TRANSIENT_RETRIES:
                     return _IndexState("outdated")  # damaged: it is derived, so it is rebuilt
                 time.sleep(0.05)
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("fingerprint") != self.catalog.fingerprint():
+            con.close()
             return _IndexState("outdated")
         pending = [
             p for rid, p in sorted(list_shards(self.runs_dir).items())
             if rid not in known and meta.get(f"file:{p.name}") != _file_stamp(p)
         ]
+        if keep and not pending and self._con is None:
+            self._con = con
+        else:
+            con.close()
         return _IndexState("current", pending)
 
     def rebuild(self) -> None:
@@ -479,7 +532,7 @@ def _file_stamp(p: Path) -> str:
 def check_source(source: Source) -> None:
     """Raises StoreError unless ``source`` can be registered: a free, well-formed key and sane texts."""
     check_source_key(source.source)
-    if source.source == RUNNER_SOURCE or source.source in PUBLISHED_KEYS:
+    if source.source in (RUNNER_SOURCE, DEMO_SOURCE) or source.source in PUBLISHED_KEYS:
         raise StoreError(f"source key {source.source!r} is reserved; choose another --source")
     for name in ("citation", "locator", "quality"):
         check_text(getattr(source, name), f"source {name}", TEXT_MAX)

@@ -9,6 +9,9 @@ Three tables, all built from :mod:`store.analysis` (one decimal, best value per 
 * ``paired``: per language, a run against its baseline example by example (:mod:`store.pairs`):
   both scores, Δ with its paired-bootstrap 95% interval, the exact McNemar test (accuracy) or the
   paired bootstrap's p-value (F1 / EM / retrieval), and the flipped examples in each direction.
+* ``distance``: Spearman's rho between each language's URIEL+ distance to English (every kind)
+  and its mean gain, per source, model and target type, with the bootstrap 95% interval and n
+  languages (:func:`store.distance.correlation_table`; two decimals, signed).
 
 Example:
     >>> import tempfile
@@ -24,15 +27,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from store.analysis import Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
+from store.demo import DEMO_MARK, DEMO_SOURCE
 from store.errors import StoreError
 
-TABLES = ("matrix", "per-language", "gains", "paired")
+TABLES = ("matrix", "per-language", "gains", "paired", "distance")
 FORMATS = ("csv", "parquet", "markdown", "latex")
 _METRIC_SHORT = {"accuracy": "acc", "f1": "F1", "em": "EM", "em_f1_avg": "EM/F1", "avg": "avg", "map@20": "mAP@20"}
 
@@ -52,6 +56,8 @@ class Table:
     score_rows: tuple[bool, ...]
     caption: str
     formats: Mapping[str, str] = field(default_factory=dict)
+    #: True when some rows are demonstration data (source ``demo``): they carry the mark in a column.
+    demo: bool = False
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -165,11 +171,43 @@ def paired_table(store, f: Filters) -> Table:
                  "Paired tests per language: run against its none baseline, example by example", formats)
 
 
+def distance_table(store, f: Filters) -> Table:
+    """Gain against distance to English: rho, interval and n per source, model, target type and kind."""
+    from store.distance import correlation_table
+
+    c = correlation_table(store, f)
+    if c.is_empty():
+        raise StoreError(
+            "no per-language intermediate-task gains for these filters (a gain needs the run and its "
+            "`none` baseline on the same languages); loosen the filters or check `store info`"
+        )
+    frame = c.select(
+        "source", "model", pl.col("target_type").alias("target type"), pl.col("kind").alias("distance"),
+        pl.col("n").alias("n languages"), "rho", pl.col("ci_low").alias("rho 95% low"),
+        pl.col("ci_high").alias("rho 95% high"),
+    )
+    values = ("n languages", "rho", "rho 95% low", "rho 95% high")
+    formats = {"n languages": "{:.0f}", "rho": "{:+.2f}", "rho 95% low": "{:+.2f}", "rho 95% high": "{:+.2f}"}
+    return Table(frame, ("source", "model", "target type", "distance"), values, tuple([False] * frame.height),
+                 "Spearman's rho of URIEL+ distance to English against mean gain (points per language)", formats)
+
+
 def build_table(store, name: str, f: Filters) -> Table:
-    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table}
+    """One paper table; rows of demonstration data get :data:`store.demo.DEMO_MARK` in a first column."""
+    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table,
+                "distance": distance_table}
     if name not in builders:
         raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
-    return builders[name](store, f)
+    return mark_demo(builders[name](store, f))
+
+
+def mark_demo(table: Table) -> Table:
+    """The table with a ``data`` column marking demonstration rows (unchanged when it has none)."""
+    if "source" not in table.frame.columns or DEMO_SOURCE not in set(table.frame["source"]):
+        return table
+    mark = pl.when(pl.col("source") == DEMO_SOURCE).then(pl.lit(DEMO_MARK)).otherwise(pl.lit("")).alias("data")
+    frame = table.frame.select(mark, pl.all())
+    return replace(table, frame=frame, index=("data", *table.index), caption=f"{DEMO_MARK}. {table.caption}", demo=True)
 
 
 # ---------------------------------------------------------------------- formatting
@@ -255,7 +293,8 @@ def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table, best per column in bold."""
     best = _best(table)
     header = [markdown_escape(c) for c in (*table.index, *table.values)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
+    lines = [f"*{table.caption}*", ""] if table.demo else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [markdown_escape(row[c] or "") for c in table.index]
         for col in table.values:

@@ -130,8 +130,8 @@ def import_file(store_path, path: Path, source: str, citation: str, locator: str
     record = Source(source, citation.strip(), locator.strip(), "imported", path.name, notes)
     check_source(record)
     planned = plan_import(path, source, fraction)
-    _refuse_conflicts(resolve_store_path(store_path), record, planned)  # before anything is created
-    with Store.open(store_path, read_only=False) as st:
+    _refuse_conflicts(resolve_store_path(store_path), record, planned)  # before anything is opened
+    with Store.open(store_path, read_only=False, create=False) as st:
         st.add_source(record)
         new = st.write_runs(planned)  # one index refresh for the whole file
     return len(planned), sum(len(r) for _, r in planned), new

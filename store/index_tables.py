@@ -125,6 +125,30 @@ def load_catalog_tables(con, cat: Catalog) -> None:
             for lang in cat.languages.values()
         ],
     )
+    dist = catalog_mod.load_distances()
+    insert_frame(
+        con,
+        "language_distances",
+        [
+            {"language": lang, "kind": kind, "distance": value, "uriel_code": dist.uriel_codes[lang]}
+            for lang, by_kind in dist.values.items()
+            for kind, value in by_kind.items()
+        ],
+    )
+    insert_frame(
+        con,
+        "distance_source",
+        [
+            {
+                "package": dist.package,
+                "package_version": dist.package_version,
+                "citation": dist.citation,
+                "base_citation": dist.base_citation,
+                "reference_language": dist.reference_language,
+                "configuration": json.dumps(dist.configuration, sort_keys=True),
+            }
+        ],
+    )
     insert_frame(
         con,
         "task_languages",

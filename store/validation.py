@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store import fs
-from store.database import Store, read_source, resolve_store_path
+from store.database import Store, is_store_folder, read_source, resolve_store_path
 from store.errors import StoreError
 from store.predictions import check_predictions
 from store.records import content_hash, validate
@@ -22,8 +22,8 @@ def validate_store(path, rebuild: bool = False, fix: bool = False) -> list[str]:
             listing them.
     """
     root = resolve_store_path(path)
-    if not root.is_dir():
-        raise StoreError(f"no store at {root}; create one with `store build --store {root}`")
+    if not is_store_folder(root):
+        raise StoreError(f"no store at {root}: check the path, or create one there with `store build --store {root}`")
     problems: list[str] = []
     stale = fs.stale_files(root)
     if fix and stale:
@@ -37,7 +37,7 @@ def validate_store(path, rebuild: bool = False, fix: bool = False) -> list[str]:
             read_source(p)
         except StoreError as e:
             problems.append(str(e))
-    with Store.open(root, read_only=True, rebuild=rebuild) as st:
+    with Store.open(root, read_only=True, rebuild=rebuild, create=False) as st:
         shards = list_shards(st.runs_dir)
         bad: set[str] = set()
         predictions_named: dict[str, str] = {}
