@@ -183,6 +183,7 @@ def test_add_source_race_never_crashes_or_replaces_a_citation(store_dir):
     ids=["huge-seed", "negative-seed", "huge-n_examples", "negative-n_examples", "2MB-model-name", "long-language"],
 )
 def test_values_the_index_cannot_hold_are_refused_before_anything_is_written(capsys, store_dir, tmp_path, row, message):
+    Store.open(store_dir, read_only=False).close()
     ok = tmp_path / "ok.csv"
     ok.write_text(HEADER + "m,none,xnli,de,accuracy,70,1,5010\n")
     assert cli(capsys, "import", ok, "--store", store_dir, "--source", "lab", "--citation", "c", "--locator", "l")[0] == 0
@@ -214,6 +215,7 @@ def test_runner_seed_range_matches_the_index_column(store_dir):
 
 
 def test_identical_reimport_from_a_differently_named_file_is_a_no_op(capsys, store_dir, tmp_path):
+    Store.open(store_dir, read_only=False).close()
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text(HEADER + "m,none,xnli,de,accuracy,70,1,5010\n")
     b.write_bytes(a.read_bytes())
@@ -226,6 +228,7 @@ def test_identical_reimport_from_a_differently_named_file_is_a_no_op(capsys, sto
 
 
 def test_bulk_import_refreshes_the_index_once(capsys, store_dir, tmp_path, monkeypatch):
+    Store.open(store_dir, read_only=False).close()
     rows = "".join(f"m,none,xnli,de,accuracy,70,{seed},5010\n" for seed in range(60))
     f = tmp_path / "many.csv"
     f.write_text(HEADER + rows)
@@ -422,6 +425,7 @@ def test_csv_export_neutralises_formulas_and_markdown_escapes_pipes(capsys, stor
 
 
 def test_duplicate_value_header_is_refused(capsys, store_dir, tmp_path):
+    Store.open(store_dir, read_only=False).close()
     f = tmp_path / "dup.csv"
     f.write_text("model,intermediate,target,language,metric,value,value\nm,none,xnli,de,accuracy,70,80\n")
     rc, _, err = cli(capsys, "import", f, "--store", store_dir, "--source", "lab", "--citation", "c", "--locator", "l")
