@@ -18,7 +18,7 @@ from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
 from store.demo import DEFAULT_PATH as DEMO_DEFAULT
 from store.errors import StoreError
-from store.exports import FORMATS, TABLES, build_table, render
+from store.exports import FORMATS, TABLES, build_table, paper_defaults, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -169,12 +169,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = _check_output(args.output) if args.output else None
     f = _filters(args)
     with Store.open(args.store, read_only=True, create=False) as st:
+        f, chosen = paper_defaults(st, f)
         table = build_table(st, args.table, f)
     if table.demo and not args.allow_demo:
         raise StoreError(
             "this table holds demonstration data (source 'demo', made-up numbers from `store demo`), not results; "
             "leave it out with --source, or pass --allow-demo to export it marked as such"
         )
+    if chosen:
+        print(f"note: one model and one split unless asked: {' '.join(chosen)} (give --model / --split to choose; "
+              "the caption says which)", file=sys.stderr)
     data = render(table, args.format)
     if out is not None:
         try:
