@@ -413,15 +413,18 @@ def test_csv_export_neutralises_formulas_and_markdown_escapes_pipes(capsys, stor
     with Store.open(store_dir, read_only=False) as st:
         for model in (evil, "+1", "@SUM(A1)", "-2", "a|b"):
             st.write_run(Run(model=model, intermediate="none", target="pawsx", seed=1), [Result("de", "accuracy", 60.0)])
-    rc, out, _ = cli(capsys, "export", "--store", store_dir, "--source", "runner", "--format", "csv", "--table", "per-language")
+    picks = [f"--model={m}" for m in (evil, "+1", "@SUM(A1)", "-2", "a|b")]
+    rc, out, _ = cli(capsys, "export", "--store", store_dir, "--source", "runner", "--format", "csv", "--table",
+                     "per-language", *picks)
     assert rc == 0
     models = pl.read_csv(out.encode())["model"].to_list()
     assert sorted(models) == sorted(["'" + evil, "'+1", "'@SUM(A1)", "'-2", "a|b"])
     assert not any(line.startswith(("=", "+", "-", "@")) for line in out.splitlines())
-    rc, out, _ = cli(capsys, "export", "--store", store_dir, "--source", "runner", "--table", "per-language")
+    rc, out, _ = cli(capsys, "export", "--store", store_dir, "--source", "runner", "--table", "per-language", *picks)
     assert rc == 0 and r"=cmd\|' /C calc'!A0" in out and r"a\|b" in out
     header_cells = out.splitlines()[0].count(" | ")
-    assert all(line.replace(r"\|", "").count(" | ") == header_cells for line in out.splitlines()[2:])
+    rows = [line for line in out.splitlines()[2:] if line.startswith("|")]
+    assert len(rows) == 5 and all(line.replace(r"\|", "").count(" | ") == header_cells for line in rows)
 
 
 def test_duplicate_value_header_is_refused(capsys, store_dir, tmp_path):
