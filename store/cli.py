@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from store.analysis import Filters
+from store.api import StoreReader
 from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
 from store.demo import DEFAULT_PATH as DEMO_DEFAULT
@@ -89,18 +90,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         runs, rows = st.counts()
         print(f"{runs} runs, {rows} result rows\n")
         print("sources (every result row traces to one):")
-        src = st.query(
-            """
-            SELECT s.source, s.quality, count(r.value) AS rows, count(DISTINCT u.run_id) AS runs, s.citation, s.locator
-            FROM sources s LEFT JOIN runs u USING (source) LEFT JOIN results r USING (run_id)
-            GROUP BY ALL ORDER BY s.source
-            """
-        )
-        for row in src.iter_rows(named=True):
-            print(f"  {row['source']:<22} {row['rows']:>5} rows {row['runs']:>4} runs  [{row['quality']}]")
+        reader = StoreReader(st)
+        for row in reader.sources().sort("source").iter_rows(named=True):
+            print(f"  {row['source']:<22} {row['n_results']:>5} rows {row['n_runs']:>4} runs  [{row['quality']}]")
             print(f"      {row['citation']}")
             print(f"      {row['locator']}")
-        orphans = st.query("SELECT count(*) AS n FROM runs WHERE source NOT IN (SELECT source FROM sources)")["n"][0]
+        orphans = reader.orphan_runs()
         if orphans:
             print(f"  WARNING: {orphans} runs name no registered source (run `store validate`)")
         print("\nruns by source and model:")
