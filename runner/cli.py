@@ -80,9 +80,16 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="1", help="seeds separated by commas, or a range: 1,2,3 or 1-3 (default 1)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (plus the hint to --help), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("tasks", help="list tasks with their types and languages")
     t.add_argument("--sources", action="store_true", help="also list every Hub file pattern and revision")
     r = sub.add_parser("run", help="run one pair: intermediate fine-tune, target fine-tune, zero-shot evaluation")
