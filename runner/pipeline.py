@@ -19,6 +19,7 @@ phase 2. A phase whose artefact exists is skipped; a phase that was killed resum
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -28,10 +29,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from importlib.metadata import version
 from contextlib import contextmanager
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from transformers import AutoConfig
 
 from runner import config as config_mod
 from runner.config import RunConfig
@@ -41,12 +44,13 @@ from runner.evaluation.targets import TargetEvaluator
 from runner.kinds import KINDS, Kind, build_model
 from runner.modeling.encoder import load_encoder, load_tokenizer
 from runner.modeling.features import Encoded, tokenizer_fingerprint
+from runner.tasks.qa import SQUAD_V2_STAGE
 from runner.tasks.records import Stage, TaskSpec
-from runner.tasks.registry import all_sources, get_task, intermediate_stage
+from runner.tasks.registry import all_sources, get_task, intermediate_stage, registry
 from runner.training import mixing, mlm, variants
 from runner.training.device import hardware, pick_device, set_seed
 from runner.training.loop import TaskData, epoch_plan, train_stage
-from store.catalog import MULTITASK, load_catalog
+from store.catalog import MULTITASK, load_catalog, suggest
 from store.database import Store
 from store.errors import StoreError
 from store.records import DevScore, Result, Run
@@ -162,11 +166,43 @@ def _section_hparams(cfg: RunConfig, section: str, intermediate: bool) -> dict:
     return values
 
 
+@functools.lru_cache(maxsize=32)
+def position_limit(model: str) -> int | None:
+    """Longest input in sub-tokens that the model's position table holds; None when unknown.
+
+    Read from the config alone (no weights, no network: a Hub model counts once it is cached).
+    RoBERTa-style models (XLM-R) number positions after the padding index: 514 embeddings hold
+    512 tokens.
+    """
+    try:
+        config = AutoConfig.from_pretrained(model, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not loadable offline: check_model says why, later
+        return None
+    config = getattr(config, "text_config", None) or config
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return None
+    if "roberta" in str(getattr(config, "model_type", "")) or getattr(config, "model_type", "") == "camembert":
+        n -= (getattr(config, "pad_token_id", None) or 1) + 1
+    return n
+
+
+def _check_epoch_stages(cfg: RunConfig) -> None:
+    """``epochs.STAGE`` must name a training stage: a typo would silently train the default."""
+    known = {st.name for spec in registry().values() for st in spec.stages} | {SQUAD_V2_STAGE.name}
+    for stage in cfg.epochs:
+        if stage not in known:
+            raise RunnerError(f"epochs.{stage}: no training stage is called {stage!r}{suggest(stage, known)}; "
+                              f"stages: {', '.join(sorted(known))}")
+
+
 def layout(cfg: RunConfig) -> Layout:
     """Parses the pair and derives run id, intermediate key and every artefact path."""
     if not cfg.pair:
         raise RunnerError("give --pair INTERMEDIATE:TARGET, e.g. --pair mnli:xnli")
     pair = parse_pair(cfg.pair)
+    _check_epoch_stages(cfg)
+    cfg = config_mod.cap_lengths(cfg, position_limit(str(Path(cfg.model).expanduser())), model_name(cfg))
     target = get_task(pair.target, role="target", runnable=True)
     inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
