@@ -212,6 +212,128 @@ def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> C
                   height=max(18 * df["language"].n_unique(), 120))
 
 
+# ---------------------------------------------------------------------- Languages: distance to English
+def _family_color() -> alt.Color:
+    return alt.Color("family:N", title="family", scale=alt.Scale(scheme="tableau20"))
+
+
+@functools.lru_cache(maxsize=16)
+def _distance(kind: str) -> dict:
+    x = alt.X("distance:Q", title=f"URIEL+ {kind} distance to English", scale=alt.Scale(zero=False, nice=True))
+    y = alt.Y("mean_gain:Q", title="mean gain over none (points)")
+    dots = alt.Chart().mark_circle(size=70, opacity=0.9).encode(
+        x=x, y=y, color=_family_color(),
+        tooltip=["language:N", "name:N", "family:N", alt.Tooltip("distance:Q", format=".3f"),
+                 alt.Tooltip("mean_gain:Q", format="+.2f"), alt.Tooltip("n_rows:Q", title="rows")])
+    labels = alt.Chart().mark_text(dx=5, align="left", fontSize=9).encode(x=x, y=y, text="language:N")
+    layer = alt.layer(_zero_rule(), dots, labels, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def distance_chart(points: pl.DataFrame, kind: str) -> Chart:
+    """Mean gain per language against its distance to English, one panel per target type, families as colour.
+
+    Args:
+        points: :func:`store.distance.language_points` rows with ``panel`` (rho, interval, n) and ``name``.
+        kind: the distance kind (x axis title).
+    """
+    return Chart(_distance(kind), points)
+
+
+@functools.lru_cache(maxsize=16)
+def _gap(kind: str) -> dict:
+    x = alt.X("distance:Q", title=f"URIEL+ {kind} distance to English", scale=alt.Scale(zero=False, nice=True))
+    y = alt.Y("gap:Q", title="English score − language score (points)")
+    color = alt.Color("row:N", title="baseline: intermediate · source · model", scale=alt.Scale(scheme="tableau10"),
+                      legend=alt.Legend(labelLimit=420, titleLimit=420, orient="bottom", columns=1))
+    tooltip = ["row:N", "language:N", "name:N", "family:N", "target:N", "metric:N",
+               alt.Tooltip("english:Q", format=".1f"), alt.Tooltip("value:Q", title="language score", format=".1f"),
+               alt.Tooltip("gap:Q", format=".2f"), alt.Tooltip("distance:Q", format=".3f")]
+    dots = alt.Chart().mark_point(filled=True, size=55, opacity=0.85).encode(
+        x=x, y=y, color=color, shape=alt.Shape("source_kind:N", title="source"), tooltip=tooltip)
+    layer = alt.layer(_zero_rule(), dots, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("target:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def gap_chart(df: pl.DataFrame, kind: str) -> Chart:
+    """The transfer gap (English minus language) against distance, one panel per target; one colour per run
+    group (baselines of our runs and published rows, labelled by source), filled shapes by kind of source."""
+    return Chart(_gap(kind), df)
+
+
+@functools.lru_cache(maxsize=1)
+def _gap_change() -> dict:
+    y = alt.Y("intermediate:N", title=None, axis=_LABEL_AXIS)
+    x = alt.X("mean_gap_change:Q", title="gap change: run's gap − baseline's gap (points; < 0 shrinks)")
+    color = alt.Color("verdict:N", title=None, scale=alt.Scale(domain=["shrinks", "unclear", "widens"],
+                                                               range=["#54a24b", "#bab0ac", "#e45756"]))
+    tooltip = ["target:N", "intermediate:N", alt.Tooltip("mean_gap_change:Q", format="+.2f"),
+               alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q", "verdict:N"]
+    dots = alt.Chart().mark_point(filled=True, size=60).encode(x=x, y=y, color=color, tooltip=tooltip)
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", y=y, color=color)
+    layer = alt.layer(_zero_rule("x"), rule, dots, data=_DATA).properties(width=420, height=alt.Step(18))
+    return _skeleton(layer.facet(row=alt.Row("target:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+                     .resolve_scale(y="independent"))
+
+
+def gap_change_chart(df: pl.DataFrame) -> Chart:
+    """Per target and intermediate task: mean change of the gap against the baseline, with its 95% interval."""
+    return Chart(_gap_change(), df)
+
+
+@functools.lru_cache(maxsize=1)
+def _complexity_distance() -> dict:
+    order = ["simple (1-2)", "complex (3-5)"]
+    color = alt.Color("complexity:N", title=None, sort=order, scale=alt.Scale(range=["#9ecae9", "#e45756"]))
+    x = alt.X("distance_bin:N", title="distance to English (terciles of the catalog languages)",
+              sort=alt.EncodingSortField("bin_index", op="min"), axis=alt.Axis(labelAngle=0))
+    off = alt.XOffset("complexity:N", sort=order)
+    y = alt.Y("mean_gain:Q", title="mean gain (points)")
+    tooltip = ["target_type:N", "distance_bin:N", "complexity:N", alt.Tooltip("mean_gain:Q", format="+.2f"),
+               alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
+    bars = alt.Chart().mark_bar().encode(x=x, xOffset=off, y=y, color=color, tooltip=tooltip)
+    err = alt.Chart().mark_rule(color="black").encode(x=x, xOffset=off, y="ci_low:Q", y2="ci_high:Q")
+    layer = alt.layer(bars, err, _zero_rule(), data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("target_type:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def complexity_distance_chart(df: pl.DataFrame) -> Chart:
+    """Simple beside complex intermediate tasks' mean gain in each distance bin, one panel per target type."""
+    return Chart(_complexity_distance(), df)
+
+
+# ---------------------------------------------------------------------- Examples
+@functools.lru_cache(maxsize=8)
+def _paired(value_title: str, by_bucket: bool) -> dict:
+    y = alt.Y("language:N", title=None, sort=_BY_ORDER, axis=_LABEL_AXIS)
+    offset = {"yOffset": alt.YOffset("bucket:N", sort=alt.EncodingSortField("bucket_order", op="min"))} if by_bucket else {}
+    color = (alt.Color("bucket:N", title="bucket", sort=alt.EncodingSortField("bucket_order", op="min"),
+                       scale=alt.Scale(scheme="tableau10"))
+             if by_bucket else alt.Color("significance:N", title=None,
+                                         scale=alt.Scale(domain=["p < 0.05", "p >= 0.05"], range=["#e45756", "#4c78a8"])))
+    tooltip = ["language:N", *(["bucket:N"] if by_bucket else ["test:N", alt.Tooltip("p_value:Q", format=".3g")]),
+               alt.Tooltip("value:Q", title=value_title, format="+.2f"), alt.Tooltip("ci_low:Q", format="+.2f"),
+               alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", y=y, color=color, **offset)
+    dots = alt.Chart().mark_circle(size=55, opacity=1).encode(
+        x=alt.X("value:Q", title=value_title), y=y, color=color, tooltip=tooltip, **offset)
+    return _skeleton(alt.layer(_zero_rule("x"), rule, dots, data=_DATA).properties(width=520, autosize=_FIT_WIDTH))
+
+
+def paired_chart(df: pl.DataFrame, value_title: str, by_bucket: bool) -> Chart:
+    """Per language, run minus baseline with its 95% interval: one dot per language (coloured by the
+    paired test's verdict) or, ``by_bucket``, one per bucket of the language.
+
+    Args:
+        df: rows with ``language``, ``order``, ``value``, ``ci_low``, ``ci_high``, ``n`` and either
+            ``bucket`` / ``bucket_order`` or ``test`` / ``p_value`` / ``significance``.
+        value_title: x axis title.
+        by_bucket: one dot per bucket.
+    """
+    per_language = df["bucket"].n_unique() if by_bucket else 1
+    return _sized(_paired(value_title, by_bucket), df, height=max(14 * per_language * df["language"].n_unique(), 120))
+
+
 # ---------------------------------------------------------------------- Claims
 #: Colour of each kind of row in a claim's chart (the legend lists the kinds a chart has).
 CLAIM_ROLES = {"measured": "#000000", "claimed": "#e45756", "other": "#4c78a8", "item": "#4c78a8",

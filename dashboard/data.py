@@ -24,6 +24,8 @@ from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
 from store import analysis
 from store import claims as store_claims
 from store import demo as store_demo
+from store import derived
+from store import distance
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
@@ -167,6 +169,41 @@ class Reader:
         model = f.models[0] if len(f.models) == 1 else None
         return analysis.simple_vs_complex(self.gains(f), self.complexity(model))
 
+    # ------------------------------------------------------------------ distance to English (store.distance)
+    def distance_source(self) -> dict:
+        """Package, version, citation and configuration of the URIEL+ distances."""
+        return distance.distance_source(self.store)
+
+    def distances(self, kind: str) -> pl.DataFrame:
+        """Every catalog language's distance to English of one kind (null where URIEL+ has none)."""
+        return self._once(("distances", kind), lambda: distance.distances(self.store, kind))
+
+    def language_points(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.language_points`: mean gain per (target type, language) beside its distance."""
+        return distance.language_points(self.gains(f), self.distances(kind))
+
+    def distance_correlation(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.distance_correlation` per target type."""
+        return distance.distance_correlation(self.gains(f), self.distances(kind), kind)
+
+    def complexity_by_distance(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.complexity_by_distance` per target type, in the kind's catalog terciles."""
+        model = f.models[0] if len(f.models) == 1 else None
+        bins = distance.distance_bins(self.store, kind)
+        return distance.complexity_by_distance(self.gains(f), self.complexity(model), bins)
+
+    def baseline_gaps(self, f: analysis.Filters) -> pl.DataFrame:
+        """:func:`store.distance.gaps` of the ``none`` baselines (ours and published rows)."""
+        g = self._once(("gaps", f), lambda: distance.gaps(self.store, f))
+        return g.filter((pl.col("intermediate") == BASELINE) & (pl.col("variant") == "")) if not g.is_empty() else g
+
+    def gap_change_summary(self, f: analysis.Filters) -> pl.DataFrame:
+        """Per target and intermediate task: :func:`store.distance.summarize_gap_change`."""
+        gc = distance.gap_changes(self.store, f, self._once(("gaps", f), lambda: distance.gaps(self.store, f)))
+        if gc.is_empty():
+            return pl.DataFrame()
+        return distance.summarize_gap_change(gc, by=("target", "intermediate"))
+
     def paper_table(self, name: str, f: analysis.Filters):
         """One of the store's paper tables (:func:`store.exports.build_table`)."""
         from store.exports import build_table
@@ -175,8 +212,41 @@ class Reader:
 
     # ------------------------------------------------------------------ claims (store.claims)
     def claims(self, model: str) -> list[store_claims.ClaimResult]:
-        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
-        return store_claims.evaluate(self.store, model=model)
+        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``).
+
+        Judged once per store state (:func:`store.derived.memo`): a new run changes the key.
+        """
+        return derived.memo(self.store, "claims", (model,), lambda: store_claims.evaluate(self.store, model=model),
+                            state=self._state())
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        """Claim id -> :meth:`runs_by_id` of the runs it used, once per store state like :meth:`claims`."""
+        return derived.memo(self.store, "claims_runs", (model,),
+                            lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model)},
+                            state=self._state())
+
+    def _state(self) -> str:
+        """:func:`store.derived.state_key` of the store, once per reader (a reader lives for one render)."""
+        return self._once(("state",), lambda: derived.state_key(self.store))
+
+    # ------------------------------------------------------------------ examples (store.pairs)
+    def example_pairs(self, f: analysis.Filters) -> list:
+        """Runs of the slice with predictions and a matching none baseline (:func:`store.pairs.find_pairs`)."""
+        from store import pairs
+
+        return pairs.find_pairs(self.store, f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        """The bucket attributes of a run's predictions."""
+        from store import pairs
+
+        return pairs.bucket_attributes(self.store, run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None):
+        """:func:`store.pairs.analyse_pair` of a run and its baseline: tests, bucket gains, flips."""
+        from store import pairs
+
+        return pairs.analyse_pair(self.store, pairs.pair_for(self.store, run_id), attribute=attribute)
 
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:

@@ -55,10 +55,10 @@ def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str
     return summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x")
 
 
-def panel_titles(corr: pl.DataFrame, group: str = "target_type") -> dict[str, str]:
-    """One title per panel with Spearman's rho and its interval."""
+def panel_titles(corr: pl.DataFrame, group: str = "target_type", unit: str = "tasks") -> dict[str, str]:
+    """One title per panel with Spearman's rho, its interval and n (``unit``: what a point is)."""
     return {
-        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} tasks"
+        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} {unit}"
         for row in corr.iter_rows(named=True)
     }
 
@@ -157,6 +157,33 @@ def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -
     ).sort("group", "value", descending=[False, True]).with_columns(pl.int_range(pl.len()).alias("order"))
 
 
+def distance_points(points: pl.DataFrame, corr: pl.DataFrame, languages: pl.DataFrame) -> pl.DataFrame:
+    """Per-language gain-distance points with the language's name and the panel title (rho, interval, n)."""
+    named = points.join(languages.select("language", "name"), on="language", how="left")
+    return with_panel(named, panel_titles(corr, unit="languages"))
+
+
+def gap_rows(gaps: pl.DataFrame, dist: pl.DataFrame) -> pl.DataFrame:
+    """Gap rows beside the language's distance, labelled by run group; published rows say their source.
+
+    ``row`` = 'intermediate · source · model', ``source_kind`` = 'our runs' or 'published'.
+    """
+    if gaps.is_empty():
+        return gaps
+    inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
+        pl.format("{}/{}", "intermediate", "variant"))
+    return (
+        gaps.join(dist.select("language", "name", "distance"), on="language", how="left")
+        .drop_nulls("distance")
+        .with_columns(
+            pl.format("{} · {} · {}", inter, "source",
+                      pl.when(pl.col("label").fill_null("") == "").then(pl.col("model")).otherwise(pl.col("label"))).alias("row"),
+            pl.when(pl.col("source") == "runner").then(pl.lit("our runs")).otherwise(pl.lit("published")).alias("source_kind"),
+        )
+        .sort("target", "row", "distance")
+    )
+
+
 def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:
     """Rows of a single language (drops published averages)."""
     return df.filter(pl.col("language") != "avg") if not df.is_empty() else df
@@ -181,6 +208,57 @@ def run_fields(a: dict, b: dict) -> pl.DataFrame:
         "run B": [str(b[k]) for k in keys],
         "differs": [a[k] != b[k] for k in keys],
     })
+
+
+# ---------------------------------------------------------------------- Examples
+def pair_options(pairs: Sequence) -> dict[str, str]:
+    """Label -> run id of each pair a store has (``store.pairs.Pair``), in the store's order."""
+    return {p.label: p.run_id for p in pairs}
+
+
+def paired_tests_rows(tests: pl.DataFrame) -> pl.DataFrame:
+    """The per-language paired tests as the chart draws them (``value`` = delta, a verdict)."""
+    return tests.with_columns(
+        pl.col("delta").alias("value"),
+        pl.when(pl.col("p_value") < 0.05).then(pl.lit("p < 0.05")).otherwise(pl.lit("p >= 0.05")).alias("significance"),
+        pl.int_range(pl.len()).alias("order"),
+    )
+
+
+def bucket_rows(gains: pl.DataFrame) -> pl.DataFrame:
+    """Bucket gains as the chart draws them (``value`` = gain, languages in order)."""
+    order = {lang: i for i, lang in enumerate(sorted(gains["language"].unique()))}
+    return gains.with_columns(
+        pl.col("gain").alias("value"),
+        pl.col("language").replace_strict(order, return_dtype=pl.Int64).alias("order"),
+    )
+
+
+def paired_tests_table(tests: pl.DataFrame) -> pl.DataFrame:
+    """The per-language tests for reading: scores, Δ [95% interval], test, p, flips each way."""
+    return tests.select(
+        "language", "n", pl.col("baseline").round(2), pl.col("run").round(2),
+        pl.format("{} [{}, {}]", *(pl.col(c).round(2) for c in ("delta", "ci_low", "ci_high"))).alias("Δ [95% CI]"),
+        "test", pl.col("p_value").round(4).alias("p"),
+        pl.col("gained").alias("baseline ✗ → run ✓"), pl.col("lost").alias("baseline ✓ → run ✗"),
+    )
+
+
+def flipped_examples(flips: pl.DataFrame, example_buckets: pl.DataFrame | None, language: str | None = None,
+                     bucket: str | None = None, direction: str | None = None, limit: int = 500) -> pl.DataFrame:
+    """Flipped examples for the table, filtered by language, bucket and direction (None: all)."""
+    out = flips
+    if language:
+        out = out.filter(pl.col("language") == language)
+    if bucket and example_buckets is not None:
+        keys = example_buckets.filter(pl.col("bucket") == bucket).select("split", "language", "example_id")
+        out = out.join(keys, on=["split", "language", "example_id"], how="semi")
+    if direction:
+        out = out.filter(pl.col("direction") == direction)
+    cols = [c for c in ("direction", "language", "example_id", "text", "gold", "prediction_base", "prediction_run",
+                        "f1_base", "f1_run") if c in out.columns and (out.is_empty() or out[c].null_count() < out.height)]
+    return out.select(cols).rename({"prediction_base": "baseline predicted", "prediction_run": "run predicted"},
+                                   strict=False).head(limit)
 
 
 # ---------------------------------------------------------------------- Claims

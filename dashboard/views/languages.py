@@ -1,5 +1,7 @@
 """Languages: per-language gains grouped by family, genus, script or resource class, and a
-language x target view; low-resource languages (Joshi et al. classes 0-2) are outlined.
+language x target view; low-resource languages (Joshi et al. classes 0-2) are outlined. Below,
+beyond family: gain against URIEL+ distance to English, the transfer gap, complexity x distance
+(:mod:`dashboard.views.distance`).
 
 Families and genera come from Glottolog 5.1 and WALS Online, whose licences ask to be credited.
 """
@@ -12,6 +14,7 @@ import streamlit as st
 from dashboard import charts, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
+from dashboard.views import distance as distance_sections
 
 VALUES = ("gain", "score")
 GROUPS = tuple(transforms.GROUP_COLUMNS)
@@ -117,6 +120,7 @@ def render() -> None:
         show(view.charts["language_target"], key="language_target_chart")
         with st.expander("Numbers"):
             st.dataframe(view.frames["per_language"], hide_index=True)
+    distance_sections.render(ctx)
     st.markdown(CREDITS)
 
 

@@ -22,8 +22,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 PAGES = {"question": "", "matrix": "matrix", "languages": "languages", "claims": "claims", "runs": "runs",
-         "export": "export"}
-CHART_PAGES = ("question", "matrix", "languages")
+         "export": "export?table=gains&charts=matrix-score",  # Export builds only what is picked (here by URL)
+         "examples": "examples"}
+CHART_PAGES = ("question", "matrix", "languages", "examples")
 CHART_MARKS = '[data-testid="stVegaLiteChart"] svg g[class*="mark-"]'
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -107,8 +108,8 @@ def _check(pg, name: str, charts: bool) -> None:
 def test_every_page_loads_with_charts_and_no_exception(page, server):
     url, kind = server
     # the bundled store has no per-language gains, so its Languages page shows a message, not a chart
-    chart_pages = CHART_PAGES if kind == "generated" else ("question", "matrix")
-    buttons = 28 if kind == "generated" else 12  # tables x formats + charts x PNG/SVG
+    chart_pages = CHART_PAGES if kind == "generated" else ("question", "matrix")  # no predictions: no Examples chart
+    buttons = 6  # the picked table x 4 formats + the picked page's one chart x PNG/SVG
     for name, path in PAGES.items():
         page.goto(f"{url}/{path}")
         if name == "export":  # every button drawn before the screenshot
@@ -195,3 +196,28 @@ def test_a_hostile_url_shows_a_plain_warning(page, server):
     _check(page, f"{kind}-matrix-hostile-url", charts=True)
     alert = page.locator('[data-testid="stAlertContentWarning"]').inner_text()
     assert "ignored URL value model=" in alert and "DROP TABLE results" in alert
+
+
+def test_languages_distance_views_are_drawn_and_screenshotted(page, server):
+    """Gain against distance (rho per panel), the gap view, the gap change and complexity x distance."""
+    url, kind = server
+    page.goto(f"{url}/languages?distance=genetic")
+    _settle(page, charts=True)
+    page.get_by_text("Beyond family: distance to English").wait_for(timeout=60_000)
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    # generated: per language, language x target, gain-distance, gap, gap change, complexity x distance;
+    # bundled: no gains, but the published per-language baselines give the gap view
+    expected = 6 if kind == "generated" else 1
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg').length >= {expected}",
+                           timeout=60_000)
+    _check(page, f"{kind}-languages-distance-genetic", charts=True)
+    names = (["per-language", "language-target", "gain-vs-distance", "gap", "gap-change", "complexity-x-distance"]
+             if kind == "generated" else ["gap"])
+    assert charts.count() == len(names)
+    for i, name in enumerate(names):
+        charts.nth(i).scroll_into_view_if_needed()
+        charts.nth(i).screenshot(path=str(OUT / f"{kind}-languages-{name}.png"))
+    html = page.content()  # Vega draws titles as SVG text
+    assert "genetic distance to English" in html and "English score" in html
+    if kind == "generated":
+        assert "ρ = " in html and "languages" in html
