@@ -7,11 +7,14 @@ otherwise pay on every render. A :class:`Chart` is that skeleton plus the render
 its data-dependent sizes; the app draws it with ``st.vega_lite_chart`` and the Export page
 renders it to PNG or SVG unchanged.
 
+The heatmaps (transfer matrix, language x target) are in :mod:`dashboard.heatmaps`.
+
 Example:
     >>> import polars as pl
-    >>> cells = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "cell_value": [1.2], "cell_text": ["+1.2"]})
-    >>> matrix_chart(cells, "gain (points)", signed=True).to_dict()["data"]["values"][0]["cell_text"]
-    '+1.2'
+    >>> df = pl.DataFrame({"target_type": ["classification"], "complexity": ["simple (1-2)"], "mean_gain": [0.4],
+    ...                    "ci_low": [0.1], "ci_high": [0.7], "n": [3]})
+    >>> simple_complex_chart(df).to_dict()["data"]["values"][0]["mean_gain"]
+    0.4
 """
 
 from __future__ import annotations
@@ -69,26 +72,35 @@ def _color_scale(signed: bool) -> alt.Scale:
 
 # ---------------------------------------------------------------------- Question page
 @functools.lru_cache(maxsize=8)
-def _complexity(axis_title: str) -> dict:
-    x = alt.X("x:Q", title=axis_title, scale=alt.Scale(zero=False, nice=True))
+def _complexity(axis_title: str, ordinal: bool) -> dict:
+    # Axis A is ordinal: ticks on the five levels only (no 1.5 or 2.5); tasks of one level are drawn
+    # slightly apart (``x_plot``). Tasks are told apart by colour and legend, not by text beside the
+    # points, which overlapped wherever two tasks had close values.
+    axis = alt.Axis(values=[1, 2, 3, 4, 5], format="d") if ordinal else alt.Axis()
+    scale = alt.Scale(domain=[0.5, 5.5], nice=False) if ordinal else alt.Scale(zero=False, nice=True)
+    x = alt.X("x_plot:Q", title=axis_title, scale=scale, axis=axis)
+    color = alt.Color("intermediate:N", title="intermediate task", scale=alt.Scale(scheme="tableau10"))
     tooltip = ["intermediate:N", alt.Tooltip("x:Q", title="complexity"), alt.Tooltip("mean_gain:Q", format="+.2f"),
                alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
-    bars = alt.Chart().mark_rule(strokeWidth=1.5, color="#4c78a8").encode(x=x, y="ci_low:Q", y2="ci_high:Q")
-    dots = alt.Chart().mark_circle(size=70, color="#4c78a8").encode(
-        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), tooltip=tooltip)
-    labels = alt.Chart().mark_text(dx=6, align="left", fontSize=10).encode(x=x, y="mean_gain:Q", text="intermediate:N")
-    layer = alt.layer(_zero_rule(), bars, dots, labels, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    bars = alt.Chart().mark_rule(strokeWidth=1.5).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=color)
+    dots = alt.Chart().mark_circle(size=80, opacity=1).encode(
+        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), color=color, tooltip=tooltip)
+    layer = alt.layer(_zero_rule(), bars, dots, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
     return _skeleton(layer.facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(y="independent"))
 
 
-def complexity_chart(points: pl.DataFrame, axis_title: str) -> Chart:
+def complexity_chart(points: pl.DataFrame, axis_title: str, ordinal: bool = False) -> Chart:
     """Mean gain (with its 95% interval) against a complexity axis, one panel per target type.
 
     Args:
-        points: rows with ``panel``, ``intermediate``, ``x``, ``mean_gain``, ``ci_low``, ``ci_high``, ``n``.
+        points: rows with ``panel``, ``intermediate``, ``x``, ``x_plot``, ``mean_gain``, ``ci_low``,
+            ``ci_high``, ``n`` (:func:`dashboard.transforms.complexity_points`).
         axis_title: the x axis title (which complexity axis).
+        ordinal: the axis is A (format levels 1-5): integer ticks only.
     """
-    return Chart(_complexity(axis_title), points)
+    if "x_plot" not in points.columns:
+        points = points.with_columns(pl.col("x").alias("x_plot"))
+    return Chart(_complexity(axis_title, ordinal), points)
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,11 +124,11 @@ def simple_complex_chart(df: pl.DataFrame) -> Chart:
 
 @functools.lru_cache(maxsize=1)
 def _published() -> dict:
-    y = alt.Y("target:N", title=None, sort=None)
+    y = alt.Y("task:N", title=None, sort=None, axis=_LABEL_AXIS)
     bars = alt.Chart().mark_bar().encode(
         x=alt.X("gain:Q", title="X-STILTs − XLM-R (points)"), y=y, yOffset="source:N",
         color=alt.Color("source:N", title="source"),
-        tooltip=["source:N", "target:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
+        tooltip=["source:N", "task:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
                  alt.Tooltip("baseline:Q", title="XLM-R"), alt.Tooltip("gain:Q", format="+.1f")])
     text = alt.Chart().mark_text(align="left", dx=3, fontSize=10).encode(
         x="gain:Q", y=y, yOffset="source:N", text=alt.Text("gain:Q", format="+.1f"))
@@ -125,31 +137,14 @@ def _published() -> dict:
 
 
 def published_chart(df: pl.DataFrame) -> Chart:
-    """X-STILTs minus XLM-R as printed by each published source, per target and per category."""
+    """X-STILTs minus XLM-R as printed by each published source, per target and per category
+    (``task``: the target's display name; the id when absent)."""
+    if "task" not in df.columns:
+        df = df.with_columns(pl.col("target").alias("task"))
     return Chart(_published(), df)
 
 
 # ---------------------------------------------------------------------- Transfer matrix
-@functools.lru_cache(maxsize=8)
-def _matrix(value_title: str, signed: bool) -> dict:
-    pick = alt.selection_point(name=CELL_SELECTION, fields=["row", "target"], on="click", clear="dblclick")
-    x = alt.X("target:N", title="target task", axis=alt.Axis(labelAngle=-30))
-    y = alt.Y("row:N", title="intermediate task", axis=_LABEL_AXIS)
-    rect = alt.Chart().mark_rect(stroke="white").encode(
-        x=x, y=y, color=alt.Color("cell_value:Q", title=value_title, scale=_color_scale(signed)),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
-        tooltip=["row:N", "target:N", alt.Tooltip("cell_value:Q", title=value_title, format=".2f")],
-    ).add_params(pick)
-    text = alt.Chart().mark_text(fontSize=10).encode(x=x, y=y, text="cell_text:N")
-    return _skeleton(alt.layer(rect, text, data=_DATA).properties(width=400, height=300, autosize=_FIT_WIDTH))
-
-
-def matrix_chart(cells: pl.DataFrame, value_title: str, signed: bool) -> Chart:
-    """Heatmap of intermediate task (rows) x target (columns); click a cell to select it."""
-    return _sized(_matrix(value_title, signed), cells, width=max(60 * cells["target"].n_unique(), 240),
-                  height=max(22 * cells["row"].n_unique(), 120))
-
-
 @functools.lru_cache(maxsize=8)
 def _breakdown(value_col: str, title: str) -> dict:
     return _skeleton(alt.Chart(_DATA).mark_bar().encode(
@@ -193,23 +188,6 @@ def language_chart(df: pl.DataFrame, value_title: str, with_interval: bool) -> C
         with_interval: draw the 95% interval.
     """
     return _sized(_languages(value_title, with_interval), df, height=max(18 * df["language"].n_unique(), 120))
-
-
-@functools.lru_cache(maxsize=8)
-def _language_target(value_title: str, signed: bool) -> dict:
-    x = alt.X("target:N", title="target task")
-    y = alt.Y("language_label:N", title=None, sort=_BY_ORDER, axis=_LABEL_AXIS)
-    rect = alt.Chart().mark_rect().encode(
-        x=x, y=y, color=alt.Color("value:Q", title=value_title, scale=_color_scale(signed)),
-        tooltip=["language_label:N", "target:N", "group:N", alt.Tooltip("value:Q", format=".2f")])
-    text = alt.Chart().mark_text(fontSize=9).encode(x=x, y=y, text=alt.Text("value:Q", format=".1f"))
-    return _skeleton(alt.layer(rect, text, data=_DATA).properties(width=400, height=300, autosize=_FIT_WIDTH))
-
-
-def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> Chart:
-    """Heatmap of language x target, languages in the frame's order; low-resource marked in the label."""
-    return _sized(_language_target(value_title, signed), df, width=max(70 * df["target"].n_unique(), 200),
-                  height=max(18 * df["language"].n_unique(), 120))
 
 
 # ---------------------------------------------------------------------- Languages: distance to English
@@ -372,3 +350,4 @@ def claim_chart(points: pl.DataFrame) -> Chart:
     """
     roles = tuple(r for r in CLAIM_ROLES if r in set(points["role"]))
     return Chart(_claim(roles), points)
+

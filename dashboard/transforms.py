@@ -1,7 +1,8 @@
 """Reshaping for display (pure polars: no Streamlit, no store I/O, no statistics).
 
-Every number shown comes from :mod:`store.analysis`; these functions only filter, join, rename,
-label and pivot its frames so that the charts and tables can draw them.
+Every number shown comes from the store's analysis (through :mod:`dashboard.data`); these functions
+only filter, join, rename, label and pivot its frames so that the charts and tables can draw them.
+They import nothing of the store: what they need of it arrives as arguments.
 
 Example:
     >>> import polars as pl
@@ -14,12 +15,9 @@ Example:
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Sequence
 
 import polars as pl
-
-from store.analysis import AXES, single_task
 
 #: Published sources that carry the X-STILTs leaderboard entry beside XLM-R.
 PUBLISHED_XSTILTS = ("rembert_t16", "rembert_t7", "mt5_readme")
@@ -28,10 +26,10 @@ AXIS_LABELS = {
     "B": "B: data-derived composite (0-1 percentile ranks)",
     "C": "C: measured headroom left on English dev (points)",
 }
+#: Distance between two tasks of one format level on axis A (levels are 1 apart).
+ORDINAL_SPREAD = 0.09
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
-INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
-SEEDS = (1, 2, 3)  # gains are means over seeds; three is the usual minimum
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -39,20 +37,26 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 # ---------------------------------------------------------------------- Question page
-def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
-    """Gain rows of one named intermediate task each (no baseline, mix, multitask or 'best')."""
-    if gains_df.is_empty():
-        return gains_df
-    keep = [i for i in gains_df["intermediate"].unique() if single_task(i)]
-    return gains_df.filter(pl.col("intermediate").is_in(keep))
+def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str, col: str) -> pl.DataFrame:
+    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``.
 
+    Args:
+        summary: mean gain per (target type, intermediate task).
+        complexity: the store's complexity table.
+        axis: the chosen axis (``A``, ``B`` or ``C``).
+        col: its column in ``complexity`` (the store's ``AXES[axis]``).
 
-def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:
-    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``."""
-    col = AXES[axis]
+    ``x_plot`` is where the point is drawn: ``x`` itself, except on the ordinal axis A where tasks
+    of one format level are spread a little around it (so they do not hide one another).
+    """
     comp = complexity.select(pl.col("task").alias("intermediate"), pl.col(col).cast(pl.Float64).alias("x"),
                              "format_level", "reasoning_type")
-    return summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x")
+    out = summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x", "intermediate")
+    if axis != "A" or out.is_empty():
+        return out.with_columns(pl.col("x").alias("x_plot"))
+    k = pl.int_range(pl.len()).over("target_type", "x")
+    n = pl.len().over("target_type", "x")
+    return out.with_columns((pl.col("x") + (k - (n - 1) / 2) * ORDINAL_SPREAD).alias("x_plot"))
 
 
 def panel_titles(corr: pl.DataFrame, group: str = "target_type", unit: str = "tasks") -> dict[str, str]:
@@ -93,30 +97,17 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def runner_commands(model: str, targets: Sequence[str], store: str,
-                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS) -> str:
-    """The shell commands that fill the Question view: every intermediate task and the baseline.
-
-    A Hub store (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store
-    that is then pushed.
-    """
-    hub = store.startswith("hf://")
-    local = "PATH/TO/LOCAL/STORE" if hub else store
-    lines = [
-        f"for target in {' '.join(targets)}; do",
-        f"  for inter in {' '.join(('none', *intermediates))}; do",
-        f"    for seed in {' '.join(map(str, seeds))}; do",
-        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed" --store {shlex.quote(local)}',
-        "    done",
-        "  done",
-        "done",
-    ]
-    if hub:
-        lines.append(f"store push --store {local} --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
-    return "\n".join(lines)
+def with_task_names(df: pl.DataFrame, tasks: pl.DataFrame, col: str = "target", out: str = "task") -> pl.DataFrame:
+    """Adds ``out``: the catalog's display name of the task id in ``col`` (charts label tasks by name)."""
+    if df.is_empty() or tasks.is_empty():
+        return df.with_columns(pl.col(col).alias(out))
+    names = dict(zip(tasks["task"], tasks["name"]))
+    return df.with_columns(pl.col(col).replace_strict(names, default=pl.col(col), return_dtype=pl.String).alias(out))
 
 
 # ---------------------------------------------------------------------- Transfer matrix
+#: Heatmap panels: target tasks, and the published averages over tasks (never on one axis).
+MATRIX_PANELS = ("target tasks", "published averages over tasks")
 def row_label(df: pl.DataFrame) -> pl.DataFrame:
     """Adds ``row``: the intermediate task (with its variant), and its source unless it is ours."""
     inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
@@ -125,14 +116,32 @@ def row_label(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(label.alias("row"))
 
 
-def matrix_cells(frame: pl.DataFrame, value_col: str) -> pl.DataFrame:
-    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label."""
+def matrix_cells(frame: pl.DataFrame, value_col: str, tasks: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label.
+
+    Args:
+        frame: one row per (row, target).
+        value_col: ``mean_gain`` (signed text) or ``value``.
+        tasks: the catalog's tasks (``task``, ``name``, ``role``, in catalog order): columns are then
+            labelled by name (``column``), ordered as the catalog lists them (``column_order``), and
+            published averages over tasks get their own panel (``panel``).
+    """
     signed = value_col == "mean_gain"
     fmt = "{:+.1f}" if signed else "{:.1f}"
     out = frame.with_columns(pl.col(value_col).alias("cell_value"))
-    return out.with_columns(
+    out = out.with_columns(
         pl.col("cell_value").map_elements(lambda v: fmt.format(v), return_dtype=pl.String).alias("cell_text")
     )
+    if tasks is None or tasks.is_empty():
+        return out.with_columns(pl.col("target").alias("column"), pl.lit(0).alias("column_order"),
+                                pl.lit(MATRIX_PANELS[0]).alias("panel"))
+    info = tasks.select(pl.col("task").alias("target"), pl.col("name").alias("column"),
+                        pl.int_range(pl.len()).alias("column_order"),
+                        pl.when(pl.col("role") == "aggregate").then(pl.lit(MATRIX_PANELS[1]))
+                        .otherwise(pl.lit(MATRIX_PANELS[0])).alias("panel"))
+    out = out.join(info, on="target", how="left")
+    return out.with_columns(pl.col("column").fill_null(pl.col("target")), pl.col("column_order").fill_null(999),
+                            pl.col("panel").fill_null(MATRIX_PANELS[0]))
 
 
 def cell_breakdown(frame: pl.DataFrame, row: str, target: str) -> pl.DataFrame:
@@ -187,27 +196,6 @@ def gap_rows(gaps: pl.DataFrame, dist: pl.DataFrame) -> pl.DataFrame:
 def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:
     """Rows of a single language (drops published averages)."""
     return df.filter(pl.col("language") != "avg") if not df.is_empty() else df
-
-
-# ---------------------------------------------------------------------- Runs & sources
-def run_comparison(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-    """Two runs' results side by side on (language, split, metric), with B - A."""
-    keys = ["language", "split", "metric"]
-    left = a.select(*keys, pl.col("value").alias("run A"))
-    right = b.select(*keys, pl.col("value").alias("run B"))
-    both = left.join(right, on=keys, how="full", coalesce=True)
-    return both.with_columns((pl.col("run B") - pl.col("run A")).alias("B − A")).sort(keys)
-
-
-def run_fields(a: dict, b: dict) -> pl.DataFrame:
-    """Two runs' descriptions field by field, flagging the fields that differ."""
-    keys = [k for k in a if k in b]
-    return pl.DataFrame({
-        "field": keys,
-        "run A": [str(a[k]) for k in keys],
-        "run B": [str(b[k]) for k in keys],
-        "differs": [a[k] != b[k] for k in keys],
-    })
 
 
 # ---------------------------------------------------------------------- Examples
@@ -296,13 +284,14 @@ def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
         claims: :func:`store.claims.claims_frame` rows.
         checks: :func:`store.claims.checks_frame` rows of the same claims.
     """
-    cols = ["claim", "verdict", "value [95% interval]", "evidence", "measure", "runs used", "runs missing", "text"]
+    cols = ["claim", "verdict", "text", "value [95% interval]", "evidence", "measure", "runs used", "runs missing"]
     if claims.is_empty():
         return pl.DataFrame(schema={c: pl.Int64 if c.startswith("runs") else pl.String for c in cols})
     first = checks_table(checks).group_by("id", maintain_order=True).first().select("id", "value [95% interval]")
+    # the claim's text right after its id and verdict: a last column gets cut off on most screens
     return claims.join(first, on="id", how="left").select(
-        pl.col("id").alias("claim"), "verdict", "value [95% interval]", "evidence", "measure",
-        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"), "text")
+        pl.col("id").alias("claim"), "verdict", "text", "value [95% interval]", "evidence", "measure",
+        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"))
 
 
 def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
@@ -324,13 +313,11 @@ def claim_points(result) -> pl.DataFrame:
     Each numeric check gives one row per item of its detail (intermediate task, target, published
     estimate, complexity group) with the value and interval :mod:`store.claim_checks` measured, and
     one row for the check's own measure carrying the claimed region (``band_lo``/``band_hi``,
-    :func:`store.claims.region`, open ends cut at the data's extent). Config checks have no numbers.
+    the check's ``claimed_region``, open ends cut at the data's extent). Config checks have no numbers.
 
     Args:
-        result: a :class:`store.claims.ClaimResult`.
+        result: a judged claim (the store's ``ClaimResult``).
     """
-    from store.claims import region
-
     rows: list[dict] = []
     numbered = [c for c in result.checks if c.check.comparison != "config"]
     for no, c in enumerate(numbered, 1):
@@ -357,10 +344,7 @@ def claim_points(result) -> pl.DataFrame:
                 check.comparison if check.comparison == "top_k" else check.quantity, "measured").format(variant=check.variant)
             out.append({"row": label, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "role": "measured",
                         "n": m.n, "measured": True})
-            try:
-                a, b, a_open, b_open = region(check.comparison, check.value, check.tolerance)
-            except (KeyError, TypeError):
-                a = b = None
+            a, b, a_open, b_open = check.claimed_region or (None, None, False, False)
             if a is not None:
                 seen = _finite(*(x for r in out for x in (r["value"], r["ci_low"], r["ci_high"])), a, b)
                 pad = max(0.5, 0.1 * (max(seen) - min(seen)))

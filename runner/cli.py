@@ -174,13 +174,13 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     """Prints every task: role, head kind, benchmarks, languages, whether it runs here."""
     cat = load_catalog()
     specs = sorted(registry().values(), key=lambda s: (s.role != "intermediate", s.name))
-    print(f"{'task':<14} {'role':<13} {'kind':<19} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
+    print(f"{'task':<14} {'role':<13} {'kind':<20} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
     for s in specs:
         task = cat.task(s.name)
         langs = cat.task_languages(s.name) if s.role == "target" else ("en",)
         shown = " ".join(langs) if len(langs) <= 16 else " ".join(langs[:16]) + f" ... (+{len(langs) - 16})"
         note = f"  [{s.note}]" if s.note else ""
-        print(f"{s.name:<14} {s.role:<13} {s.kind:<19} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
+        print(f"{s.name:<14} {s.role:<13} {s.kind:<20} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
               f"{'yes' if s.implemented else 'later':<5} {shown}{note}")
         if args.sources and s.implemented:
             for what, src in all_sources(s):

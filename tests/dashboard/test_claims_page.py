@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate
+from store.api import StoreReader
 from store.database import Store
 from tests.dashboard.conftest import make_app, no_exception
 
@@ -63,14 +64,16 @@ def test_bundled_store_needs_runs_for_claims_1_to_4_and_6_and_lists_them(bundled
         assert box.label == f"{cid}: not enough evidence"
         commands = box.code[0].value.splitlines()
         assert len(commands) == missing and all(c.startswith("runner run --pair ") for c in commands)
-    c1 = _expander(at, "c1-top-intermediates").code[0].value.splitlines()
+        # they write where the page reads (this test store is not the default one), as the Question page's do
+        assert all(c.endswith(f" --store {bundled_store}") for c in commands)
+    c1 = [c.removesuffix(f" --store {bundled_store}") for c in _expander(at, "c1-top-intermediates").code[0].value.splitlines()]
     assert "runner run --pair none:xnli --seed 1 --model xlm-roberta-large" in c1
     assert "runner run --pair squad:tydiqa --seed 1 --model xlm-roberta-large" in c1
-    assert "runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS" in \
-        _expander(at, "c6-plain-english-best").code[0].value.splitlines()
+    assert f"runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS --store {bundled_store}" \
+        in _expander(at, "c6-plain-english-best").code[0].value.splitlines()
     assert [b.proto.label for b in at.get("download_button")] == ["markdown", "json", "latex"]  # as `store claims --format`
     every = at.expander[-1]
-    assert every.label.startswith("Every missing run, once (") and "--store" in every.caption[0].value
+    assert every.label.startswith("Every missing run, once (") and "Question page" in every.caption[0].value
 
 
 def test_bundled_store_judges_claim_5_from_published_rows_labelled_as_such(bundled_page):
@@ -165,25 +168,25 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     from tests.store.test_claims import DESIGN
 
     path = tmp_path / "store"
-    shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns(derived.CACHE_DIR, "index.duckdb*"))
+    shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns("index.duckdb*"))
 
     def page():
         with Store.open(path, read_only=True) as st:
-            reader = Reader(st)
+            reader = Reader(StoreReader(st))
             options = reader.options()
             view = claims_view.compute(reader, options, default_selection(options, str(path)))
             return view.frames["claims"], {k: v.height for k, v in view.frames.items() if k.startswith("runs:")}
 
     before, runs_before = page()
     assert page()[0].equals(before)  # read back from the derived cache: same page
-    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1
+    assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1
     run, results = next((r, res) for r, res in DESIGN if (r.model, r.intermediate, r.target) == (LARGE, "mnli", "xnli"))
     with Store.open(path, read_only=False) as st:  # another seed of mnli:xnli, as `runner run` would write it
         assert st.write_run(dataclasses.replace(run, seed=7), [dataclasses.replace(x, value=x.value - 5) for x in results])
     after, runs_after = page()
     assert not after.equals(before) and runs_after != runs_before
     assert _shown_frame(after) == _expected(_engine(str(path), LARGE))
-    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1  # the old state's entry is gone
+    assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1  # the old state's entry is gone
 
 
 def _shown_frame(frame) -> dict[str, tuple]:

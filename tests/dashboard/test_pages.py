@@ -54,7 +54,7 @@ def test_question_without_runs_says_so_and_prints_the_command(monkeypatch, bundl
     no_exception(at)
     assert any("no intermediate-task runs" in i.value for i in at.info)
     code = at.code[0].value
-    assert f'runner run --pair "$inter:$target" --model xlm-roberta-large --seed "$seed" --store {bundled_store}' in code
+    assert f'runner run --pair "$inter:$target" --seed "$seed" --model xlm-roberta-large --store {bundled_store}' in code
     table = at.dataframe[0].value
     assert set(table["source"]) == {"rembert_t16", "rembert_t7", "mt5_readme"}
     assert {"per target", "per category"} == set(table["level"])
@@ -140,3 +140,21 @@ def test_selection_goes_to_the_url_and_comes_back(monkeypatch, generated_store):
     assert again.selectbox(key="model").value == "xlm-roberta-base"
     assert again.multiselect(key="types").value == ["classification", "retrieval"]
     assert not again.warning
+
+
+def test_default_views_show_something(monkeypatch, bundled_store, generated_store):
+    # Languages on the bundled store (no per-language gains) opens on the scores it has, with charts
+    at = make_app(monkeypatch, bundled_store, "views/languages.py")
+    no_exception(at)
+    assert at.radio(key="lvalue").value == "score" and at.get("vega_lite_chart")
+    assert "lvalue" not in at.query_params  # the store's default, not a choice to share
+    # with per-language gains it opens on gains
+    at = make_app(monkeypatch, generated_store, "views/languages.py")
+    assert at.radio(key="lvalue").value == "gain"
+    # Runs' comparison opens on an intermediate-task run beside its own none baseline
+    at = make_app(monkeypatch, generated_store, "views/runs.py")
+    no_exception(at)
+    runs = at.dataframe[1].value.set_index("run_id")
+    a, b = runs.loc[at.selectbox(key="run_a").value], runs.loc[at.selectbox(key="run_b").value]
+    assert a["intermediate"] != "none" and b["intermediate"] == "none"
+    assert (a["target"], a["model"], a["source"], a["seed"]) == (b["target"], b["model"], b["source"], b["seed"])
