@@ -74,6 +74,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    p.add_argument("--no-predictions", action="store_true",
+                   help="do not keep per-example predictions in the store (kept by default; see store/predictions.py)")
     for flag, name in TRAIN_FLAGS.items():
         kind = float if name == "learning_rate" else int
         p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
@@ -170,6 +172,8 @@ def _settings(args: argparse.Namespace) -> dict:
             values = merge(values, {section: {name: getattr(args, flag)}})
     if getattr(args, "overwrite", False):
         values["overwrite"] = True
+    if getattr(args, "no_predictions", False):
+        values["predictions"] = False
     return values
 
 

@@ -143,6 +143,8 @@ class RunConfig:
     store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
     overwrite: bool = field(default=False, metadata={"help": "redo every phase even when its artefact exists"})
+    predictions: bool = field(default=True, metadata={
+        "help": "keep every evaluated example's prediction beside the run in the store (store.predictions)"})
     train: TrainConfig = field(default_factory=TrainConfig)
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
     qa: QAConfig = field(default_factory=QAConfig)

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from runner.errors import RunnerError
-from runner.evaluation import metrics_retrieval, predict
+from runner.evaluation import examples, metrics_retrieval, predict
 from runner.evaluation.targets import TargetEvaluator
 from runner.modeling import dual_encoder, qa
 from runner.modeling.encoder import hidden_size
@@ -136,6 +136,8 @@ class Kind:
         dev_evaluator: ``(RunConfig, Stage) -> dev scorer`` of a training stage, or None.
         evaluate_target: phase 3, ``(TargetEvaluator, language, Source) -> record``.
         config_section: ``RunConfig`` section whose settings define the runs of this kind.
+        example_rows: ``(examples, features, predictions, labels) -> rows`` of phase 3's per-example
+            predictions (``runner.evaluation.examples``) for kinds evaluated by ``labelled``.
         assumed_tokens: mean sub-tokens per example for ``runner plan`` estimates (None: unknown).
     """
 
@@ -151,23 +153,24 @@ class Kind:
     evaluate_target: Callable[[TargetEvaluator, str, object], dict] | None
     config_section: str | None = None
     assumed_tokens: int | None = field(default=None)
+    example_rows: Callable | None = None
 
 
 KINDS: Mapping[str, Kind] = {k.name: k for k in (
     Kind("classification", "single-sentence classification", encode_classification, no_options, ClassificationHead,
          label_loss, predict.decode_label, predict.score_labels,
          label_dev_evaluator(predict.decode_label, predict.score_labels), TargetEvaluator.labelled,
-         assumed_tokens=50),
+         assumed_tokens=50, example_rows=examples.label_feature_rows),
     Kind("pair_classification", "sentence-pair classification", encode_classification, no_options,
          ClassificationHead, label_loss, predict.decode_label, predict.score_labels,
          label_dev_evaluator(predict.decode_label, predict.score_labels), TargetEvaluator.labelled,
-         assumed_tokens=50),
+         assumed_tokens=50, example_rows=examples.label_feature_rows),
     Kind("multiple_choice", "multiple choice", encode_multiple_choice, no_options, MultipleChoiceHead, label_loss,
          predict.decode_label, predict.score_labels, label_dev_evaluator(predict.decode_label, predict.score_labels),
-         TargetEvaluator.labelled, assumed_tokens=240),
+         TargetEvaluator.labelled, assumed_tokens=240, example_rows=examples.label_feature_rows),
     Kind("tagging", "token tagging", encode_tagging, no_options, TaggingHead, token_loss, predict.decode_tags,
          predict.score_tags, label_dev_evaluator(predict.decode_tags, predict.score_tags), TargetEvaluator.labelled,
-         assumed_tokens=35),
+         assumed_tokens=35, example_rows=examples.tag_feature_rows),
     Kind("question_answering", "span extraction", qa.encode_qa, qa_options, SpanHead, span_loss, qa.decode,
          qa.score, qa_dev_evaluator, TargetEvaluator.question_answering, config_section="qa"),
     # BUCC mines pairs by margin and scores F1 at a dev-tuned threshold, Tatoeba scores the nearest

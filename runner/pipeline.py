@@ -419,6 +419,9 @@ class Runner:
         results: list[Result] = []
         for lang, src in tgt.test.items():
             path = out_dir / f"{lang}.json"
+            if path.exists() and self.cfg.predictions and "examples" not in json.loads(path.read_text()):
+                log.info("phase 3 %s: evaluated before predictions were kept; evaluating again", lang)
+                path.unlink()
             if not path.exists():
                 if evaluator is None:
                     evaluator = TargetEvaluator(self, KINDS[tgt.eval_kind])
@@ -454,6 +457,17 @@ def _phase1_record(lay: Layout) -> dict:
     return {f"intermediate_{k}": done[k] for k in ("mix", "mlm") if k in done}
 
 
+def _example_rows(lay: Layout) -> list[dict] | None:
+    """Phase 3's per-example rows of every language (None with --no-predictions or when none)."""
+    if not lay.cfg.predictions:
+        return None
+    rows: list[dict] = []
+    for lang in lay.target.test:
+        record = json.loads((lay.run_dir / "predictions" / f"{lang}.json").read_text())
+        rows += [{**row, "language": lang} for row in record.get("examples") or ()]
+    return rows or None
+
+
 def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
     """Runs (or skips) the three phases and writes the run to the store.
 
@@ -479,7 +493,7 @@ def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
                  "wall_time_s": round(wall, 3), "gpu_hours": round(gpu_hours, 6)})
     try:
         with Store.open(store_path, read_only=False) as st:
-            written = st.write_run(run, results)
+            written = st.write_run(run, results, predictions=_example_rows(lay))
     except StoreError as e:
         raise RunnerError(f"store refused the run: {e}") from e
     (lay.run_dir / "results.json").write_text(json.dumps({"run_id": run.run_id, "results": [r.__dict__ for r in results],

@@ -19,12 +19,14 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 
 from runner.evaluation.metrics_qa import mlqa_em_f1, squad_em_f1
 from runner.evaluation.metrics_retrieval import _average_precision_at_k
+from runner.evaluation.predict import gold
 
 WH_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -86,8 +88,33 @@ def spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
         return set(get_entities(list(tags)))
 
 
+def corpus_span_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> list[tuple[int, int, int]]:
+    """(tp, n_pred, n_gold) per sentence whose sums are exactly seqeval's corpus counts.
+
+    seqeval reads a corpus as one sequence with an ``O`` after each sentence, and its chunking
+    carries state across that separator (a sentence opening with a one-letter tag such as UPOS
+    ``X`` continues the previous chunk's type), so spans are found on the whole corpus as seqeval
+    does and each is counted in the sentence where it starts.
+    """
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    starts, pos = [], 0
+    for sentence in gold:
+        starts.append(pos)
+        pos += len(sentence) + 1  # the separator
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".* seems not to be NE tag\.", category=UserWarning)
+        g = set(get_entities([list(s) for s in gold] or [[]]))
+        p = set(get_entities([list(s) for s in pred] or [[]]))
+    counts = [[0, 0, 0] for _ in gold]
+    for spans_, slot in ((g & p, 0), (p, 1), (g, 2)):
+        for _, start, _ in spans_:
+            counts[bisect.bisect_right(starts, start) - 1][slot] += 1
+    return [tuple(c) for c in counts]
+
+
 def tag_rows(examples: Sequence[Mapping], pred_tags: Sequence[Sequence[int]], labels: Sequence[str],
-             n_tokens: Sequence[int]) -> list[dict]:
+             n_tokens: Sequence[int], gold_tags: Sequence[Sequence[int]] | None = None) -> list[dict]:
     """Tagging (UD-POS, WikiANN): tags per word; span counts so that the corpus F1 is recoverable.
 
     Args:
@@ -95,17 +122,19 @@ def tag_rows(examples: Sequence[Mapping], pred_tags: Sequence[Sequence[int]], la
         pred_tags: predicted tag indices per example, one per word.
         labels: the tag names.
         n_tokens: model sub-tokens per example (over its windows).
+        gold_tags: the gold tags as scored (words the tokenizer keeps); default the examples' tags.
     """
+    golds = [[labels[t] for t in (gold_tags[i] if gold_tags is not None else ex["tags"])] for i, ex in enumerate(examples)]
+    preds = [[labels[t] for t in pred] for pred in pred_tags]
+    counts = corpus_span_counts(golds, preds)
     rows = []
-    for i, (ex, pred) in enumerate(zip(examples, pred_tags)):
-        gold = [labels[t] for t in ex["tags"]]
-        got = [labels[t] for t in pred]
-        g, p = spans(gold), spans(got)
+    for i, (ex, gold, got) in enumerate(zip(examples, golds, preds)):
+        tp, n_pred, n_gold = counts[i]
         rows.append({
             "example_id": str(i), "text": " ".join(ex["tokens"]), "gold": " ".join(gold), "prediction": " ".join(got),
-            "correct": gold == got, "tp": len(g & p), "n_pred": len(p), "n_gold": len(g),
+            "correct": gold == got, "tp": tp, "n_pred": n_pred, "n_gold": n_gold,
             "n_words": len(ex["tokens"]), "n_tokens": int(n_tokens[i]),
-            "label_types": ",".join(sorted({t for t, _, _ in g})),
+            "label_types": ",".join(sorted({t for t, _, _ in spans(gold)})),
         })
     return rows
 
@@ -153,3 +182,42 @@ def ranking_rows(queries: Sequence[tuple[str, str]], ranked: Sequence[Sequence],
             "score": 100.0 * _average_precision_at_k(set(rel), got, k), "n_words": n_words(text),
         })
     return rows
+
+
+# ---------------------------------------------------------------------- from encoded features
+def _per_example(enc, values) -> tuple[dict[int, list], dict[int, int]]:
+    """Feature values gathered per example id (windows in order), and sub-tokens per example."""
+    out: dict[int, list] = {}
+    tokens: dict[int, int] = {}
+    for i, ex_id in enumerate(enc.example_ids):
+        out.setdefault(ex_id, []).append(values[i])
+        tokens[ex_id] = tokens.get(ex_id, 0) + enc.real_tokens(i)
+    return out, tokens
+
+
+def label_feature_rows(examples: Sequence[Mapping], enc, preds: Sequence, labels: Sequence[str]) -> list[dict]:
+    """:func:`label_rows` from a label kind's features (one feature per example)."""
+    per, tokens = _per_example(enc, preds)
+    kept = sorted(per)
+    return [dict(r, example_id=str(k)) for k, r in zip(kept, label_rows(
+        [examples[k] for k in kept], [per[k][0] for k in kept], labels, [tokens[k] for k in kept]))]
+
+
+def tag_feature_rows(examples: Sequence[Mapping], enc, preds: Sequence, labels: Sequence[str]) -> list[dict]:
+    """:func:`tag_rows` from tagging windows: each example's windows joined, gold as scored."""
+    per, tokens = _per_example(enc, preds)
+    golds, _ = _per_example(enc, [gold(enc, i) for i in range(len(enc))])
+    kept = sorted(per)
+    joined = [[t for window in per[k] for t in window] for k in kept]
+    gold_joined = [[t for window in golds[k] for t in window] for k in kept]
+    return [dict(r, example_id=str(k)) for k, r in zip(kept, tag_rows(
+        [examples[k] for k in kept], joined, labels, [tokens[k] for k in kept], gold_joined))]
+
+
+def qa_tokens(enc) -> dict[str, int]:
+    """Sub-tokens per question id over its windows (QA features own an example index)."""
+    out: dict[str, int] = {}
+    for i, owner in enumerate(enc.example_ids):
+        qid = enc.extra["examples"][owner]["id"]
+        out[qid] = out.get(qid, 0) + enc.real_tokens(i)
+    return out

@@ -16,7 +16,10 @@ the kind table (``runner.kinds``, ``evaluate_target``):
   translations of the answer sentence are relevant (mAP@20). Mewsli-X: each mention ranks the whole
   entity pool (mAP@20 as ``utils_mewslix.evaluate``). Both use the phase-2 dual encoder.
 
-A record is ``{"language", "n_examples", "metrics", "predictions", ...}``, written by the pipeline.
+A record is ``{"language", "n_examples", "metrics", "predictions", ...}``, written by the pipeline;
+with ``RunConfig.predictions`` it also holds ``examples``: one row per evaluated example in the
+columns of ``store.predictions`` (``runner.evaluation.examples``), or None where a target has no
+per-example unit (BUCC mines pairs over the whole corpus).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from runner.data.adapters_qa import answer_sentence, split_sentences
 from runner.data.read import read_source
+from runner.evaluation import examples as example_rows
 from runner.evaluation.metrics_retrieval import bucc_f1, bucc_optimal_threshold, map_at_k, mewslix_map_at_20, tatoeba_accuracy
 from runner.evaluation.predict import predict
 from runner.evaluation.retrieval import bucc_candidates, mean_pooled, n_layers_of, reference_layer, top_k
@@ -59,6 +63,12 @@ class TargetEvaluator:
     # ------------------------------------------------------------------------------- helpers
     def _limit(self) -> int | None:
         return self.cfg.train.max_eval_examples
+
+    def _keep(self, record: dict, rows) -> dict:
+        """The record with its per-example rows when the run keeps predictions."""
+        if self.cfg.predictions:
+            record["examples"] = rows() if callable(rows) else rows
+        return record
 
     def _read(self, src: Source, limit: int | None = None) -> list[dict]:
         return read_source(src, (), self.lay.loc, limit)
@@ -102,8 +112,10 @@ class TargetEvaluator:
         pad = self.runner.tokenizer.pad_token_id or 0
         preds = predict(model, enc, self.target.name, self.cfg.train, self.runner.device, pad, self.kind.decode)
         metrics = self.kind.score(labels, "f1" if "f1" in self.target.metrics else "accuracy", enc, preds)
-        return {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
-                "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
+        record = {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
+                  "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
+        return self._keep(record, lambda: self.kind.example_rows(
+            read_source(src, labels, self.lay.loc, self._limit()), enc, preds, labels))
 
     def retrieval(self, lang: str, src: Source) -> dict:
         """Retrieval without fine-tuning: Tatoeba (nearest neighbour) or BUCC (mining)."""
@@ -124,7 +136,9 @@ class TargetEvaluator:
         metrics, predictions = qa.evaluate(model, enc, self.target.name, self.cfg.train, self.cfg.qa, self.runner.device,
                                            pad, metric, lang)
         n = sum(1 for ex in enc.extra["examples"] if ex["answers"] or metric == "squad_v2")
-        return {"language": lang, "n_examples": n, "metrics": metrics, "predictions": predictions}
+        record = {"language": lang, "n_examples": n, "metrics": metrics, "predictions": predictions}
+        return self._keep(record, lambda: example_rows.qa_rows(self._read(src, self._limit()), predictions, metric, lang,
+                                                               example_rows.qa_tokens(enc)))
 
     def tatoeba(self, lang: str, src: Source) -> dict:
         rows = self._read(src, self._limit())
@@ -133,8 +147,11 @@ class TargetEvaluator:
         _, index = top_k(eng_emb, src_emb, 1, self.cfg.retrieval.block_size, self.runner.device)
         predictions = index[:, 0].tolist()
         accuracy = tatoeba_accuracy(predictions, list(range(len(rows))))
-        return {"language": lang, "n_examples": len(rows), "metrics": {"accuracy": accuracy}, "layer": layer,
-                "predictions": predictions}
+        record = {"language": lang, "n_examples": len(rows), "metrics": {"accuracy": accuracy}, "layer": layer,
+                  "predictions": predictions}
+        # each source sentence's English translation is its gold; the nearest neighbour is the prediction
+        return self._keep(record, lambda: example_rows.ranking_rows(
+            [(i, r["src"]) for i, r in enumerate(rows)], [[p] for p in predictions], [{i} for i in range(len(rows))], k=1))
 
     def bucc(self, lang: str, src: Source) -> dict:
         embed, layer = self._embedder()
@@ -150,8 +167,9 @@ class TargetEvaluator:
         test_cands, test_gold = mined(self._read(src, self._limit()))
         metrics = bucc_f1(test_cands, test_gold, threshold)
         extracted = sorted([s, t, v] for (s, t), v in test_cands.items() if v >= threshold)
-        return {"language": lang, "n_examples": len(test_gold), "metrics": metrics, "threshold": threshold,
-                "layer": layer, "predictions": extracted}
+        record = {"language": lang, "n_examples": len(test_gold), "metrics": metrics, "threshold": threshold,
+                  "layer": layer, "predictions": extracted}
+        return self._keep(record, None)  # mining scores pairs over the whole corpus: no per-example unit
 
     def _lareqa_pool(self) -> dict:
         """Questions per language, the candidate pool of all languages, relevant candidates per question id."""
@@ -190,8 +208,9 @@ class TargetEvaluator:
         _, index = top_k(q_emb, pool["emb"], 20, self.cfg.retrieval.block_size, self.runner.device, cosine=False)
         ranked = [[pool["candidates"][j][0] for j in row] for row in index.tolist()]
         value = map_at_k(ranked, [pool["relevant"][qid] for qid, _ in qs], 20)
-        return {"language": lang, "n_examples": len(qs), "metrics": {"map@20": value},
-                "predictions": {qid: r for (qid, _), r in zip(qs, ranked)}}
+        record = {"language": lang, "n_examples": len(qs), "metrics": {"map@20": value},
+                  "predictions": {qid: r for (qid, _), r in zip(qs, ranked)}}
+        return self._keep(record, lambda: example_rows.ranking_rows(qs, ranked, [pool["relevant"][qid] for qid, _ in qs]))
 
     def mewslix(self, lang: str, src: Source) -> dict:
         model = self._phase2_model()
@@ -209,4 +228,7 @@ class TargetEvaluator:
         _, index = top_k(q_emb, self._pool["emb"], 20, self.cfg.retrieval.block_size, self.runner.device, cosine=False)
         predictions = {m["id"]: [self._pool["ids"][j] for j in row] for m, row in zip(mentions, index.tolist())}
         value = mewslix_map_at_20(predictions, {m["id"]: [m["gold"]] for m in mentions})
-        return {"language": lang, "n_examples": len(mentions), "metrics": {"map@20": value}, "predictions": predictions}
+        record = {"language": lang, "n_examples": len(mentions), "metrics": {"map@20": value}, "predictions": predictions}
+        return self._keep(record, lambda: example_rows.ranking_rows(
+            [(m["id"], m["query"]) for m in mentions], [predictions[m["id"]] for m in mentions],
+            [{m["gold"]} for m in mentions]))

@@ -44,6 +44,19 @@ def test_tag_rows_span_counts_give_seqeval_f1():
     _check_columns(rows)
 
 
+def test_tag_rows_reproduce_seqeval_across_sentence_boundaries():
+    # seqeval reads the corpus as one sequence: a sentence opening with UPOS "X" (one letter, type
+    # "_") after the separator does not start a chunk of its own, which per-sentence spans would miss.
+    labels = ("X", "NOUN", "VERB")
+    exs = [{"tokens": list("abc"), "tags": [0, 1, 1]}, {"tokens": list("def"), "tags": [0, 1, 2]}]
+    preds = [[0, 1, 2], [0, 2, 2]]
+    rows = examples.tag_rows(exs, preds, labels, [3, 3])
+    official = seqeval_f1([[labels[t] for t in p] for p in preds], [[labels[t] for t in e["tags"]] for e in exs])["f1"]
+    tp, n_pred, n_gold = (sum(r[k] for r in rows) for k in ("tp", "n_pred", "n_gold"))
+    assert official == pytest.approx(20.0)  # sentence by sentence it would be 40.0
+    assert 200 * tp / (n_pred + n_gold) == pytest.approx(official)
+
+
 def test_tag_rows_pos_tags_without_prefixes_match_seqeval():
     labels = ("NOUN", "VERB", "DET")
     exs = [{"tokens": ["the", "dog", "runs"], "tags": [2, 0, 1]}, {"tokens": ["dogs", "run"], "tags": [0, 1]}]
