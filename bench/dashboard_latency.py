@@ -18,7 +18,7 @@ functions, the same charts) and the ratio baseline / dashboard is printed (>1: t
 faster). Target: p95 <= 100 ms per page.
 
 Cold means no Streamlit cache and a fresh reader; what depends only on the store's content (the
-judged claims) is computed once per store state and kept in ``STORE/cache/`` (:mod:`store.derived`),
+judged claims) is computed once per store state and kept in a cache outside the store (:mod:`store.derived`),
 so a cold Claims render reads it; the render that computes it (after a new run) is timed apart.
 The Export page builds nothing until the user picks a table or a page's charts; what one pick
 builds is timed apart too.
@@ -63,9 +63,9 @@ BASELINE_OF = {"question": "question", "matrix": "matrix", "languages": "languag
 
 def clear_derived(path: Path) -> None:
     """Deletes the store's derived cache (the judged claims): the next render computes them again."""
-    from store.derived import CACHE_DIR
+    from store.derived import cache_dir
 
-    for f in (path / CACHE_DIR).glob("*.json"):
+    for f in cache_dir(path).glob("*.json"):
         f.unlink()
 
 _RUNS_SQL = """
@@ -170,6 +170,7 @@ def page_work(options, sel, pair) -> dict:
 def timed_reader(store):
     """A fresh uncached reader that adds up the time spent in its (outermost) methods."""
     from dashboard.data import Reader
+    from store.api import StoreReader
 
     class TimedReader(Reader):
         def __init__(self, st):
@@ -194,7 +195,7 @@ def timed_reader(store):
 
             return call
 
-    return TimedReader(store)
+    return TimedReader(StoreReader(store))
 
 
 class PandasBaseline:
@@ -219,7 +220,9 @@ class PandasBaseline:
         self.langs = store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
         self.complexity = analysis.complexity_table(store, sel.model)
         self.store = store
-        self.f, self.sel, self.pair = sel.filters(options), sel, pair
+        from dashboard.data import filters
+
+        self.f, self.sel, self.pair = filters(sel, options), sel, pair
 
     # ------------------------------------------------------------------ the analysis, in pandas
     def _slice(self):
@@ -277,7 +280,7 @@ class PandasBaseline:
         g = self._gains()
         summary = pl.from_pandas(self._summarize(self._single(g), ("target_type", "intermediate")))
         corr = pl.from_pandas(self._correlation(g, "A"))
-        points = transforms.with_panel(transforms.complexity_points(summary, self.complexity, "A"), transforms.panel_titles(corr))
+        points = transforms.with_panel(transforms.complexity_points(summary, self.complexity, "A", self.a.AXES["A"]), transforms.panel_titles(corr))
         out = [charts.complexity_chart(points, transforms.AXIS_LABELS["A"]),
                charts.simple_complex_chart(pl.from_pandas(self._simple_vs_complex(g)))]
         return self._emit(out, charts_out)
@@ -432,8 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from dashboard.data import CachedReader, Reader
+    from dashboard.data import CachedReader, Reader, filters
     from dashboard.state import Selection, default_selection
+    from store.api import StoreReader
     from store.database import Store
 
     path = args.store or Path(tempfile.mkdtemp(prefix="xstilts-bench-")) / "store"
@@ -444,13 +448,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} before timing")
 
     store = Store.open(path, read_only=True)
-    reader = Reader(store)
+    reader = Reader(StoreReader(store))
     options = reader.options()
     sel: Selection = default_selection(options, str(path))
-    pair = tuple(reader.runs(sel.filters(options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
+    pair = tuple(reader.runs(filters(sel, options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
     assert len(pair) == 2 and n_rows >= TARGET_ROWS, "the synthetic runs are missing from the store"
     work = page_work(options, sel, pair)
-    cached = CachedReader(str(path), reader=Reader(store))  # st.cache_data in bare mode: the warm case
+    cached = CachedReader(str(path), reader=Reader(StoreReader(store)))  # st.cache_data in bare mode: the warm case
     t0 = time.perf_counter()
     baseline = PandasBaseline(store, options, sel, pair)
     load_ms = (time.perf_counter() - t0) * 1000

@@ -16,7 +16,6 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.state import (
-    DEMO_MARK,
     HEADLINE,
     SOURCE_CHOICES,
     SOURCE_LABELS,
@@ -116,10 +115,10 @@ def render(launch: str) -> Context | None:
         return None
     options = reader.options()
     if reader.has_demo():
-        st.error(f"**{DEMO_MARK}**: this store holds made-up numbers from `store demo` (source *demo*) that show "
+        st.error(f"**{data.DEMO_MARK}**: this store holds made-up numbers from `store demo` (source *demo*) that show "
                  "what each view does. Nothing here was measured; exports carry this mark.",
                  icon=":material/science:")
-        st.sidebar.error(DEMO_MARK)
+        st.sidebar.error(data.DEMO_MARK)
     default = _seed(options, path)
     sb = st.sidebar
     model = sb.selectbox("Model", options.models, key="model")

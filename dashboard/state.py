@@ -2,7 +2,8 @@
 
 Every value that arrives from the URL is checked against the options the store offers before
 it is used; values that do not fit are dropped with a one-line, display-safe message. Values
-reach SQL only as query parameters (through :class:`store.analysis.Filters`), never as text.
+reach SQL only as query parameters (through the store's ``Filters``, made from a selection by
+:func:`dashboard.data.filters`), never as text.
 
 Example:
     >>> opts = Options(models=("xlm-roberta-large",), metrics=("accuracy",), splits=("test",),
@@ -19,13 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from store.analysis import Filters
-from store.demo import DEMO_MARK, DEMO_SOURCE  # noqa: F401  (DEMO_MARK: shown by the sidebar)
-
 RUNNER_SOURCE = "runner"
-#: Sources of runs rather than published tables: the runner's own, and made-up ``store demo`` runs
-#: (which every page marks as demonstration data).
-RUN_SOURCES = (RUNNER_SOURCE, DEMO_SOURCE)
 #: Sidebar "source" choices: published sources only, this project's own runs only, or both.
 SOURCE_CHOICES = ("both", "published", "runner")
 SOURCE_LABELS = {"both": "both", "published": "published", "runner": "own runs"}
@@ -75,28 +70,6 @@ class Selection:
     split: str = DEFAULT_SPLIT
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
-
-    def filters(self, options: Options, **overrides: object) -> Filters:
-        """The :class:`store.analysis.Filters` of this selection (``overrides`` win)."""
-        if self.source == "published":
-            sources = options.published_sources or ("(none)",)
-        elif self.source == RUNNER_SOURCE:
-            sources = RUN_SOURCES
-        else:
-            sources = ()
-        headline = self.metric == HEADLINE
-        fields = {
-            "models": (self.model,),
-            "sources": sources,
-            "metrics": () if headline else (self.metric,),
-            "splits": (self.split,),
-            "settings": (self.setting,),
-            "target_types": self.target_types,
-            "families": self.families,
-            "headline_only": headline,
-        }
-        fields.update(overrides)
-        return Filters(**fields)
 
     def describe(self) -> str:
         """One line naming the slice, for captions."""

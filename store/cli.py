@@ -9,15 +9,17 @@ store unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from store.analysis import Filters
+from store.api import StoreReader
 from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
 from store.demo import DEFAULT_PATH as DEMO_DEFAULT
 from store.errors import StoreError
-from store.exports import FORMATS, TABLES, build_table, render
+from store.exports import FORMATS, TABLES, build_table, paper_defaults, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,18 +90,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         runs, rows = st.counts()
         print(f"{runs} runs, {rows} result rows\n")
         print("sources (every result row traces to one):")
-        src = st.query(
-            """
-            SELECT s.source, s.quality, count(r.value) AS rows, count(DISTINCT u.run_id) AS runs, s.citation, s.locator
-            FROM sources s LEFT JOIN runs u USING (source) LEFT JOIN results r USING (run_id)
-            GROUP BY ALL ORDER BY s.source
-            """
-        )
-        for row in src.iter_rows(named=True):
-            print(f"  {row['source']:<22} {row['rows']:>5} rows {row['runs']:>4} runs  [{row['quality']}]")
+        reader = StoreReader(st)
+        for row in reader.sources().sort("source").iter_rows(named=True):
+            print(f"  {row['source']:<22} {row['n_results']:>5} rows {row['n_runs']:>4} runs  [{row['quality']}]")
             print(f"      {row['citation']}")
             print(f"      {row['locator']}")
-        orphans = st.query("SELECT count(*) AS n FROM runs WHERE source NOT IN (SELECT source FROM sources)")["n"][0]
+        orphans = reader.orphan_runs()
         if orphans:
             print(f"  WARNING: {orphans} runs name no registered source (run `store validate`)")
         print("\nruns by source and model:")
@@ -150,20 +146,40 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(output: str) -> Path:
+    """Refuses an ``-o`` that cannot be written before any work is done."""
+    out = Path(output).expanduser()
+    if out.is_dir():
+        raise StoreError(f"-o {output} is a folder; give a file name inside it, e.g. {out / 'table.csv'}")
+    if not out.parent.is_dir():
+        raise StoreError(f"-o {output}: folder {out.parent} does not exist; create it or choose another file")
+    if (out.exists() and not os.access(out, os.W_OK)) or not os.access(out.parent, os.W_OK | os.X_OK):
+        raise StoreError(f"-o {output} is not writable by this user; choose another file")
+    return out
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         raise StoreError("Parquet is binary: give --output FILE.parquet")
+    out = _check_output(args.output) if args.output else None
     f = _filters(args)
     with Store.open(args.store, read_only=True, create=False) as st:
+        f, chosen = paper_defaults(st, f)
         table = build_table(st, args.table, f)
     if table.demo and not args.allow_demo:
         raise StoreError(
             "this table holds demonstration data (source 'demo', made-up numbers from `store demo`), not results; "
             "leave it out with --source, or pass --allow-demo to export it marked as such"
         )
+    if chosen:
+        print(f"note: one model and one split unless asked: {' '.join(chosen)} (give --model / --split to choose; "
+              "the caption says which)", file=sys.stderr)
     data = render(table, args.format)
-    if args.output:
-        Path(args.output).write_bytes(data)
+    if out is not None:
+        try:
+            out.write_bytes(data)
+        except OSError as e:
+            raise StoreError(f"cannot write -o {args.output}: {e.strerror or e}; choose another file") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode())
@@ -173,7 +189,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from store.validation import validate_store
 
-    problems = validate_store(args.store, rebuild=args.rebuild)
+    problems = validate_store(args.store, rebuild=args.rebuild, fix=args.fix)
     for p in problems:
         print(f"problem: {p}")
     if problems:
@@ -314,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every shard against the catalog and the index against the shards")
     _add_store(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the index first")
+    p.add_argument("--fix", action="store_true",
+                   help="remove temporary files left by killed writers (never a running writer's)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(

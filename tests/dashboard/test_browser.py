@@ -175,6 +175,7 @@ def test_changing_filters_redraws_and_goes_to_the_url(page, server):
         page.wait_for_url("**axis=B**", timeout=30_000)
         _check(page, "generated-question-axis-B", charts=True)
         page.goto(f"{url}/languages")
+        _settle(page, charts=True)  # the page has finished drawing before the sidebar is clicked
         page.locator('[data-testid="stSidebar"]').get_by_text("own runs").click()
         page.wait_for_url("**source=runner**", timeout=30_000)
         page.get_by_text("genus", exact=True).click()
@@ -204,7 +205,7 @@ def test_claims_page_opens_a_claim_onto_its_chart_and_runs(page, server):
 
 
 def _axis_labels(chart) -> list[str]:
-    return [t.strip() for t in chart.locator("g.role-axis-label text").all_inner_texts()]
+    return [t.strip() for t in chart.locator("g.role-axis-label text").all_text_contents()]
 
 
 def _number(text: str) -> float:
@@ -230,7 +231,7 @@ def test_matrix_draws_every_column_label_and_a_symmetric_gain_scale(page, server
     drawn = set(_axis_labels(chart))
     missing = set(cells["column"]) - drawn
     assert not missing, f"column labels not drawn: {sorted(missing)}"
-    legend = [_number(t) for t in chart.locator("g.role-legend-label text").all_inner_texts() if t.strip()]
+    legend = [_number(t) for t in chart.locator("g.role-legend-label text").all_text_contents() if t.strip()]
     assert legend and min(legend) < 0 < max(legend)
     assert sorted(legend) == sorted(-v for v in legend), legend
 
