@@ -5,10 +5,10 @@ import doctest
 import polars as pl
 import pytest
 
-from runner import examples
-from runner.metrics import accuracy, seqeval_f1
-from runner.metrics_qa import mlqa_em_f1, squad_em_f1
-from runner.metrics_retrieval import map_at_k
+from runner.evaluation import examples
+from runner.evaluation.metrics import accuracy, seqeval_f1
+from runner.evaluation.metrics_qa import mlqa_em_f1, squad_em_f1
+from runner.evaluation.metrics_retrieval import map_at_k
 from store import predictions as store_predictions
 
 
