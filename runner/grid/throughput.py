@@ -7,9 +7,11 @@ In order of precedence:
 
 1. ``--tokens-per-second`` (and ``--eval-tokens-per-second``): what you measured or know.
 2. The latest measurement of the model in ``WORK/cache/throughput.json``, written by
-   ``runner plan --measure-throughput`` (a short training and inference loop of the real model on
-   this machine's device, at the configured batch size and maximum length, on token sequences
-   with XNLI-like lengths). Run it once on a GPU node; later plans anywhere use it.
+   ``runner plan --measure-throughput``: :mod:`runner.training.speed` times the runner's own
+   training step and inference on the real model on this machine's device, at the configured
+   batch size and maximum length, on token sequences with XNLI-like lengths (the measurement
+   ``bench/gpu_throughput.py`` makes, which also reports MFU and peak memory). Run it once on a
+   GPU node; later plans anywhere use it.
 3. An **assumption** (never measured here: this project's machines have no GPU): training costs
    about ``6 N`` FLOPs per token and inference ``2 N`` (N = non-embedding parameters; Kaplan et
    al. 2020, "Scaling Laws for Neural Language Models", sec. 2.1), on one A100-class GPU
@@ -22,19 +24,15 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from runner.errors import RunnerError
 from runner.kinds import build_model
 from runner.modeling.encoder import load_encoder, load_tokenizer
-from runner.modeling.features import Encoded, collate, length_grouped_batches
-from runner.training.device import autocast, configure_device, hardware, pick_device, set_seed
-from runner.training.loop import build_optimizer
+from runner.training import speed
+from runner.training.device import hardware, pick_device, set_seed
 
 ASSUMED_EFFECTIVE_TFLOPS = 50.0
 TRAIN_FLOPS_PER_PARAM = 6.0
@@ -140,14 +138,12 @@ def resolve(model: str, work: Path, tokens_per_second: float | None = None,
     return measured if measured is not None else assumed(model)
 
 
-def xnli_like_lengths(n: int, max_length: int, seed: int = 0) -> list[int]:
-    """Sub-token lengths of sentence pairs, roughly as XNLI / MNLI with XLM-R (median about 45)."""
-    rng = random.Random(seed)
-    return [min(max_length, max(8, int(rng.lognormvariate(3.8, 0.45)))) for _ in range(n)]
-
-
 def measure(model: str, cfg, steps: int = 20, warmup: int = 3) -> tuple[Throughput, dict]:
-    """Times ``steps`` training steps and as many inference batches of the real model on this device.
+    """Times ``steps`` training steps of the runner's loop and as many inference batches on this device.
+
+    The measurement is :mod:`runner.training.speed`'s (the same as ``bench/gpu_throughput.py``):
+    the runner's own training step on the real model, at the configured batch size and maximum
+    length, on token sequences with XNLI-like lengths.
 
     Args:
         model: Hub id or local folder.
@@ -155,52 +151,27 @@ def measure(model: str, cfg, steps: int = 20, warmup: int = 3) -> tuple[Throughp
         steps: timed batches of each kind (after ``warmup`` untimed ones).
 
     Returns:
-        (throughput, the record saved by :func:`save_measured`).
+        (throughput, the record saved by :func:`save_measured`: also MFU and peak memory).
     """
     tr = cfg.train
     device = pick_device(cfg.device)
-    configure_device(device)
     set_seed(0)
     tokenizer = load_tokenizer(model)
-    vocab = len(tokenizer)
-    n = tr.batch_size * (steps + warmup)
-    rng = random.Random(0)
-    ids = [[0] + [rng.randrange(5, vocab) for _ in range(length - 2)] + [2]
-           for length in xnli_like_lengths(n, tr.max_length)]
-    enc = Encoded("classification", ids, [rng.randrange(3) for _ in ids], list(range(n)))
-    batches = length_grouped_batches(enc.lengths, tr.batch_size, 0, tr.megabatch)
-    pad = tokenizer.pad_token_id or 0
-    net = build_model(load_encoder(model), {"bench": ("pair_classification", 3)}, tr.dropout).to(device)
-    optimizer = build_optimizer(net, tr, device)
-
-    def timed(train: bool) -> float:
-        net.train(train)
-        tokens, seconds = 0, 0.0
-        for i, b in enumerate(batches):
-            batch = {k: v.to(device) for k, v in collate(enc, b, pad).items()}
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            with torch.set_grad_enabled(train), autocast(device, tr.precision):
-                logits = net(batch, "bench")
-                if train:
-                    torch.nn.functional.cross_entropy(logits.float(), batch["labels"]).backward()
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i >= warmup:
-                seconds += time.perf_counter() - start
-                tokens += sum(enc.real_tokens(j) for j in b)
-        return tokens / max(seconds, 1e-9)
-
-    train_tps, eval_tps = timed(True), timed(False)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    examples = speed.xnli_like_examples(tr.batch_size * (steps + warmup), len(tokenizer), tr.max_length)
+    net = build_model(load_encoder(model), {"bench": ("pair_classification", 3)}, tr.dropout)
+    peak = speed.peak_tflops(device)
+    train = speed.measure_runner(net, examples, tr, device, steps, warmup, pad, peak)
+    evaluation = speed.measure_inference(net, examples, tr, device, steps, warmup, pad)
     record = {"model": model, "hardware": hardware(device), "batch_size": tr.batch_size, "max_length": tr.max_length,
-              "precision": tr.precision, "train": round(train_tps, 1), "eval": round(eval_tps, 1),
-              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+              "precision": tr.precision, "train": round(train.tokens_per_second, 1),
+              "eval": round(evaluation.tokens_per_second, 1),
+              "mfu": round(train.mfu, 4) if train.mfu is not None else None,
+              "peak_memory_gib": round(train.peak_memory_gib, 2), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    mfu = f", MFU {100 * train.mfu:.1f}%" if train.mfu is not None else ""
     basis = (f"measured now on {record['hardware']} (batch {tr.batch_size}, max length {tr.max_length}, "
-             f"{steps} steps; --measure-throughput)")
-    return Throughput(train_tps, eval_tps, basis), record
+             f"{steps} steps{mfu}; --measure-throughput)")
+    return Throughput(train.tokens_per_second, evaluation.tokens_per_second, basis), record
 
 
 __all__ = ["Throughput", "assumed", "load_measured", "measure", "non_embedding_params", "resolve", "save_measured"]

@@ -119,6 +119,28 @@ def _loader(encs, plan, pad_id, device, workers):
                                        pin_memory=device.type == "cuda", generator=torch.Generator())
 
 
+# ------------------------------------------------------------------------------------ a step
+def train_step(model, task: TaskData, batch: dict, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    """Forward (bf16 autocast on a GPU) and backward of one batch already on ``device``.
+
+    Returns:
+        The loss, divided by ``cfg.grad_accum`` (gradients accumulate until :func:`optimizer_step`).
+    """
+    with autocast(device, cfg.precision):
+        logits = model(batch, task.name)
+    loss = KINDS[task.kind].loss(logits, batch["labels"]) / cfg.grad_accum
+    loss.backward()
+    return loss
+
+
+def optimizer_step(model, optimizer: torch.optim.Optimizer, scheduler, cfg: TrainConfig) -> None:
+    """Clips the gradient norm, steps the optimizer and the schedule, and clears the gradients."""
+    nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 # ------------------------------------------------------------------------------- checkpoints
 def _atomic_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,21 +234,17 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
         for i, (t, batch) in enumerate(_loader(encs, plan[start:], pad_id, device, cfg.workers), start=start):
             state["train_tokens"] = state.get("train_tokens", 0) + int(batch["attention_mask"].sum())  # real tokens
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with autocast(device, cfg.precision):
-                logits = model(batch, tasks[t].name)
-            loss = KINDS[tasks[t].kind].loss(logits, batch["labels"]) / cfg.grad_accum
-            loss.backward()
+            loss = train_step(model, tasks[t], batch, cfg, device)
             seen += batch["labels"].shape[0]
             if (i + 1) % cfg.grad_accum == 0 or i + 1 == len(plan):
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                optimizer_step(model, optimizer, scheduler, cfg)
                 state["step"] += 1
                 state["batch"] = i + 1
                 bar.update(1)
-                rate = seen / max(1e-9, time.perf_counter() - started)
-                bar.set_postfix(loss=f"{loss.item() * cfg.grad_accum:.3f}", ex_s=f"{rate:.0f}", epoch=epoch + 1, refresh=False)
+                if cfg.progress:  # loss.item() waits for the GPU: only when a bar shows it
+                    rate = seen / max(1e-9, time.perf_counter() - started)
+                    bar.set_postfix(loss=f"{loss.item() * cfg.grad_accum:.3f}", ex_s=f"{rate:.0f}", epoch=epoch + 1,
+                                    refresh=False)
                 if state["step"] % cfg.save_every_steps == 0 and state["batch"] < len(plan):
                     checkpoint()
         if device.type == "cuda":
