@@ -14,8 +14,12 @@ Commands::
                 [--push ORG/NAME]
     runner plan --intermediate all --target all --seeds 1,2,3 [run settings]
                 [--tokens-per-second N | --measure-throughput] [--from-catalog]
+    runner smoke [--device auto|cpu|cuda] [--folder DIR]
 
 User errors print ``error: <one line>`` and exit with status 2, leaving the store untouched.
+
+The commands import the pipeline (torch, transformers, datasets: several seconds) when they run,
+so that ``runner tasks`` and ``--help`` answer at once.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.tasks.registry import all_sources, registry
+from store.catalog import load_catalog
+from store.database import is_store_folder, resolve_store_path
 from store.errors import StoreError
+from store.hub import open_remote
+from store.remote import is_remote_store, parse_repo
+from store.sync import resolve_store
 
 log = logging.getLogger("runner")
 
@@ -63,6 +74,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    p.add_argument("--no-predictions", action="store_true",
+                   help="do not keep per-example predictions in the store (kept by default; see store/predictions.py)")
     for flag, name in TRAIN_FLAGS.items():
         kind = float if name == "learning_rate" else int
         p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
@@ -80,9 +93,16 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="1", help="seeds separated by commas, or a range: 1,2,3 or 1-3 (default 1)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (plus the hint to --help), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("tasks", help="list tasks with their types and languages")
     t.add_argument("--sources", action="store_true", help="also list every Hub file pattern and revision")
     r = sub.add_parser("run", help="run one pair: intermediate fine-tune, target fine-tune, zero-shot evaluation")
@@ -125,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="first measure the model's throughput on this machine's device and keep it in WORK/cache")
     pl.add_argument("--from-catalog", action="store_true",
                     help="estimate tokens from the catalog's split sizes even when the data are local (fast)")
+    s = sub.add_parser("smoke", help="build a tiny model and fixture data here and run mnli:xnli end to end on this "
+                                     "device (no download): what to run first on a new GPU node")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (cuda if available)")
+    s.add_argument("--folder", help="where the model, data, work files and store go (default: a new temporary folder)")
     return p
 
 
@@ -148,23 +172,22 @@ def _settings(args: argparse.Namespace) -> dict:
             values = merge(values, {section: {name: getattr(args, flag)}})
     if getattr(args, "overwrite", False):
         values["overwrite"] = True
+    if getattr(args, "no_predictions", False):
+        values["predictions"] = False
     return values
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Prints every task: role, head kind, benchmarks, languages, whether it runs here."""
-    from runner.tasks import all_sources, registry
-    from store.catalog import load_catalog
-
     cat = load_catalog()
     specs = sorted(registry().values(), key=lambda s: (s.role != "intermediate", s.name))
-    print(f"{'task':<14} {'role':<13} {'kind':<19} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
+    print(f"{'task':<14} {'role':<13} {'kind':<20} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
     for s in specs:
         task = cat.task(s.name)
         langs = cat.task_languages(s.name) if s.role == "target" else ("en",)
         shown = " ".join(langs) if len(langs) <= 16 else " ".join(langs[:16]) + f" ... (+{len(langs) - 16})"
         note = f"  [{s.note}]" if s.note else ""
-        print(f"{s.name:<14} {s.role:<13} {s.kind:<19} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
+        print(f"{s.name:<14} {s.role:<13} {s.kind:<20} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
               f"{'yes' if s.implemented else 'later':<5} {shown}{note}")
         if args.sources and s.implemented:
             for what, src in all_sources(s):
@@ -181,11 +204,16 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"run {lay.pair.intermediate}:{lay.pair.target}  model={run.model}  seed={run.seed}  run_id={run.run_id}")
     for phase, what, state, folder in phase_status(lay):
         print(f"  phase {phase:<15} {what:<32} {state:<18} {folder or ''}")
+    missing = None
     try:
         check_inputs(lay)
-        where = f"local copy in {lay.loc.data_dir}" if lay.loc.data_dir else "the Hub (checked when loaded)"
-        print(f"  data    ok: {where}")
+        if lay.loc.data_dir:
+            print(f"  data    ok: every split found in the local copy in {lay.loc.data_dir}")
+        else:
+            print("  data    not checked: each split is fetched from the Hub when its phase loads it "
+                  "(--data-dir DIR checks a local copy now)")
     except RunnerError as e:
+        missing = e
         print(f"  data    MISSING: {e}")
     metrics = lay.target.metrics
     n_dev = len(lay.pair.tasks) + (1 if lay.stage_dirs else 0)
@@ -193,27 +221,22 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
           f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
+    if missing is not None:
+        print(f"error: the run cannot start: {missing}", file=sys.stderr)
+        return 2
     return 0
 
 
-def _setup_logging(run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    for h in list(log.handlers):
-        log.removeHandler(h)
-    fh = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(fh)
-    log.addHandler(sh)
-    log.propagate = False
+def _check_store_path(path: Path) -> None:
+    """A store path must be a store folder, or nothing yet: never a file nor some other folder."""
+    if path.exists() and not path.is_dir():
+        raise RunnerError(f"store path {path} is a file; give a store folder (`store build --store DIR` makes one)")
+    if path.is_dir() and any(path.iterdir()) and not is_store_folder(path):
+        raise RunnerError(f"{path} is a folder but not a store (no index.duckdb, no runs/); check --store")
 
 
 def _local_store(spec: str | None, command: str) -> None:
     """Runs write to a local store folder: an hf:// store is refused with a pointer to --push."""
-    from store.remote import is_remote_store, parse_repo
-
     if is_remote_store(spec):
         try:
             repo = parse_repo(spec) or "ORG/NAME"
@@ -226,54 +249,47 @@ def _local_store(spec: str | None, command: str) -> None:
 def _open_push_remote(spec: str | None) -> None:
     """Checks a --push remote before any training (malformed, offline, unauthorised: exit 2 now)."""
     if spec:
-        from store.remote import open_remote
-
         open_remote(spec).open(create=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validates everything, then runs the phases (or prints them with ``--dry-run``)."""
     from runner.config import build_config
-    from runner.pipeline import check_inputs, execute, layout
-    from store.sync import resolve_store
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging, layout, run
 
     cfg = build_config(_settings(args))
     lay = layout(cfg)
     if args.dry_run:
-        return _dry_run(lay, resolve_store(cfg.store))  # an hf:// store is pulled into a read-only cache
+        path = resolve_store(cfg.store)  # an hf:// store is pulled into a read-only cache
+        _check_store_path(path)
+        return _dry_run(lay, path)
     _local_store(cfg.store, "run")
     store_path = resolve_store(cfg.store)
-    if store_path.exists() and not store_path.is_dir():
-        raise RunnerError(f"store path {store_path} is a file; give a folder")
+    _check_store_path(store_path)
     check_inputs(lay)
-    from runner.models import check_model
-
     check_model(cfg.model)
     _open_push_remote(args.push)
-    _setup_logging(lay.run_dir)
-    log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate, lay.pair.target,
-             cfg.model, cfg.seed, lay.run_dir / "run.log")
-    run, results, written = execute(lay, store_path)
-    langs = len({r.language for r in results})
-    state = "written" if written else "already in the store (identical); nothing written"
-    print(f"run {run.run_id}: {len(results)} results over {langs} languages {state} -> {store_path}")
-    for s in run.dev_scores:
+    console_logging(verbose=True)
+    report = run(lay, store_path, args.push)
+    run_record = report.run
+    langs = len({r.language for r in report.results})
+    state = "written" if report.written else "already in the store (identical); nothing written"
+    print(f"run {run_record.run_id}: {len(report.results)} results over {langs} languages {state} -> {store_path}")
+    for s in run_record.dev_scores:
         print(f"  English dev ({s.phase}) {s.task} {s.metric}: {s.value:.2f} (n={s.n_examples})")
-    if args.push:
-        from store.sync import push_run
-
-        try:
-            pushed = push_run(store_path, run.run_id, args.push)
-        except StoreError as e:
-            raise StoreError(f"run {run.run_id} is in the local store, but pushing it failed: {e}; rerun the same "
-                             "command (nothing is retrained) or `store push`") from e
-        print(f"  {'pushed' if pushed else 'already on'} {args.push}: runs/{run.run_id}.parquet")
+    if report.pushed.startswith("push failed"):
+        raise StoreError(f"run {run_record.run_id} is in the local store, but pushing it failed: "
+                         f"{report.pushed.removeprefix('push failed: ')}; rerun the same command (nothing is retrained) "
+                         "or `store push`")
+    if report.pushed:
+        print(f"  {'pushed' if report.pushed == 'pushed' else 'already on'} {args.push}: runs/{run_record.run_id}.parquet")
     return 0
 
 
 def _grid(args: argparse.Namespace, values: dict, store=None):
     """Selection flags -> the expanded grid (shared by grid and plan)."""
-    from runner.grid import parse_seeds, plan_grid, select_tasks
+    from runner.grid.chains import parse_seeds, plan_grid, select_tasks
 
     seeds = parse_seeds(args.seeds)
     inters, skipped_i = select_tasks(args.intermediate, "intermediate", values.get("ccg_path"), values.get("mewslix_path"))
@@ -296,13 +312,11 @@ def _absolute_paths(values: dict) -> dict:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     """Plans the grid, checks data, model and remote, then runs or submits its chains."""
-    import time
-
     from runner.config import build_config, merge
-    from runner.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
-    from runner.grid import ChainTask, console_logging, run_chain, summary
-    from runner.models import check_model
-    from runner.pipeline import check_inputs
+    from runner.grid.chains import ChainTask, run_chain, summary
+    from runner.grid.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging
 
     ex_cfg = ExecutorConfig(kind=args.executor, partition=args.partition, gpus_per_job=args.gpus_per_job,
                             cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
@@ -313,8 +327,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
     _local_store(values.get("store"), "grid")
     values = merge(_absolute_paths(values), {"train": {"progress": bool(args.progress)}})
     if values.get("store") is None:  # jobs must write where this process looks
-        from store.database import resolve_store_path
-
         values["store"] = str(resolve_store_path(None).absolute())
     grid, selection = _grid(args, values)
     for lay in grid.layouts.values():
@@ -329,7 +341,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
           f"{grid.store}; executor {args.executor}", flush=True)
     for name, why in grid.skipped:
         print(f"skipped: {name} ({why})")
-    console_logging(args.verbose)
+    console_logging(args.verbose, indent="    ")
     started = time.perf_counter()
     tasks = [ChainTask(c, str(grid.store), len(runs), args.push, verbose=args.verbose) for c in grid.chains]
     outcomes = []
@@ -362,12 +374,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """Prints the plan with estimated GPU-hours (an hf:// store is pulled into a read-only cache)."""
     from runner.config import build_config
-    from runner.plan import TokenCounter, render
-    from runner.throughput import measure, resolve, save_measured
-    from store.sync import resolve_store
+    from runner.grid.plan import TokenCounter, render
+    from runner.grid.throughput import measure, resolve, save_measured
 
     values = _settings(args)
     store = resolve_store(values.get("store"))
+    _check_store_path(store)
     grid, selection = _grid(args, values, store)
     cfg = build_config(values)
     if args.measure_throughput:
@@ -382,7 +394,52 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan}
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Runs ``mnli:xnli`` on fixtures built here; prints device, dtype and tokens/s; 1 if it did not learn."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local: never wait for the Hub
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    from runner.pipeline import console_logging
+    from runner.smoke.command import smoke
+
+    console_logging(verbose=False)
+    report = smoke(Path(args.folder) if args.folder else None, args.device)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan, "smoke": cmd_smoke}
+
+
+#: The runner extra's modules (pyproject.toml), which the app environment of `make run` lacks.
+RUNNER_MODULES = ("torch", "transformers", "tokenizers", "datasets", "seqeval", "yaml", "submitit")
+_INSTALL = ("install them with `pip install torch==2.13.0` (or your CUDA build) first, then `pip install -e '.[runner]'`; "
+            "or use `.venv/bin/runner` (`make test` sets it up)")
+
+
+def missing_modules(names: tuple[str, ...] = RUNNER_MODULES) -> list[str]:
+    """The modules of ``names`` that cannot be imported here (checked without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in names:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as in a test of the app environment
+                missing.append(name)
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def _needs_runner_extra(command: str) -> None:
+    """`runner run`, `runner grid` (dry runs too) and `runner smoke` train models: refuse at once where they cannot."""
+    missing = missing_modules()
+    if missing:
+        raise RunnerError(f"`runner {command}` needs the runner's dependencies, missing in this environment "
+                          f"({sys.prefix}): {', '.join(missing)}; {_INSTALL}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,9 +447,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
+        if args.command in ("run", "grid", "smoke"):
+            _needs_runner_extra(args.command)
         return COMMANDS[args.command](args)
     except (RunnerError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:  # a runner dependency needed further in (e.g. a tokenizer for `runner plan`)
+        if (e.name or "").split(".")[0] not in RUNNER_MODULES:
+            raise
+        print(f"error: `runner {args.command}` needs {e.name}, missing in this environment; {_INSTALL}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)

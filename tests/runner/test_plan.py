@@ -8,8 +8,7 @@ import re
 import pytest
 
 from runner.cli import main
-from tests.runner.conftest import FAST
-from tests.runner.test_grid import SELECTION, TINY, one_thread  # noqa: F401 (fixture)
+from tests.fixtures.runs import FAST, SELECTION, TINY
 
 
 @pytest.fixture()
@@ -23,13 +22,13 @@ def plan_args(fixture_data, tiny_model, tmp_path, one_thread):
 
 def mnli_train_tokens(fixture_data, tiny_model) -> int:
     """Real tokens of the first 80 MNLI training pairs, encoded as the runner encodes them."""
-    from runner.data import DataLocation, read_stage
-    from runner.features import encode
-    from runner.models import load_tokenizer
-    from runner.tasks import STAGES
+    from runner.data.read import DataLocation, read_stage
+    from runner.kinds import encode
+    from runner.modeling.encoder import load_tokenizer
+    from runner.tasks.text import STAGES
 
     train, _, _ = read_stage(STAGES["mnli"], DataLocation(fixture_data), 80, 20)
-    enc = encode("classification", train, load_tokenizer(str(tiny_model)), 256)
+    enc = encode("pair_classification", train, load_tokenizer(str(tiny_model)), 256)
     return sum(enc.real_tokens(i) for i in range(len(enc)))
 
 
@@ -134,3 +133,19 @@ def test_plan_reads_an_hf_store_through_its_local_copy(plan_args, run_args, tmp_
     out = capsys.readouterr().out
     assert f"store: {cache / 'lab--xstilts'} (1 of 12 runs already there)" in out
     assert {(r[1], r[2]): r[-1] for r in table(out, "runs (phase 1 intermediate")}[("none:pawsx", "1")] == "stored"
+
+
+def test_catalog_plan_labels_its_total_a_lower_bound_and_names_the_missing_splits(tmp_path, capsys):
+    from runner.cli import main
+
+    assert main(["plan", "--intermediate", "squad,mnli", "--target", "xquad,tatoeba,xnli", "--seeds", "1",
+                 "--from-catalog", "--work-dir", str(tmp_path / "w"), "--tokens-per-second", "1000"]) == 0
+    out = capsys.readouterr().out
+    squad = next(line for line in out.splitlines() if line.lstrip().startswith("squad "))
+    assert squad.split()[2:4] == ["?", "?"]  # not "0" tokens and "-" hours
+    total = next(line for line in out.splitlines() if line.lstrip().startswith("total"))
+    assert "(lower bound)" in total and "≥" in total
+    lower = next(line for line in out.splitlines() if line.startswith("lower bound:"))
+    for split in ("squad train", "xquad test", "tatoeba test"):
+        assert split in lower
+    assert "xnli test" not in lower  # known from the catalog (RemBERT Table 11)

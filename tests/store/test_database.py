@@ -9,13 +9,7 @@ from store.database import Store, default_store_path, resolve_store_path
 from store.errors import StoreError
 from store.records import Result
 from store.shards import list_shards
-from tests.fixtures.runs import make_run
-
-
-def counts(st):
-    q = st.query("SELECT (SELECT count(*) FROM runs WHERE source='runner') AS runs, "
-                 "(SELECT count(*) FROM results JOIN runs USING (run_id) WHERE source='runner') AS rows")
-    return q["runs"][0], q["rows"][0]
+from tests.fixtures.store_runs import counts, make_run
 
 
 def test_default_location_and_overrides(monkeypatch, tmp_path):
@@ -72,7 +66,7 @@ def test_index_catches_up_with_shards_written_while_it_was_held(store_dir):
     reader.query("SELECT 1")  # holds a read-only connection: writers cannot update the index now
     code = textwrap.dedent(f"""
         from store.database import Store
-        from tests.fixtures.runs import make_run
+        from tests.fixtures.store_runs import make_run
         st = Store(__import__('pathlib').Path({str(store_dir)!r}), read_only=False)
         from store.shards import write_shard
         run, res = make_run(seed=7)
@@ -97,7 +91,7 @@ def test_writer_killed_mid_write_leaves_no_partial_run(store_dir):
             os._exit(9)  # killed after the bytes are written, before the shard is published
         shards.pq.write_table = dying
         from store.database import Store
-        from tests.fixtures.runs import make_run
+        from tests.fixtures.store_runs import make_run
         Store.open({str(store_dir)!r}, read_only=False).write_run(*make_run())
     """)
     rc = subprocess.run([sys.executable, "-c", code]).returncode

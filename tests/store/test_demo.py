@@ -6,7 +6,7 @@ from store.cli import main
 from store.database import Store
 from store.demo import DEMO_MARK, DEMO_SOURCE, build_demo, has_demo
 from store.errors import StoreError
-from tests.fixtures.runs import make_run
+from tests.fixtures.store_runs import make_run
 
 
 @pytest.fixture(scope="module")
