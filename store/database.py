@@ -34,6 +34,7 @@ import polars as pl
 import pyarrow as pa
 
 from store import catalog as catalog_mod
+from store import configuration
 from store.catalog import Catalog, load_catalog
 from store.errors import StoreError
 from store.published import PUBLISHED_KEYS, Source, load_published
@@ -41,7 +42,7 @@ from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
 from store.shards import list_shards, read_shard, write_shard
 
 SCHEMA_FILE = Path(__file__).parent / "schema.sql"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: configuration identity columns on runs
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
 _LOCK_WAIT_S = 30.0
@@ -349,6 +350,11 @@ def _insert_runs(con, items: Sequence[tuple[Run, Sequence[Result], str]]) -> Non
                 "gpu_hours": run.gpu_hours,
                 "created_at": run.created_at,
                 "content_hash": chash,
+                "config_id": configuration.config_id(run),
+                "target_config_id": configuration.target_config_id(run),
+                "target_data": configuration.target_data(run),
+                "configuration": json.dumps(configuration.flatten(run), sort_keys=True),
+                "capped": configuration.is_capped(run),
             }
         )
         results.extend({"run_id": run.run_id, **r.__dict__} for r in res)
