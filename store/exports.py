@@ -2,10 +2,16 @@
 
 Three tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
 
-* ``matrix``: intermediate task x target, the mean over languages of the headline metric.
-* ``per-language``: one row per run group and target, one column per language.
-* ``gains``: per target, the ``none`` baseline, each intermediate task and its gain (Δ) over
-  the baseline of the same source and model.
+* ``matrix``: intermediate task x target, the task average of the headline metric over the
+  benchmark's languages (``Filters.benchmark``: XTREME or XTREME-R).
+* ``per-language``: one row per run configuration and target, one column per language.
+* ``gains``: per target, the matching ``none`` baseline, each intermediate task and its gain (Δ)
+  over the baseline of the same source, model and target-phase configuration.
+
+Configurations are never pooled: a pair with several gets one row each, labelled by the keys that
+differ (``config``). A task average exists only where every language of the benchmark is covered;
+``Table.notes`` says which cells are empty and why. The CLI leaves capped (debug) runs out unless
+asked (``--include-capped``).
 
 Example:
     >>> import tempfile
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from store.analysis import Filters, scores, target_means
+from store.analysis import BENCHMARKS, Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
 from store.errors import StoreError
 
@@ -45,6 +51,8 @@ class Table:
     values: tuple[str, ...]
     score_rows: tuple[bool, ...]
     caption: str
+    #: what has no value and why ("mnli on xnli: 14 of 15 XTREME languages: no average")
+    notes: tuple[str, ...] = ()
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -59,13 +67,29 @@ def _target_order(targets) -> list[str]:
     return sorted(set(targets), key=lambda t: order.get(t, 999))
 
 
-#: A row's name: the intermediate task, with its variant in brackets when there is one.
+#: A row's name: the intermediate task, its variant in brackets, its configuration when a pair has several.
 _RUN_LABEL = (
     pl.when(pl.col("variant") == "")
     .then(pl.col("intermediate"))
     .otherwise(pl.format("{} ({})", "intermediate", "variant"))
     .alias("row")
 )
+_CONFIG_LABEL = pl.when(pl.col("config") == "").then(pl.col("row")).otherwise(pl.format("{} [{}]", "row", "config")).alias("row")
+
+
+def _label_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_RUN_LABEL).with_columns(_CONFIG_LABEL)
+
+
+def _notes(m: pl.DataFrame) -> tuple[str, ...]:
+    rows = m.filter(pl.col("value").is_null())
+    return tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): {r['aggregation']}"
+                               for r in rows.iter_rows(named=True)))
+
+
+def _caption(text: str, f: Filters) -> str:
+    capped = "" if f.include_capped else "; capped (debug) runs left out"
+    return f"{text} (benchmark: {BENCHMARKS[f.benchmark]}{capped})"
 
 
 def _column_order(frame: pl.DataFrame) -> list[str]:
@@ -90,53 +114,63 @@ def _wide(means: pl.DataFrame, index: list[str]) -> pl.DataFrame:
 
 
 def matrix_table(store, f: Filters) -> Table:
-    """Intermediate task x target of the mean headline score."""
-    m = target_means(store, f).with_columns(_RUN_LABEL)
+    """Intermediate task x target of the task-average headline score."""
+    m = _label_rows(target_means(store, f))
     if m.is_empty():
         raise StoreError("no results match these filters; loosen --model/--source/--target or check `store info`")
     index = ["source", "model", "setting", "split", "row"]
     wide, cols = _wide(m, index), _column_order(m)
     wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
-    return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height), "Mean score over languages")
+    return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height),
+                 _caption("Mean score over each task's languages", f), _notes(m))
 
 
 def gains_table(store, f: Filters) -> Table:
-    """Baseline, intermediate-task scores and Δ rows per source and model."""
-    m = target_means(store, f).with_columns(_RUN_LABEL)
-    keys = ["source", "model", "setting", "split", "target", "metric"]
-    base = m.filter(pl.col("intermediate") == BASELINE).select(*keys, pl.col("value").alias("baseline"))
-    inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner")
+    """Baseline, intermediate-task scores and Δ rows per source, model and target-phase configuration."""
+    m = _label_rows(target_means(store, f))
+    keys = ["source", "model", "setting", "split", "target", "metric", "target_config_id"]
+    base = m.filter(pl.col("intermediate") == BASELINE).select(
+        *keys, pl.col("value").alias("baseline"), pl.col("row").alias("base_row"))
+    inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner", nulls_equal=True)
     if inter.is_empty():
         raise StoreError(
             "no intermediate-task results with a matching 'none' baseline for these filters; "
-            "run `runner run --pair none:TARGET` too, or pick a source that has both"
+            "run `runner run --pair none:TARGET` (with the same settings) too, or pick a source that has both"
         )
-    baseline_rows = m.filter(pl.col("intermediate") == BASELINE).join(inter.select(keys).unique(), on=keys)
+    baseline_rows = m.filter(pl.col("intermediate") == BASELINE).join(inter.select(keys).unique(), on=keys,
+                                                                       nulls_equal=True)
     deltas = inter.with_columns(
         (pl.col("value") - pl.col("baseline")).alias("value"),
-        pl.format("Δ {} − none", "row").alias("row"),
+        pl.format("Δ {} − {}", "row", "base_row").alias("row"),
     )
     index = ["source", "model", "setting", "split", "row"]
+    cols_keys = ["source", "model", "setting", "split", "target", "metric"]
     parts = []
     for kind, frame in (("0", baseline_rows), ("1", inter), ("2", deltas)):
-        parts.append(_wide(frame.select(*keys, "row", "value"), index).with_columns(pl.lit(kind).alias("_kind")))
+        parts.append(_wide(frame.select(*cols_keys, "row", "value"), index).with_columns(pl.lit(kind).alias("_kind")))
     wide = pl.concat(parts, how="diagonal_relaxed")
     cols = [c for c in _column_order(m) if c in wide.columns]
     wide = wide.sort(["source", "model", "setting", "split", "_kind", "row"]).select(*index, *cols, "_kind")
     score_rows = tuple(k != "2" for k in wide["_kind"])
-    return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows, "Gain over the none baseline (points)")
+    notes = _notes(pl.concat([baseline_rows, inter.drop("baseline", "base_row")], how="vertical_relaxed"))
+    unmatched = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="anti", nulls_equal=True)
+    notes += tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): no none baseline with "
+                                 "the same target-phase configuration" for r in unmatched.iter_rows(named=True)))
+    return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows,
+                 _caption("Gain over the none baseline of the same target-phase configuration (points)", f), notes)
 
 
 def per_language_table(store, f: Filters) -> Table:
-    """One row per (source, model, intermediate, target, metric), one column per language."""
-    s = scores(store, f).with_columns(_RUN_LABEL)
+    """One row per (source, model, intermediate, configuration, target, metric), one column per language."""
+    s = _label_rows(scores(store, f))
     if s.is_empty():
         raise StoreError("no results match these filters; loosen them or check `store info`")
     index = ["source", "model", "setting", "split", "row", "target", "metric"]
     langs = sorted(set(s["language"]) - {"avg"}) + (["avg"] if "avg" in set(s["language"]) else [])
     wide = s.pivot(on="language", index=index, values="value", aggregate_function="first").sort(index)
     wide = wide.select(*index, *[lang for lang in langs if lang in wide.columns])
-    return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height), "Score per language")
+    return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height),
+                 _caption("Score per language (mean over seeds)", f))
 
 
 def build_table(store, name: str, f: Filters) -> Table:
@@ -189,8 +223,9 @@ def to_latex(table: Table) -> str:
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [f"% note: {n}" for n in table.notes]
+    return "\n".join(lines) + "\n"
 
 
 def to_markdown(table: Table) -> str:
@@ -206,6 +241,7 @@ def to_markdown(table: Table) -> str:
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"{table.caption}."] + [f"- {n}" for n in table.notes]
     return "\n".join(lines) + "\n"
 
 
