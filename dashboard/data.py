@@ -143,27 +143,38 @@ class Reader:
         """:func:`store.analysis.target_means`: one number per run group and target."""
         return analysis.target_means(self.store, f)
 
+    def gain_rows(self, f: analysis.Filters) -> analysis.GainRows:
+        """:func:`store.analysis.gain_rows`: per-seed rows of runs and matched baselines, once per slice."""
+        return self._once(("gain_rows", f), lambda: analysis.gain_rows(self.store, f))
+
     def gain_summary(self, f: analysis.Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
-        """:func:`store.analysis.summarize_gains` of the slice's gains (single tasks only if asked)."""
-        g = transforms.single_task_gains(self.gains(f)) if single_only else self.gains(f)
-        if g.is_empty():
-            return pl.DataFrame(schema={**{c: pl.String for c in by}, "mean_gain": pl.Float64,
-                                        "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64})
-        return analysis.summarize_gains(g, by=by)
+        """:func:`store.analysis.summarize_gains` of the slice (single tasks only if asked): task-first
+        means over the benchmark's languages with the two-level bootstrap interval."""
+        rows = self.gain_rows(f)
+        if single_only:
+            rows = analysis.GainRows(transforms.single_task_gains(rows.runs), rows.bases, rows.benchmark)
+        if rows.runs.is_empty():
+            return pl.DataFrame(schema={**{c: pl.String for c in by}, "config": pl.String, "mean_gain": pl.Float64,
+                                        "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64,
+                                        "n_tasks": pl.Int64, "n_languages": pl.Int64, "n_seeds": pl.Int64,
+                                        "baseline_n_seeds": pl.Int64, "coverage": pl.String})
+        return analysis.summarize_gains(rows, by=by)
 
     def complexity(self, model: str | None) -> pl.DataFrame:
-        """:func:`store.analysis.complexity_table` (axes A, B, C), once per model for this reader."""
+        """:func:`store.analysis.complexity_table` (axes A, B, C, D), once per model for this reader."""
         return self._once(("complexity", model), lambda: analysis.complexity_table(self.store, model))
 
     def correlation(self, f: analysis.Filters, axis: str) -> pl.DataFrame:
-        """Spearman's rho of the chosen axis against mean gain, per target type."""
+        """Spearman's rho of the chosen axis against the task-first mean gain, per target type, with the
+        number of tasks behind it and an exact permutation p-value."""
         model = f.models[0] if len(f.models) == 1 else None
-        return analysis.complexity_correlation(self.gains(f), self.complexity(model), axis=axis)
+        summary = self.gain_summary(f, ("target_type", "intermediate"), True)
+        return analysis.complexity_correlation(summary, self.complexity(model), axis=axis)
 
     def simple_vs_complex(self, f: analysis.Filters) -> pl.DataFrame:
         """:func:`store.analysis.simple_vs_complex` per target type."""
         model = f.models[0] if len(f.models) == 1 else None
-        return analysis.simple_vs_complex(self.gains(f), self.complexity(model))
+        return analysis.simple_vs_complex(self.gain_rows(f), self.complexity(model))
 
     def paper_table(self, name: str, f: analysis.Filters):
         """One of the store's paper tables (:func:`store.exports.build_table`)."""

@@ -6,9 +6,9 @@ label and pivot its frames so that the charts and tables can draw them.
 Example:
     >>> import polars as pl
     >>> corr = pl.DataFrame({"target_type": ["classification"], "axis": ["A"], "rho": [0.5],
-    ...                      "ci_low": [-0.1], "ci_high": [0.9], "n": [9]})
+    ...                      "ci_low": [-0.1], "ci_high": [0.9], "p_value": [0.19], "n": [9]})
     >>> panel_titles(corr)["classification"]
-    'classification: ρ = 0.50 [-0.10, 0.90], n = 9 tasks'
+    'classification: ρ = 0.50 [-0.10, 0.90], p = 0.19, n = 9 tasks'
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from store.analysis import AXES, single_task
 PUBLISHED_XSTILTS = ("rembert_t16", "rembert_t7", "mt5_readme")
 AXIS_LABELS = {
     "A": "A: format level (1 single sentence … 5 span extraction)",
-    "B": "B: data-derived composite (0-1 percentile ranks)",
-    "C": "C: measured headroom left on English dev (points)",
+    "B": "B: data-derived composite (labels, input length; 0-1 percentile ranks)",
+    "C": "C: measured headroom left on English dev (points; ceiling 100 for every task)",
+    "D": "D: data size (English training examples)",
 }
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
@@ -58,9 +59,15 @@ def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str
 def panel_titles(corr: pl.DataFrame, group: str = "target_type") -> dict[str, str]:
     """One title per panel with Spearman's rho and its interval."""
     return {
-        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} tasks"
+        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], "
+                    f"p = {_fmt_p(row.get('p_value'))}, n = {row['n']} tasks"
         for row in corr.iter_rows(named=True)
     }
+
+
+def _fmt_p(p) -> str:
+    """A p-value to two significant digits ('–' when undefined)."""
+    return "–" if p is None or p != p else f"{p:.2g}"
 
 
 def with_panel(df: pl.DataFrame, titles: dict[str, str], group: str = "target_type") -> pl.DataFrame:

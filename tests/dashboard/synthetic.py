@@ -59,6 +59,9 @@ def build(path: str | Path, models: tuple[str, ...] = ("xlm-roberta-large", "xlm
                                 if metric != task.headline_metric:
                                     v = round(v * 0.8, 4)
                                 results.append(Result(language=lang, metric=metric, value=v, n_examples=1000))
+                                # dev sets (claims 1-4 quote dev averages): 0.5 below test, same gains
+                                results.append(Result(language=lang, metric=metric, value=max(v - 0.5, 0.0),
+                                                      split="validation", n_examples=1000))
                         dev = ()
                         if inter in INTERMEDIATES:
                             head = cat.task(inter).headline_metric
