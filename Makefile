@@ -9,7 +9,7 @@ APP    := .venv-app
 STORE  ?= var/bundled-store
 PORT   ?= 8501
 
-.PHONY: run test bench store chromium clean
+.PHONY: run demo test bench store chromium clean
 
 # torch first, in its own step: 2.13.0 is a CPU build on this machine's disk. Asking for torch
 # through another package first would pull a multi-GB CUDA build.
@@ -37,6 +37,12 @@ store: $(APP)/.installed
 run: store
 	$(APP)/bin/dashboard --store $(STORE) --port $(PORT)
 
+# A store of made-up runs (source demo, marked on every page and export) that fills every view.
+DEMO ?= var/demo-store
+demo: $(APP)/.installed
+	$(APP)/bin/store demo --store $(DEMO)
+	$(APP)/bin/dashboard --store $(DEMO) --port $(PORT)
+
 # pytest exits non-zero when it collects no test, so an empty run fails too.
 test: $(VENV)/.installed chromium
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/python -m pytest
@@ -44,6 +50,7 @@ test: $(VENV)/.installed chromium
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/runner_throughput.py
 	$(VENV)/bin/python bench/dashboard_latency.py
+	$(VENV)/bin/python bench/store_readers.py
 
 clean:
 	rm -rf $(VENV) $(APP) var test-output

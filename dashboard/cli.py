@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="dashboard", description="Serve the xstilts dashboard on a run store.")
     p.add_argument("--store", default=None,
-                   help="store folder (default: $XSTILTS_STORE, else ~/.local/share/xstilts/store), created with "
-                        "the bundled catalog and published results if absent; or hf://datasets/ORG/NAME, pulled "
+                   help="store folder (default: $XSTILTS_STORE, else ~/.local/share/xstilts/store); it must exist "
+                        "(`store build --store PATH` makes one with the bundled catalog and published results, "
+                        "`store demo --store PATH` a demonstration store); or hf://datasets/ORG/NAME, pulled "
                         "into a local read-only cache")
     p.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     p.add_argument("--address", default="localhost", help="address to bind (default localhost)")
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         path = resolve_store(args.store)  # a Hub store is pulled here, so a failure is one line now
-        Store.open(path, read_only=True).close()
+        Store.open(path, read_only=True, create=False).close()
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -15,16 +15,17 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
 from dashboard import transforms
-from dashboard.state import RUNNER_SOURCE, Options
+from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
 from store import analysis
 from store import claims as store_claims
+from store import demo as store_demo
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
+from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
 from store.remote import is_remote_store
@@ -52,17 +53,13 @@ def hub_store_folder(spec: str) -> str:
 
 def is_store_folder(path: str) -> bool:
     """True if ``path`` is an existing store folder (the dashboard never creates one)."""
-    try:
-        p = Path(path).expanduser()
-        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
-    except (OSError, ValueError):
-        return False
+    return database.is_store_folder(path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def open_store(path: str) -> Store:
     """The store at ``path``, opened read-only and shared by every session."""
-    store = Store.open(path, read_only=True)
+    store = Store.open(path, read_only=True, create=False)
     store.query("SELECT 1")  # opens the connection now, not racing in two threads later
     return store
 
@@ -108,9 +105,14 @@ class Reader:
             target_types=col("SELECT DISTINCT task_type FROM tasks WHERE role <> 'intermediate' ORDER BY task_type"),
             families=col("SELECT DISTINCT family FROM languages WHERE family IS NOT NULL ORDER BY family"),
             published_sources=col(
-                "SELECT DISTINCT source FROM sources WHERE source <> $runner ORDER BY source", {"runner": RUNNER_SOURCE}
+                "SELECT DISTINCT source FROM sources WHERE NOT list_contains($runs, source) ORDER BY source",
+                {"runs": list(RUN_SOURCES)},
             ),
         )
+
+    def has_demo(self) -> bool:
+        """True if the store holds demonstration runs (``store demo``): every page then says so."""
+        return store_demo.has_demo(self.store)
 
     def languages(self) -> pl.DataFrame:
         """The catalog's languages with family, genus, script and resource class."""

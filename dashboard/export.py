@@ -42,9 +42,16 @@ def _no_nan(obj: object) -> object:
     return obj
 
 
-def chart_spec(chart: Chart) -> str:
-    """The Vega-Lite JSON of a chart, with its data inlined (what vl-convert needs)."""
-    return json.dumps(_no_nan(chart.to_dict()), allow_nan=False)
+def chart_spec(chart: Chart, mark: str = "") -> str:
+    """The Vega-Lite JSON of a chart, with its data inlined (what vl-convert needs).
+
+    Args:
+        mark: a line drawn above the chart in red (the demonstration-data mark), if given.
+    """
+    spec = chart.to_dict()
+    if mark:
+        spec["title"] = {"text": mark, "color": "#c62828", "fontSize": 14, "anchor": "start"}
+    return json.dumps(_no_nan(spec), allow_nan=False)
 
 
 def spec_bytes(spec: str, fmt: str, scale: float = 2.0) -> bytes:

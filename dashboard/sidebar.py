@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.state import (
+    DEMO_MARK,
     HEADLINE,
     SOURCE_CHOICES,
     SOURCE_LABELS,
@@ -114,6 +115,11 @@ def render(launch: str) -> Context | None:
         st.error(safe_text(problem, 300))
         return None
     options = reader.options()
+    if reader.has_demo():
+        st.error(f"**{DEMO_MARK}**: this store holds made-up numbers from `store demo` (source *demo*) that show "
+                 "what each view does. Nothing here was measured; exports carry this mark.",
+                 icon=":material/science:")
+        st.sidebar.error(DEMO_MARK)
     default = _seed(options, path)
     sb = st.sidebar
     model = sb.selectbox("Model", options.models, key="model")

@@ -20,8 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from store.analysis import Filters
+from store.demo import DEMO_MARK, DEMO_SOURCE  # noqa: F401  (DEMO_MARK: shown by the sidebar)
 
 RUNNER_SOURCE = "runner"
+#: Sources of runs rather than published tables: the runner's own, and made-up ``store demo`` runs
+#: (which every page marks as demonstration data).
+RUN_SOURCES = (RUNNER_SOURCE, DEMO_SOURCE)
 #: Sidebar "source" choices: published sources only, this project's own runs only, or both.
 SOURCE_CHOICES = ("both", "published", "runner")
 SOURCE_LABELS = {"both": "both", "published": "published", "runner": "own runs"}
@@ -77,7 +81,7 @@ class Selection:
         if self.source == "published":
             sources = options.published_sources or ("(none)",)
         elif self.source == RUNNER_SOURCE:
-            sources = (RUNNER_SOURCE,)
+            sources = RUN_SOURCES
         else:
             sources = ()
         headline = self.metric == HEADLINE

@@ -294,12 +294,13 @@ class _Group:
     baseline_n_seeds: int
 
 
-def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str, with_base: bool) -> _Group:
+def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str, with_base: bool,
+                 complete_only: bool = True) -> _Group:
     """The strata (one per target) of one group, or the notes saying why it has no average."""
-    per_language = any(c in by for c in LANGUAGE_KEYS)
+    per_language = any(c in by for c in LANGUAGE_KEYS) or not complete_only
     strata, notes, n_lang, n_rows, seeds, base_seeds = [], [], 0, 0, [], []
     for (target,), t in g.group_by("target", maintain_order=True):
-        required = benchmark_languages(target, benchmark)
+        required = benchmark_languages(target, benchmark) if complete_only else tuple(set(t["language"]) - {AVERAGE_LANGUAGE})
         langs = sorted(set(t["language"]) & set(required)) if per_language else list(required)
         if not langs:
             notes.append(_coverage_note(target, 0, 0, benchmark) if not required else f"{target}: no {BENCHMARKS[benchmark]} language")
@@ -341,7 +342,8 @@ def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str
 
 
 def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str], benchmark: str,
-               n_boot: int, seed: int, level: float, keep_replicates: bool = False) -> pl.DataFrame:
+               n_boot: int, seed: int, level: float, keep_replicates: bool = False,
+               complete_only: bool = True) -> pl.DataFrame:
     keys = list(dict.fromkeys([*by, "config"]))
     runs = runs.with_columns(pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in CELL], separator="|")
                              .alias("_cell"))
@@ -349,7 +351,7 @@ def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str]
     base_parts = {k[0] if isinstance(k, tuple) else k: v for k, v in base_parts.items()}
     out = []
     for key, g in runs.group_by(keys, maintain_order=True):
-        grp = _build_group(g, base_parts, by, benchmark, bases is not None)
+        grp = _build_group(g, base_parts, by, benchmark, bases is not None, complete_only)
         row = dict(zip(keys, key))
         n_tasks = g["target"].n_unique()
         if grp.notes or not grp.strata:
@@ -369,7 +371,7 @@ def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str]
     return frame if keep_replicates else frame.drop("reps")
 
 
-def summarize_gains(g: GainRows, by: Sequence[str] = ("intermediate", "target"), n_boot: int = N_BOOT,
+def summarize_gains(g: GainRows | pl.DataFrame, by: Sequence[str] = ("intermediate", "target"), n_boot: int = N_BOOT,
                     seed: int = 0, level: float = LEVEL, keep_replicates: bool = False) -> pl.DataFrame:
     """Mean gain per group, tasks first, with the two-level bootstrap interval.
 
@@ -379,11 +381,25 @@ def summarize_gains(g: GainRows, by: Sequence[str] = ("intermediate", "target"),
     ("xnli: mnli and baseline cover 14 of 15 XTREME languages"). Grouping by a language column
     (``language``, ``family``, ...) averages no languages: each language present counts.
 
+    A frame of per-language rows instead (``gain`` per language, a row of :func:`gains`, or a
+    quantity derived from one, e.g. :mod:`store.distance`'s gap change) is summarized the same way,
+    tasks first with languages resampled within each task (and its ``seed`` column if it has one),
+    over the languages it holds: it has no baseline seeds to resample and no coverage rule.
+
     Returns:
         ``by``, ``config``, ``mean_gain``, ``ci_low``, ``ci_high``, ``n`` (run values used: seeds x
         languages), ``n_tasks``, ``n_languages``, ``n_seeds`` (fewest of a cell), ``baseline_n_seeds``,
         ``coverage`` ('' when complete); ``reps`` (the replicates) with ``keep_replicates``.
     """
+    if isinstance(g, pl.DataFrame):
+        rows = g.with_columns(pl.col("gain").alias("value"))
+        if "seed" not in rows.columns:
+            rows = rows.with_columns(pl.lit(1).alias("seed"))
+        for col in (*CELL, "config"):
+            if col not in rows.columns:
+                rows = rows.with_columns(pl.lit("").alias(col))
+        return _summarize(rows, None, by, DEFAULT_BENCHMARK, n_boot, seed, level, keep_replicates,
+                          complete_only=False).rename({"mean": "mean_gain"})
     return _summarize(g.runs, g.bases, by, g.benchmark, n_boot, seed, level, keep_replicates).rename(
         {"mean": "mean_gain"})
 

@@ -18,6 +18,8 @@ import csv
 import difflib
 import functools
 import hashlib
+import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,11 @@ BEST_PER_TARGET = "best"
 AVERAGE_LANGUAGE = "avg"
 
 ROLES = ("intermediate", "target", "aggregate")
+#: The kinds of URIEL+ distance to English in ``uriel_distances.json`` (see store/uriel.py).
+DISTANCE_KINDS = (
+    "syntactic", "phonological", "inventory", "featural", "morphological", "genetic", "geographic", "script",
+)
+DISTANCES_FILE_NAME = "uriel_distances.json"
 TASK_TYPES = ("classification", "structured prediction", "question answering", "retrieval")
 
 
@@ -72,6 +79,7 @@ class Language:
     resource_class: int | None
     in_xtreme: bool
     in_xtreme_r: bool
+    glottocode: str = ""
 
 
 @dataclass(frozen=True)
@@ -236,6 +244,7 @@ def _languages() -> list[Language]:
             resource_class=int(r["joshi_class"]) if r["joshi_class"] else None,
             in_xtreme=r["in_xtreme"] == "true",
             in_xtreme_r=r["in_xtreme_r"] == "true",
+            glottocode=r["glottocode"],
         )
         for r in _read_csv("languages.csv")
     ]
@@ -273,3 +282,65 @@ def load_catalog() -> Catalog:
             raise StoreError(f"task_languages.csv lists {key} / {r['language']} twice")
         langs.append(r["language"])
     return Catalog(tasks, languages, models, {k: tuple(v) for k, v in bench.items()})
+
+
+@dataclass(frozen=True)
+class Distances:
+    """URIEL+ distances to English per catalog language and kind (None where URIEL+ has none).
+
+    Written by ``store distances --write`` (store/uriel.py); read here, never from the package.
+    """
+
+    package: str
+    package_version: str
+    citation: str
+    base_citation: str
+    reference_language: str
+    configuration: dict
+    kinds: dict[str, str]
+    # language -> kind -> distance (0-1) or None
+    values: dict[str, dict[str, float | None]]
+    uriel_codes: dict[str, str | None]
+
+    def distance(self, language: str, kind: str) -> float | None:
+        if kind not in self.kinds:
+            raise StoreError(f"unknown distance kind {kind!r}{suggest(kind, self.kinds)}; known: {', '.join(self.kinds)}")
+        return self.values.get(language, {}).get(kind)
+
+
+@functools.cache
+def load_distances() -> Distances:
+    """Loads and checks ``uriel_distances.json``: every catalog language, every kind, values in [0, 1]."""
+    path = CATALOG_DIR / DISTANCES_FILE_NAME
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cat = load_catalog()
+    kinds = dict(data["kinds"])
+    if tuple(kinds) != DISTANCE_KINDS:
+        raise StoreError(f"{path.name}: kinds {list(kinds)} are not {list(DISTANCE_KINDS)}; rerun `store distances --write`")
+    values: dict[str, dict[str, float | None]] = {}
+    codes: dict[str, str | None] = {}
+    for row in data["languages"]:
+        lang = row["language"]
+        cat.language(lang)
+        if lang in values:
+            raise StoreError(f"{path.name} lists language {lang!r} twice")
+        for k in kinds:
+            v = row[k]
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= 1.0):
+                raise StoreError(f"{path.name}: {lang} {k} distance {v!r} is not in [0, 1] or null")
+        values[lang] = {k: (None if row[k] is None else float(row[k])) for k in kinds}
+        codes[lang] = row["uriel_code"]
+    missing = set(cat.languages) - set(values)
+    if missing:
+        raise StoreError(f"{path.name} lacks catalog languages {sorted(missing)}; rerun `store distances --write`")
+    return Distances(
+        package=data["package"],
+        package_version=data["package_version"],
+        citation=data["citation"],
+        base_citation=data["base_citation"],
+        reference_language=data["reference_language"],
+        configuration=dict(data["configuration"]),
+        kinds=kinds,
+        values=values,
+        uriel_codes=codes,
+    )

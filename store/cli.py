@@ -15,6 +15,7 @@ from pathlib import Path
 from store.analysis import BENCHMARKS, DEFAULT_BENCHMARK, Filters
 from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
+from store.demo import DEFAULT_PATH as DEMO_DEFAULT
 from store.errors import StoreError
 from store.exports import FORMATS, TABLES, build_table, render
 
@@ -95,7 +96,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 # ---------------------------------------------------------------------- commands
 def cmd_info(args: argparse.Namespace) -> int:
-    with Store.open(args.store, read_only=True) as st:
+    with Store.open(args.store, read_only=True, create=False) as st:
         print(f"store: {st.root}")
         runs, rows = st.counts()
         print(f"{runs} runs, {rows} result rows\n")
@@ -133,9 +134,21 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    with Store.open(args.store, rebuild=True) as st:
+    with Store.open(args.store, rebuild=True, create=True) as st:
         runs, rows = st.counts()
     print(f"built {st.index_path}: {runs} runs, {rows} result rows")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from store.demo import DEMO_MARK, build_demo
+
+    root = build_demo(args.store or DEMO_DEFAULT)
+    with Store.open(root, read_only=True, create=False) as st:
+        runs, rows = st.counts()
+    print(f"built a demonstration store in {root}: {runs} runs, {rows} result rows")
+    print(f"{DEMO_MARK}: its 'demo' runs are made-up numbers that show what the views do; "
+          f"open it with `dashboard --store {root}`")
     return 0
 
 
@@ -154,9 +167,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         raise StoreError("Parquet is binary: give --output FILE.parquet")
     f = _filters(args)
-    with Store.open(args.store, read_only=True) as st:
+    with Store.open(args.store, read_only=True, create=False) as st:
         table = build_table(st, args.table, f)
-        data = render(table, args.format)
+    if table.demo and not args.allow_demo:
+        raise StoreError(
+            "this table holds demonstration data (source 'demo', made-up numbers from `store demo`), not results; "
+            "leave it out with --source, or pass --allow-demo to export it marked as such"
+        )
+    data = render(table, args.format)
     if args.format in ("csv", "parquet"):  # Markdown and LaTeX carry the caption and notes themselves
         for note in (table.caption, *table.notes):
             print(f"note: {note}", file=sys.stderr)
@@ -186,12 +204,34 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
     claims = load_claims()
     select(claims, args.claim)  # unknown ids fail before the store is opened
-    with Store.open(args.store, read_only=True) as st:
+    with Store.open(args.store, read_only=True, create=False) as st:
         results = evaluate(st, claims, ids=args.claim, model=args.model, include_capped=args.include_capped)
     if args.commands:
         sys.stdout.write("".join(f"{cmd}\n" for cmd in missing_commands(results)))
     else:
         sys.stdout.write(render(results, args.format))
+    return 0
+
+
+def cmd_distances(args: argparse.Namespace) -> int:
+    from store.catalog import load_distances
+    from store.uriel import DISTANCES_FILE, compute_distances, write_distances
+
+    data = compute_distances(progress=lambda line: print(line, file=sys.stderr))
+    kinds = list(data["kinds"])
+    print(f"URIEL+ distance to {data['reference_language']} (urielplus {data['package_version']}; null: no shared feature)")
+    print("language " + " ".join(f"{k[:13]:>13}" for k in kinds))
+    for row in data["languages"]:
+        print(f"{row['language']:<8} " + " ".join("         null" if row[k] is None else f"{row[k]:>13.4f}" for k in kinds))
+    shipped = load_distances()
+    changed = sum(
+        row[k] != shipped.values.get(row["language"], {}).get(k) for row in data["languages"] for k in kinds
+    )
+    if args.write:
+        write_distances(data)
+        print(f"wrote {DISTANCES_FILE} ({len(data['languages'])} languages; {changed} values changed)")
+    else:
+        print(f"{changed} values differ from {DISTANCES_FILE.name} (urielplus {shipped.package_version}); --write replaces it")
     return 0
 
 
@@ -239,6 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser(
+        "demo",
+        help="build a demonstration store of made-up runs (source 'demo') so that every view has something to show",
+        description=(
+            "Writes a clearly synthetic store: for two models, every intermediate task and the none baseline on "
+            "every target, three seeds, per-language numbers generated from a fixed pattern plus noise (source "
+            "'demo'). The dashboard marks every page and export of it 'demonstration data, not results'; "
+            "`store export` refuses its rows without --allow-demo. Refuses a folder that holds a real store."
+        ),
+    )
+    p.add_argument("--store", metavar="PATH", help=f"a new folder for it (default: {DEMO_DEFAULT})")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
         "import",
         help="import a results file (CSV or Parquet, long format) under a source you cite",
         description=(
@@ -256,11 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", action="store_true", help="values are fractions 0-1: multiply by 100 (recorded)")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="paper tables: matrix, per-language or gains as CSV, Parquet, Markdown or LaTeX")
+    p = sub.add_parser(
+        "export",
+        help="paper tables: matrix, per-language, gains or paired as CSV, Parquet, Markdown or LaTeX",
+        description="Tables: matrix (intermediate x target), per-language, gains (over the none baseline), "
+        "paired (per language, each run with predictions against its baseline example by example: "
+        "delta with a paired-bootstrap 95%% interval, exact McNemar for accuracy, bootstrap p for F1/EM/retrieval).",
+    )
     _add_store(p)
     p.add_argument("--table", choices=TABLES, default="matrix", help="which table (default: matrix)")
     p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--allow-demo", action="store_true",
+                   help="export demonstration rows (source 'demo', made up by `store demo`), marked as such")
     _add_filters(p)
     p.set_defaults(func=cmd_export)
 
@@ -288,6 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-capped", action="store_true",
                    help="also use capped (debug) runs (max_train_examples / max_eval_examples set); left out by default")
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser(
+        "distances",
+        help="maintainers: recompute each catalog language's URIEL+ distance to English (needs urielplus)",
+        description=(
+            "Computes every catalog language's URIEL+ distance to English of every kind with the urielplus "
+            "package (a dev dependency; configuration in store/uriel.py) and prints it beside the shipped data "
+            "file store/data/catalog/uriel_distances.json. --write replaces that file (then `store build`). "
+            "The store and the dashboard read only the file."
+        ),
+    )
+    p.add_argument("--write", action="store_true", help="write store/data/catalog/uriel_distances.json")
+    p.set_defaults(func=cmd_distances)
 
     p = sub.add_parser(
         "push",
@@ -319,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_LOCAL_ONLY = ("import", "push", "pull")
+_LOCAL_ONLY = ("import", "push", "pull", "demo")
 
 
 def _resolve_remote_store(args: argparse.Namespace) -> None:

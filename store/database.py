@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,9 @@ import pyarrow as pa
 
 from store import catalog as catalog_mod
 from store import configuration
+from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
+from store.demo import DEMO_SOURCE
 from store.errors import StoreError
 from store.published import PUBLISHED_KEYS, Source, load_published
 from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
@@ -46,7 +49,6 @@ SCHEMA_VERSION = "2"  # 2: configuration identity columns on runs
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
 _LOCK_WAIT_S = 30.0
-_READER_WAIT_S = 3.0
 
 RUNNER_SOURCE_ROW = Source(
     RUNNER_SOURCE,
@@ -71,6 +73,15 @@ def resolve_store_path(path: str | os.PathLike | None) -> Path:
     return Path(path).expanduser() if path else default_store_path()
 
 
+def is_store_folder(path: str | os.PathLike) -> bool:
+    """True if ``path`` is an existing store folder (it holds the index or a runs/ folder)."""
+    try:
+        p = Path(path).expanduser()
+        return p.is_dir() and ((p / INDEX_NAME).is_file() or (p / "runs").is_dir())
+    except (OSError, ValueError):
+        return False
+
+
 def _is_lock_error(e: Exception) -> bool:
     text = str(e).lower()
     return "lock" in text or "conflicting" in text or "different configuration" in text
@@ -90,19 +101,29 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False) -> Store:
-        """Opens (creating if needed) the store at ``path`` and brings its index up to date.
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False,
+             create: bool = True) -> Store:
+        """Opens the store at ``path`` and brings its index up to date.
 
         Args:
             path: store folder; None means ``$XSTILTS_STORE`` or the default location.
-            read_only: queries only; the index is still refreshed from new shards first.
+            read_only: queries only. A reader never waits for the index: when nothing is new it
+                only opens it read-only (beside a dashboard that holds it); shards a writer could
+                not index are added only if the index is free, otherwise it says what is not shown.
             rebuild: build the index from scratch first (``store build``, after a pull).
+            create: make a new store when ``path`` holds none. The commands pass False except
+                ``store build`` and ``store pull``, so a mistyped ``--store`` is an error, not a new,
+                empty-looking store.
         """
         root = resolve_store_path(path)
         if root.exists() and not root.is_dir():
             raise StoreError(f"store path {root} is a file; give a folder (it will hold runs/ and {INDEX_NAME})")
         if root.suffix == ".duckdb":
             raise StoreError(f"store path {root} looks like a database file; give the folder that holds it")
+        if not create and not is_store_folder(root):
+            raise StoreError(
+                f"no store at {root}: check the path, or create one there with `store build --store {root}`"
+            )
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -110,14 +131,37 @@ class Store:
         st = cls(root, read_only)
         if rebuild:
             st.rebuild()
-        if not st.refresh(wait=True, wait_s=_READER_WAIT_S if read_only else _LOCK_WAIT_S):
-            # A reader must not fail because a dashboard or writer holds the index: it reads what
-            # is indexed and says that newer shards are not shown yet.
+        if read_only:
+            st._catch_up_reader()
+        else:
+            st.refresh(wait=True, wait_s=_LOCK_WAIT_S)
+        return st
+
+    def _catch_up_reader(self) -> None:
+        """A reader's refresh: read-only unless shards are missing from the index, and never waiting."""
+        if not self._index_current():
+            self.rebuild()  # a new file swapped in atomically: takes no lock from anyone
+            return
+        try:
+            con = duckdb.connect(str(self.index_path), read_only=True)
+        except duckdb.Error as e:
+            if _is_lock_error(e):
+                return  # a writer holds it for a moment; queries wait for it (_connection)
+            raise
+        known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
+        missing = [rid for rid in list_shards(self.runs_dir) if rid not in known]
+        if not missing:
+            self._con = con  # nothing new: keep this read-only connection for the queries
+            return
+        con.close()
+        if not self.refresh(wait=False):
+            # A reader must not fail, nor wait, because a dashboard or writer holds the index: it
+            # reads what is indexed and says which newer shards are not shown yet.
             print(
-                f"warning: {st.index_path} is held by another process; new runs appear once it is free",
+                f"warning: {len(missing)} new run(s) in {self.runs_dir} are not in the index yet "
+                f"({self.index_path} is held by another process, e.g. a dashboard); they appear once it is free",
                 file=sys.stderr,
             )
-        return st
 
     def __enter__(self) -> Store:
         return self
@@ -228,20 +272,32 @@ class Store:
         return [Source(**json.loads(p.read_text())) for p in sorted(self.sources_dir.glob("*.json"))]
 
     # ------------------------------------------------------------------ writing
-    def write_run(self, run: Run, results: Sequence[Result]) -> bool:
+    def write_run(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
         """Validates and stores one run with its results, atomically and idempotently.
+
+        Args:
+            run: the run record.
+            results: its result rows.
+            predictions: optional per-example predictions (a frame in ``store.predictions``'
+                columns). They are published before the shard, and the shard's record names
+                their content hash, so a reader sees both or neither.
 
         Returns:
             True if written, False if the identical run was already there.
 
         Raises:
-            StoreError: invalid run or results, or the same run id with different content.
+            StoreError: invalid run, results or predictions, or the same run id with different content.
         """
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
         if run.source != RUNNER_SOURCE and not (self.sources_dir / f"{run.source}.json").exists():
             raise StoreError(f"source {run.source!r} is not registered; add it with add_source() first")
         validate(run, results, self.catalog)
+        if predictions is not None and not self.has_run(run.run_id):
+            frame = predictions_mod.normalize(predictions)
+            predictions_mod.check_against(frame, run, results)
+            _, digest = predictions_mod.write_predictions(self.root, run.run_id, frame)
+            run = replace(run, predictions=digest)
         _, written = write_shard(self.runs_dir, run.stamped(), results)
         self.refresh(wait=False)
         return written
@@ -250,7 +306,7 @@ class Store:
         """Registers the citation of imported results (refuses to change an existing one)."""
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
-        if source.source == RUNNER_SOURCE or source.source in PUBLISHED_KEYS:
+        if source.source in (RUNNER_SOURCE, DEMO_SOURCE) or source.source in PUBLISHED_KEYS:
             raise StoreError(f"source key {source.source!r} is reserved; choose another --source")
         self.sources_dir.mkdir(parents=True, exist_ok=True)
         path = self.sources_dir / f"{source.source}.json"
@@ -425,6 +481,30 @@ def _load_catalog_tables(con, cat: Catalog) -> None:
                 "in_xtreme_r": lang.in_xtreme_r,
             }
             for lang in cat.languages.values()
+        ],
+    )
+    dist = catalog_mod.load_distances()
+    _insert_frame(
+        con,
+        "language_distances",
+        [
+            {"language": lang, "kind": kind, "distance": value, "uriel_code": dist.uriel_codes[lang]}
+            for lang, by_kind in dist.values.items()
+            for kind, value in by_kind.items()
+        ],
+    )
+    _insert_frame(
+        con,
+        "distance_source",
+        [
+            {
+                "package": dist.package,
+                "package_version": dist.package_version,
+                "citation": dist.citation,
+                "base_citation": dist.base_citation,
+                "reference_language": dist.reference_language,
+                "configuration": json.dumps(dist.configuration, sort_keys=True),
+            }
         ],
     )
     _insert_frame(

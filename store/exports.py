@@ -1,12 +1,19 @@
 """Paper tables: the store's numbers as CSV, Parquet, Markdown or booktabs LaTeX.
 
-Three tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
+Five tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
 
 * ``matrix``: intermediate task x target, the task average of the headline metric over the
   benchmark's languages (``Filters.benchmark``: XTREME or XTREME-R).
 * ``per-language``: one row per run configuration and target, one column per language.
 * ``gains``: per target, the matching ``none`` baseline, each intermediate task and its gain (Δ)
   over the baseline of the same source, model and target-phase configuration.
+
+* ``paired``: per language, a run against its baseline example by example (:mod:`store.pairs`):
+  both scores, Δ with its paired-bootstrap 95% interval, the exact McNemar test (accuracy) or the
+  paired bootstrap's p-value (F1 / EM / retrieval), and the flipped examples in each direction.
+* ``distance``: Spearman's rho between each language's URIEL+ distance to English (every kind)
+  and its mean gain, per source, model and target type, with the bootstrap 95% interval and n
+  languages (:func:`store.distance.correlation_table`; two decimals, signed).
 
 Configurations are never pooled: a pair with several gets one row each, labelled by the keys that
 differ (``config``). A task average exists only where every language of the benchmark is covered;
@@ -26,15 +33,17 @@ Example:
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from store.analysis import BENCHMARKS, Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
+from store.demo import DEMO_MARK, DEMO_SOURCE
 from store.errors import StoreError
 
-TABLES = ("matrix", "per-language", "gains")
+TABLES = ("matrix", "per-language", "gains", "paired", "distance")
 FORMATS = ("csv", "parquet", "markdown", "latex")
 _METRIC_SHORT = {"accuracy": "acc", "f1": "F1", "em": "EM", "em_f1_avg": "EM/F1", "avg": "avg", "map@20": "mAP@20"}
 
@@ -44,6 +53,8 @@ class Table:
     """A wide table: string index columns, then numeric value columns.
 
     ``score_rows`` marks the rows that compete for the bold best value (gain rows do not).
+    ``formats`` gives value columns their own format string (Markdown and LaTeX), which also
+    leaves them out of the bold best value.
     """
 
     frame: pl.DataFrame
@@ -51,6 +62,9 @@ class Table:
     values: tuple[str, ...]
     score_rows: tuple[bool, ...]
     caption: str
+    formats: Mapping[str, str] = field(default_factory=dict)
+    #: True when some rows are demonstration data (source ``demo``): they carry the mark in a column.
+    demo: bool = False
     #: what has no value and why ("mnli on xnli: 14 of 15 XTREME languages: no average")
     notes: tuple[str, ...] = ()
 
@@ -173,25 +187,81 @@ def per_language_table(store, f: Filters) -> Table:
                  _caption("Score per language (mean over seeds)", f))
 
 
+_PAIRED_INDEX = ("source", "model", "setting", "target", "row", "seed", "baseline_seed", "language", "metric", "test")
+_PAIRED_VALUES = ("n", "gained", "lost", "baseline", "run", "delta", "ci_low", "ci_high", "p_value")
+
+
+def paired_table(store, f: Filters) -> Table:
+    """Per-language paired tests of each run with predictions against its matching baseline.
+
+    CSV and Parquet also carry both run ids; Markdown and LaTeX show the index and values only.
+    """
+    from store.pairs import paired_frame
+
+    frame = paired_frame(store, f).with_columns(pl.col("seed", "baseline_seed").cast(pl.String))
+    frame = frame.select(*_PAIRED_INDEX, *_PAIRED_VALUES, "run_id", "baseline_id").sort(list(_PAIRED_INDEX[:8]))
+    formats = {"n": "{:.0f}", "gained": "{:.0f}", "lost": "{:.0f}", "baseline": "{:.1f}", "run": "{:.1f}",
+               "delta": "{:+.1f}", "ci_low": "{:+.1f}", "ci_high": "{:+.1f}", "p_value": "{:.3g}"}
+    return Table(frame, _PAIRED_INDEX, _PAIRED_VALUES, tuple([False] * frame.height),
+                 "Paired tests per language: run against its none baseline, example by example", formats)
+
+
+def distance_table(store, f: Filters) -> Table:
+    """Gain against distance to English: rho, interval and n per source, model, target type and kind."""
+    from store.distance import correlation_table
+
+    c = correlation_table(store, f)
+    if c.is_empty():
+        raise StoreError(
+            "no per-language intermediate-task gains for these filters (a gain needs the run and its "
+            "`none` baseline on the same languages); loosen the filters or check `store info`"
+        )
+    frame = c.select(
+        "source", "model", pl.col("target_type").alias("target type"), pl.col("kind").alias("distance"),
+        pl.col("n").alias("n languages"), "rho", pl.col("ci_low").alias("rho 95% low"),
+        pl.col("ci_high").alias("rho 95% high"),
+    )
+    values = ("n languages", "rho", "rho 95% low", "rho 95% high")
+    formats = {"n languages": "{:.0f}", "rho": "{:+.2f}", "rho 95% low": "{:+.2f}", "rho 95% high": "{:+.2f}"}
+    return Table(frame, ("source", "model", "target type", "distance"), values, tuple([False] * frame.height),
+                 "Spearman's rho of URIEL+ distance to English against mean gain (points per language)", formats)
+
+
 def build_table(store, name: str, f: Filters) -> Table:
-    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table}
+    """One paper table; rows of demonstration data get :data:`store.demo.DEMO_MARK` in a first column."""
+    builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table,
+                "distance": distance_table}
     if name not in builders:
         raise StoreError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
-    return builders[name](store, f)
+    return mark_demo(builders[name](store, f))
+
+
+def mark_demo(table: Table) -> Table:
+    """The table with a ``data`` column marking demonstration rows (unchanged when it has none)."""
+    if "source" not in table.frame.columns or DEMO_SOURCE not in set(table.frame["source"]):
+        return table
+    mark = pl.when(pl.col("source") == DEMO_SOURCE).then(pl.lit(DEMO_MARK)).otherwise(pl.lit("")).alias("data")
+    frame = table.frame.select(mark, pl.all())
+    return replace(table, frame=frame, index=("data", *table.index), caption=f"{DEMO_MARK}. {table.caption}", demo=True)
 
 
 # ---------------------------------------------------------------------- formatting
 def _best(table: Table) -> dict[str, float | None]:
     best = {}
     for col in table.values:
+        if col in table.formats:
+            best[col] = None
+            continue
         vals = [v for v, score in zip(table.frame[col], table.score_rows) if score and v is not None]
         best[col] = max(vals) if vals else None
     return best
 
 
-def _cell(v: float | None, signed: bool) -> str:
-    if v is None:
+def _cell(v: float | None, signed: bool, fmt: str | None = None) -> str:
+    if v is None or v != v:  # null, or NaN (an interval of one example)
         return "–"
+    if fmt:
+        return fmt.format(v)
     return f"{v:+.1f}" if signed else f"{v:.1f}"
 
 
@@ -218,7 +288,7 @@ def to_latex(table: Table) -> str:
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [latex_escape(row[c] if row[c] is not None else "") for c in table.index]
         for col in table.values:
-            text = latex_escape(_cell(row[col], signed=not is_score))
+            text = latex_escape(_cell(row[col], signed=not is_score, fmt=table.formats.get(col)))
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
@@ -232,11 +302,12 @@ def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table, best per column in bold."""
     best = _best(table)
     header = [*table.index, *table.values]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
+    lines = [f"*{table.caption}*", ""] if table.demo else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
         cells = [str(row[c] or "") for c in table.index]
         for col in table.values:
-            text = _cell(row[col], signed=not is_score)
+            text = _cell(row[col], signed=not is_score, fmt=table.formats.get(col))
             if is_score and row[col] is not None and row[col] == best[col]:
                 text = f"**{text}**"
             cells.append(text)

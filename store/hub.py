@@ -252,18 +252,24 @@ class HubRemote(Remote):
             else:
                 api.repo_info(self.repo_id, repo_type="dataset")
 
-    def stat(self, paths: Sequence[str] | None = None) -> dict[str, RemoteFile]:
+    def revision(self) -> str | None:
+        """The sha of the repo's head commit (what a push lists at and commits on top of)."""
+        api = self._client()
+        with self._errors("read"):
+            return api.repo_info(self.repo_id, repo_type="dataset").sha
+
+    def stat(self, paths: Sequence[str] | None = None, revision: str | None = None) -> dict[str, RemoteFile]:
         from huggingface_hub import RepoFile
 
         api = self._client()
         with self._errors("list"):
             if paths is None:
-                items = list(api.list_repo_tree(self.repo_id, repo_type="dataset", recursive=True))
+                items = list(api.list_repo_tree(self.repo_id, repo_type="dataset", recursive=True, revision=revision))
             else:
                 items = []
                 for i in range(0, len(paths), _PATHS_PER_REQUEST):
                     chunk = list(paths[i : i + _PATHS_PER_REQUEST])
-                    items.extend(api.get_paths_info(self.repo_id, chunk, repo_type="dataset"))
+                    items.extend(api.get_paths_info(self.repo_id, chunk, repo_type="dataset", revision=revision))
         out = {}
         for f in items:
             if not isinstance(f, RepoFile) or any(part.startswith(".") for part in f.path.split("/")):
@@ -271,14 +277,15 @@ class HubRemote(Remote):
             out[f.path] = _remote_file(f)
         return out
 
-    def download(self, paths: Sequence[str], dest: Path) -> dict[str, Path]:
+    def download(self, paths: Sequence[str], dest: Path, revision: str | None = None) -> dict[str, Path]:
         api = self._client()
         out: dict[str, Path] = {}
 
         def one(path: str) -> Path:
             return Path(
                 api.hf_hub_download(
-                    self.repo_id, path, repo_type="dataset", local_dir=dest, etag_timeout=ETAG_TIMEOUT_S
+                    self.repo_id, path, repo_type="dataset", revision=revision, local_dir=dest,
+                    etag_timeout=ETAG_TIMEOUT_S,
                 )
             )
 
@@ -288,15 +295,17 @@ class HubRemote(Remote):
                 out[futures[fut]] = fut.result()
         return out
 
-    def commit(self, files: Mapping[str, Path], message: str) -> None:
-        """One ``create_commit`` with every file.
+    def commit(self, files: Mapping[str, Path], message: str, parent: str | None = None) -> None:
+        """One ``create_commit`` with every file, on top of ``parent`` when given.
 
-        No ``parent_commit``: jobs push disjoint shards, and pinning the parent would turn every
-        concurrent push into a 412 and a retry. Add-only paths were checked just before.
+        With ``parent_commit`` the Hub refuses the commit (412, raised as :class:`RemoteChanged`)
+        if anyone committed since the push listed the repo; without it a second job pushing the
+        same run id would silently replace the first one's shard. Concurrent pushes of disjoint
+        shards pay one re-listing and a retry each time they collide.
         """
         from huggingface_hub import CommitOperationAdd
 
         api = self._client()
         ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(f)) for p, f in files.items()]
         with self._errors("push to"):
-            api.create_commit(self.repo_id, ops, commit_message=message, repo_type="dataset")
+            api.create_commit(self.repo_id, ops, commit_message=message, repo_type="dataset", parent_commit=parent)

@@ -110,7 +110,7 @@ def import_file(store_path, path: Path, source: str, citation: str, locator: str
     if not citation.strip() or not locator.strip():
         raise StoreError("--citation and --locator must say where the numbers come from")
     planned = plan_import(path, source, fraction)
-    with Store.open(store_path, read_only=False) as st:
+    with Store.open(store_path, read_only=False, create=False) as st:
         for run, results in planned:  # refuse conflicts before writing anything
             existing = shard_path(st.runs_dir, run.run_id)
             if existing.exists() and read_shard_hash(existing) != content_hash(run, results):

@@ -104,6 +104,8 @@ class Run:
     wall_time_s: float | None = None
     gpu_hours: float | None = None
     created_at: str = ""
+    #: Content hash of the run's per-example predictions file (``store.predictions``); "" for none.
+    predictions: str = ""
 
     @property
     def run_id(self) -> str:

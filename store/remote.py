@@ -13,6 +13,13 @@ Files under ``runs/`` and ``sources/`` are *add-only*: a remote never replaces o
 writer of the same name gets :class:`RemoteChanged` and decides by content hash). Everything else
 is derived and replaced by each full push.
 
+Optimistic concurrency: a push reads the remote's :meth:`Remote.revision` (the Hub's head commit),
+lists the files *at that revision*, and commits with it as the parent. If anyone committed in
+between, the commit is refused (:class:`RemoteChanged`) and the push lists again, so a shard that
+another job pushed under the same run id meanwhile is compared by content before anything is
+written: the same measurement is skipped, a different one is refused. A folder has no revisions;
+there ``os.link`` refuses to replace an add-only file, which gives the same guarantee.
+
 Two implementations share one interface: :class:`FolderRemote` here (atomic writes with
 ``os.link``; used by the end-to-end tests and by clusters with a shared file system) and
 :class:`store.hub.HubRemote`, the only code that talks to the network.
@@ -114,24 +121,36 @@ class Remote(ABC):
             StoreError: offline, unreachable, unauthorised, or missing (and not ``create``).
         """
 
-    @abstractmethod
-    def stat(self, paths: Sequence[str] | None = None) -> dict[str, RemoteFile]:
-        """Files on the remote: all of them (``paths=None``) or those of ``paths`` that exist."""
+    def revision(self) -> str | None:
+        """The remote's current head commit, or None where the remote has no revisions (a folder)."""
+        return None
 
     @abstractmethod
-    def download(self, paths: Sequence[str], dest: Path) -> dict[str, Path]:
-        """Copies ``paths`` to ``dest/<path>``; returns path in remote -> local file."""
+    def stat(self, paths: Sequence[str] | None = None, revision: str | None = None) -> dict[str, RemoteFile]:
+        """Files on the remote: all of them (``paths=None``) or those of ``paths`` that exist.
+
+        Args:
+            paths: the paths to ask about (None: list everything).
+            revision: list as of this commit (from :meth:`revision`); None: the head now.
+        """
 
     @abstractmethod
-    def commit(self, files: Mapping[str, Path], message: str) -> None:
+    def download(self, paths: Sequence[str], dest: Path, revision: str | None = None) -> dict[str, Path]:
+        """Copies ``paths`` (as of ``revision``; None: the head) to ``dest/<path>``; returns path in remote -> local file."""
+
+    @abstractmethod
+    def commit(self, files: Mapping[str, Path], message: str, parent: str | None = None) -> None:
         """Adds or replaces files in one commit (add-only paths must not exist yet).
 
         Args:
             files: path in remote -> local file, in the order they should land.
             message: commit message.
+            parent: the revision the caller listed (from :meth:`revision`): the commit is refused
+                if the remote has moved past it. None: commit on whatever the head is.
 
         Raises:
-            RemoteChanged: an add-only path already exists (someone pushed it meanwhile).
+            RemoteChanged: the remote moved past ``parent``, or an add-only path already exists
+                (someone pushed meanwhile): list again and re-plan.
         """
 
 
@@ -141,7 +160,8 @@ class FolderRemote(Remote):
     Behaves like the Hub repo: add-only files are published with ``os.link`` (atomic, and it
     refuses to replace an existing file), derived files with ``os.replace``; a killed push leaves
     at most hidden temporary files, which listings skip. Each commit appends one line to
-    ``.commits.log``.
+    ``.commits.log``. A folder has no revisions (:meth:`revision` is None, ``parent`` is unused):
+    ``os.link`` is what refuses a second shard under one run id.
     """
 
     def __init__(self, root: str | os.PathLike):
@@ -158,7 +178,7 @@ class FolderRemote(Remote):
         elif not self.root.is_dir():
             raise StoreError(f"remote folder {self.root} does not exist; push to it first")
 
-    def stat(self, paths: Sequence[str] | None = None) -> dict[str, RemoteFile]:
+    def stat(self, paths: Sequence[str] | None = None, revision: str | None = None) -> dict[str, RemoteFile]:
         if paths is None:
             found = (
                 p.relative_to(self.root).as_posix()
@@ -173,7 +193,7 @@ class FolderRemote(Remote):
             out[rel] = RemoteFile(rel, f.stat().st_size, file_digest(f, "sha256"))
         return out
 
-    def download(self, paths: Sequence[str], dest: Path) -> dict[str, Path]:
+    def download(self, paths: Sequence[str], dest: Path, revision: str | None = None) -> dict[str, Path]:
         out = {}
         for rel in progress(paths, len(paths), f"downloading from {self.root.name}"):
             target = dest / rel
@@ -185,7 +205,7 @@ class FolderRemote(Remote):
             out[rel] = target
         return out
 
-    def commit(self, files: Mapping[str, Path], message: str) -> None:
+    def commit(self, files: Mapping[str, Path], message: str, parent: str | None = None) -> None:
         for rel, local in progress(files.items(), len(files), f"uploading to {self.root.name}"):
             try:
                 self._put(rel, local)

@@ -58,6 +58,26 @@ CREATE TABLE languages (
     in_xtreme_r BOOLEAN
 );
 
+-- URIEL+ distance of each catalog language to English per kind (0-1; NULL where URIEL+ has no
+-- shared feature), from store/data/catalog/uriel_distances.json (written by `store distances --write`).
+CREATE TABLE language_distances (
+    language VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,             -- syntactic | phonological | inventory | featural | morphological | genetic | geographic | script
+    distance DOUBLE,
+    uriel_code VARCHAR,                -- the Glottocode URIEL+ knows the language by (NULL: not in URIEL+)
+    PRIMARY KEY (language, kind)
+);
+
+-- Where the distances come from: package, version, citation, configuration (one row).
+CREATE TABLE distance_source (
+    package VARCHAR NOT NULL,
+    package_version VARCHAR NOT NULL,
+    citation VARCHAR NOT NULL,
+    base_citation VARCHAR,
+    reference_language VARCHAR NOT NULL,
+    configuration VARCHAR              -- JSON
+);
+
 CREATE TABLE task_languages (
     benchmark VARCHAR NOT NULL,
     task VARCHAR NOT NULL,

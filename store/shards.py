@@ -126,3 +126,14 @@ def list_shards(runs_dir: Path) -> dict[str, Path]:
         if p.name.endswith(SHARD_SUFFIX) and not p.name.startswith(".")
     }
 
+
+
+def read_run_record(path: Path) -> Run:
+    """The run record of a shard, read from its footer only (no result rows)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException) as e:
+        raise StoreError(f"shard {path} is unreadable ({e}); delete it and rerun or pull again") from e
+    if _META_RUN not in meta:
+        raise StoreError(f"{path} is not an xstilts shard (no run record in its metadata)")
+    return Run.from_json(meta[_META_RUN].decode())

@@ -6,6 +6,9 @@
   finds nothing new and an unchanged snapshot commits nothing.
 * :func:`push_run` uploads one run's own shard (what ``runner run --push`` calls): jobs never
   touch each other's files.
+* Both commit against the revision they listed (optimistic concurrency, see :mod:`store.remote`):
+  when another job committed in between, they list again and re-check their shards, so two jobs
+  pushing one run id with different results cannot overwrite each other: the second is refused.
 * :func:`pull` fetches the shards and sources the local store lacks, verifies each by its
   content hash, links them in atomically, and rebuilds the index.
 * :func:`resolve_store` turns ``--store hf://datasets/ORG/NAME`` into a pulled local cache
@@ -46,7 +49,7 @@ from store.remote import (
 from store.shards import SHARD_SUFFIX, list_shards, read_shard, shard_path
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 8  # each refused commit (the remote moved) lists again and retries
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,12 @@ def _conflict(rels: list[str], remote: Remote, outcome: str) -> StoreError:
     )
 
 
-def _new_files(local: Mapping[str, Path], listing: Mapping, remote: Remote, tmp: Path) -> tuple[dict[str, Path], int]:
-    """Local files the remote lacks; raises if a file on both sides differs in content."""
+def _new_files(local: Mapping[str, Path], listing: Mapping, remote: Remote, tmp: Path,
+               revision: str | None = None) -> tuple[dict[str, Path], int]:
+    """Local files the remote lacks (as listed at ``revision``); raises if a file on both sides
+    differs in content."""
     differ = [rel for rel in local if rel in listing and not same_bytes(local[rel], listing[rel])]
-    fetched = remote.download(differ, tmp / "compare") if differ else {}
+    fetched = remote.download(differ, tmp / "compare", revision) if differ else {}
     conflicts = [rel for rel in differ if content_key(rel, fetched[rel]) != content_key(rel, local[rel])]
     if conflicts:
         raise _conflict(conflicts, remote, "nothing was pushed")
@@ -141,7 +146,8 @@ def _new_files(local: Mapping[str, Path], listing: Mapping, remote: Remote, tmp:
     return new, len(local) - len(new)
 
 
-def _fetch_into(remote: Remote, listing: Mapping, wanted: list[str], root: Path) -> tuple[list[str], int]:
+def _fetch_into(remote: Remote, listing: Mapping, wanted: list[str], root: Path,
+                revision: str | None = None) -> tuple[list[str], int]:
     """Downloads ``wanted`` store files missing from ``root``, verifies them, links them in.
 
     Returns:
@@ -154,7 +160,7 @@ def _fetch_into(remote: Remote, listing: Mapping, wanted: list[str], root: Path)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".pull-", dir=root))
     try:
-        got = remote.download(to_get, staging)
+        got = remote.download(to_get, staging, revision)
         keys = {}
         for rel in to_get:
             if listing[rel].digest and not same_bytes(got[rel], listing[rel]):
@@ -180,10 +186,10 @@ def _fetch_into(remote: Remote, listing: Mapping, wanted: list[str], root: Path)
     return added, len(wanted) - len(added)
 
 
-def _read_manifest(remote: Remote, listing: Mapping, tmp: Path) -> dict:
+def _read_manifest(remote: Remote, listing: Mapping, tmp: Path, revision: str | None = None) -> dict:
     if card.MANIFEST not in listing:
         return {}
-    path = remote.download([card.MANIFEST], tmp / "manifest")[card.MANIFEST]
+    path = remote.download([card.MANIFEST], tmp / "manifest", revision)[card.MANIFEST]
     try:
         manifest = json.loads(path.read_text())
     except ValueError:
@@ -239,10 +245,11 @@ def push(store_path: str | os.PathLike | None, repo: str | os.PathLike | Remote,
     for attempt in range(MAX_ATTEMPTS):
         with tempfile.TemporaryDirectory(prefix="xstilts-push-") as tmp_name:
             tmp = Path(tmp_name)
-            listing = remote.stat()
-            new, already = _new_files(local, listing, remote, tmp)
+            parent = remote.revision()  # list at this commit, and commit on top of it
+            listing = remote.stat(revision=parent)
+            new, already = _new_files(local, listing, remote, tmp, parent)
             remote_only = [rel for rel in listing if _is_store_file(rel) and rel not in local]
-            _fetch_into(remote, listing, remote_only, mirror)
+            _fetch_into(remote, listing, remote_only, mirror, parent)
             snap = _snapshot(local, mirror, remote_only, tmp / "snapshot")
             try:
                 derived, manifest = card.export(snap, tmp / "derived", label)
@@ -250,13 +257,14 @@ def push(store_path: str | os.PathLike | None, repo: str | os.PathLike | Remote,
                 snap.close()
             n_runs = sum(rel.startswith("runs/") for rel in new)
             report = PushReport(remote.name, n_runs, len(new) - n_runs, already, 0, manifest["snapshot"]["runs"])
-            old = _read_manifest(remote, listing, tmp).get("snapshot", {}).get("key")
+            old = _read_manifest(remote, listing, tmp, parent).get("snapshot", {}).get("key")
             if not new and old == manifest["snapshot"]["key"]:
                 return report
             what = f"Add {n_runs} run(s) and {len(new) - n_runs} source(s)" if new else "Refresh"
             try:
-                remote.commit({**new, **derived}, message or f"{what}; update catalog, tables and card (store push)")
-            except RemoteChanged:
+                remote.commit({**new, **derived}, message or f"{what}; update catalog, tables and card (store push)",
+                              parent=parent)
+            except RemoteChanged:  # someone committed since we listed: list again, compare again
                 _backoff(attempt)
                 continue
             return PushReport(**{**report.__dict__, "commits": 1})
@@ -286,13 +294,14 @@ def push_run(store_path: str | os.PathLike | None, run_id: str, repo: str | os.P
     remote.open(create=True)
     for attempt in range(MAX_ATTEMPTS):
         with tempfile.TemporaryDirectory(prefix="xstilts-push-") as tmp:
-            new, _ = _new_files(files, remote.stat(list(files)), remote, Path(tmp))
+            parent = remote.revision()  # ask about our paths at this commit, and commit on top of it
+            new, _ = _new_files(files, remote.stat(list(files), revision=parent), remote, Path(tmp), parent)
             if not any(rel.startswith("runs/") for rel in new):
                 return False
             try:
-                remote.commit(new, f"Add run {run_id} (runner run --push)")
+                remote.commit(new, f"Add run {run_id} (runner run --push)", parent=parent)
                 return True
-            except RemoteChanged:
+            except RemoteChanged:  # someone committed since: the next round re-checks our shard there
                 _backoff(attempt)
     raise StoreError(f"{remote.name} kept changing while pushing run {run_id}; retry")
 
@@ -312,10 +321,11 @@ def pull(repo: str | os.PathLike | Remote, store_path: str | os.PathLike | None)
         raise StoreError(f"store path {root} is a file; give a folder")
     remote = open_remote(repo)
     remote.open(create=False)
-    listing = remote.stat()
+    revision = remote.revision()  # one consistent snapshot, even while others push
+    listing = remote.stat(revision=revision)
     with tempfile.TemporaryDirectory(prefix="xstilts-pull-") as tmp:
-        _read_manifest(remote, listing, Path(tmp))
-    added, already = _fetch_into(remote, listing, [rel for rel in listing if _is_store_file(rel)], root)
+        _read_manifest(remote, listing, Path(tmp), revision)
+    added, already = _fetch_into(remote, listing, [rel for rel in listing if _is_store_file(rel)], root, revision)
     with Store.open(root, rebuild=True) as st:
         runs, rows = st.counts()
     new_sources = sum(rel.startswith("sources/") for rel in added)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from store.database import Store, resolve_store_path
+from store.database import Store, is_store_folder, resolve_store_path
 from store.errors import StoreError
+from store.predictions import check_predictions
 from store.records import content_hash, validate
 from store.shards import list_shards, read_shard
 
@@ -11,11 +12,12 @@ from store.shards import list_shards, read_shard
 def validate_store(path, rebuild: bool = False) -> list[str]:
     """Returns a list of problems (empty when the store is valid)."""
     root = resolve_store_path(path)
-    if not root.is_dir():
-        raise StoreError(f"no store at {root}; create one with `store build --store {root}`")
+    if not is_store_folder(root):
+        raise StoreError(f"no store at {root}: check the path, or create one there with `store build --store {root}`")
     problems: list[str] = []
-    with Store.open(root, read_only=True, rebuild=rebuild) as st:
+    with Store.open(root, read_only=True, rebuild=rebuild, create=False) as st:
         shards = list_shards(st.runs_dir)
+        predictions_named: dict[str, str] = {}
         for run_id, p in sorted(shards.items()):
             try:
                 run, results, stored_hash = read_shard(p)
@@ -23,10 +25,12 @@ def validate_store(path, rebuild: bool = False) -> list[str]:
             except StoreError as e:
                 problems.append(f"{p.name}: {e}")
                 continue
+            predictions_named[run_id] = run.predictions
             if run.run_id != run_id:
                 problems.append(f"{p.name}: file name does not match its run id {run.run_id}")
             if content_hash(run, results) != stored_hash:
                 problems.append(f"{p.name}: content hash mismatch (the file was altered)")
+        problems += check_predictions(st.root, predictions_named)
         indexed = st.query("SELECT run_id, source FROM runs")
         in_index = set(indexed["run_id"])
         for run_id in sorted(set(shards) - in_index):

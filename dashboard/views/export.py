@@ -11,7 +11,7 @@ import functools
 import streamlit as st
 
 from dashboard import export, sidebar
-from dashboard.state import Options, Selection
+from dashboard.state import DEMO_MARK, Options, Selection
 from dashboard.views import View, languages, matrix, question
 from store.errors import StoreError
 
@@ -57,12 +57,23 @@ def render() -> None:
     st.title("Export")
     st.caption(ctx.selection.describe())
     tables, view = compute(ctx.reader, ctx.options, ctx.selection)
+    demo = ctx.reader.has_demo()
+    mark = DEMO_MARK if demo else ""
     st.subheader("Paper tables")
+    with_demo = False
+    if any(getattr(t, "demo", False) for t in tables.values()):
+        st.warning(f"**{DEMO_MARK}**: some tables below hold made-up `store demo` rows. Pick *Source: published* in "
+                   "the sidebar to leave them out, or tick the box to download them anyway, marked as such "
+                   "(`store export --allow-demo`).")
+        with_demo = st.checkbox("Export demonstration data (marked)", key="export_demo")
     st.caption("Markdown and LaTeX: one decimal, best value per column in bold (booktabs); CSV and Parquet keep full precision.")
     for name, table in tables.items():
         st.markdown(f"**{TABLE_TITLES.get(name, name)}** (`store export --table {name}`)")
         if isinstance(table, str):
             st.info(table)
+            continue
+        if table.demo and not with_demo:
+            st.caption("Demonstration data: not offered for download unless the box above is ticked.")
             continue
         cols = st.columns(len(FORMATS))
         for col, fmt in zip(cols, FORMATS):
@@ -76,7 +87,7 @@ def render() -> None:
     for name, chart in view.charts.items():
         cols = st.columns([4, 1, 1])
         cols[0].markdown(f"`{name}`")
-        spec = export.chart_spec(chart)
+        spec = export.chart_spec(chart, mark)
         for col, fmt in zip(cols[1:], export.CHART_FORMATS):
             col.download_button(fmt.upper(), functools.partial(export.spec_bytes, spec, fmt),
                                 file_name=export.file_name(f"xstilts-{name}", fmt), mime=export.MIME[fmt],

@@ -34,6 +34,14 @@ def generated_store(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> str:
+    """`store demo`: every target, both models, three seeds (about 650 runs, a few seconds)."""
+    from store.demo import build_demo
+
+    return str(build_demo(tmp_path_factory.mktemp("demo") / "store"))
+
+
+@pytest.fixture(scope="session")
 def claims_store(tmp_path_factory) -> str:
     """A store built so that some claims hold and others do not: the design of
     ``tests/store/test_claims.py`` (whose verdicts the store tests check), written as shards and

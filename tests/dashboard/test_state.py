@@ -40,7 +40,7 @@ def test_filters_map_source_metric_and_lists():
     assert f.sources == ("rembert_t16", "mt5_readme") and f.metrics == ("f1",) and not f.headline_only
     assert f.models == ("xlm-roberta-large",) and f.settings == ("zero-shot",) and f.target_types == ("retrieval",)
     f = Selection(store="/s", source="runner").filters(OPTS, targets=("xnli",))
-    assert f.sources == ("runner",) and f.headline_only and f.targets == ("xnli",)
+    assert f.sources == ("runner", "demo") and f.headline_only and f.targets == ("xnli",)  # own runs: runner and demo
     assert Selection(store="/s").filters(OPTS).sources == ()
     assert hash(f) == hash(Selection(store="/s", source="runner").filters(OPTS, targets=("xnli",)))
 

@@ -24,6 +24,31 @@ def snapshot(root):
     return files, rows
 
 
+@pytest.fixture
+def store_dir(store_dir):
+    """A built store (only `store build`, `store pull` and `store demo` create one from the CLI)."""
+    Store.open(store_dir, read_only=False).close()
+    return store_dir
+
+
+@pytest.mark.parametrize("argv", [["info"], ["export"], ["claims", "--claim", "c5"], ["validate"],
+                                  ["import", "f.csv", "--source", "s", "--citation", "c", "--locator", "l"]])
+def test_a_mistyped_store_is_an_error_and_creates_nothing(capsys, tmp_path, argv):
+    (tmp_path / "f.csv").write_text("model,intermediate,target,language,metric,value\nm,none,xnli,de,accuracy,70\n")
+    typo = tmp_path / "no" / "such" / "store"
+    argv = [a if a != "f.csv" else str(tmp_path / "f.csv") for a in argv]
+    rc, out, err = run(capsys, *argv, "--store", str(typo))
+    assert rc == 2 and out == ""
+    assert err.startswith(f"error: no store at {typo}") and "store build --store" in err and err.count("\n") == 1
+    assert not (tmp_path / "no").exists()
+
+
+def test_build_creates_a_store_where_asked(capsys, tmp_path):
+    rc, out, _ = run(capsys, "build", "--store", str(tmp_path / "new"))
+    assert rc == 0 and (tmp_path / "new" / "index.duckdb").is_file()
+    assert run(capsys, "info", "--store", str(tmp_path / "new"))[0] == 0
+
+
 def test_info_lists_every_source_with_its_row_count(capsys, store_dir):
     rc, out, _ = run(capsys, "info", "--store", str(store_dir))
     assert rc == 0

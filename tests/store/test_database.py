@@ -161,3 +161,43 @@ def test_reader_opens_while_another_process_holds_the_index(store_dir, capfd):
     holder.close()
     with Store.open(store_dir, read_only=True) as st:
         assert counts(st) == (1, 2)
+
+
+def test_a_reader_beside_a_holder_never_takes_the_writers_lock(store_dir, capfd, monkeypatch):
+    with Store.open(store_dir, read_only=False) as st:
+        st.write_run(*make_run(seed=3))
+    holder = Store.open(store_dir, read_only=True)  # as the dashboard does, for as long as it serves
+    holder.query("SELECT 1")
+
+    def no_write(*a, **k):
+        raise AssertionError("a reader with nothing new to index opened the index for writing")
+
+    monkeypatch.setattr(Store, "refresh", no_write)
+    with Store.open(store_dir, read_only=True) as st:
+        assert counts(st) == (1, 2)
+    assert capfd.readouterr().err == ""
+    holder.close()
+
+
+def test_a_read_only_open_never_creates_a_store(tmp_path):
+    with pytest.raises(StoreError, match="no store at .*store build --store"):
+        Store.open(tmp_path / "typo", read_only=True, create=False)
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StoreError, match="no store at"):
+        Store.open(tmp_path / "empty", read_only=True, create=False)
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_store_readers_bench_runs_and_prints_its_ratio(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "store_readers", Path(__file__).resolve().parents[2] / "bench" / "store_readers.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = bench.measure(bench.build(tmp_path / "store", runs=8), repeats=1)
+    print(f"store info beside a dashboard / alone: {r['ratio']:.2f}x")  # a figure, not an assertion
+    assert r["warnings"] == 0  # the reader neither waited for the index nor gave up on it

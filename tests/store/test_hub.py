@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx2
 import pytest
@@ -26,6 +27,7 @@ from huggingface_hub.utils import hf_raise_for_status
 import store.hub as hub
 from store.cli import main
 from store.database import Store
+from store.errors import StoreError
 from store.sync import pull, push, push_run, resolve_store
 from tests.store.sync_helpers import LAB, fill_store, files_of, wide
 
@@ -46,14 +48,33 @@ def hub_error(status: int, code: str | None = None, message: str | None = None, 
 
 
 class FakeHfApi:
-    """Records what the Hub would be asked; keeps the repo's files in memory."""
+    """Records what the Hub would be asked; keeps the repo's files in memory, per commit.
+
+    Like the Hub, each commit gets a new sha, files can be listed and downloaded as of any commit,
+    and a commit whose ``parent_commit`` is no longer the head is refused with a 412. ``gate``
+    (a barrier) holds that many commits until all have arrived, to force concurrent pushes to race.
+    """
 
     def __init__(self):
         self.repos: set[tuple[str, str]] = set()
-        self.files: dict[str, bytes] = {}
+        self.head = "0" * 40
+        self.history: dict[str, dict[str, bytes]] = {self.head: {}}
         self.calls: list[tuple] = []
         self.commits: list[dict] = []
         self.fail: dict[str, Exception] = {}
+        self.gate: threading.Barrier | None = None
+        self.gated = 0
+        self.lock = threading.Lock()
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        """The files at the head."""
+        return self.history[self.head]
+
+    def _at(self, revision):
+        if revision is not None and revision not in self.history:
+            raise hub_error(404, "RevisionNotFound")
+        return self.history[revision or self.head]
 
     def _enter(self, name, repo_id, repo_type):
         self.calls.append((name, repo_id, repo_type))
@@ -72,42 +93,57 @@ class FakeHfApi:
     def repo_info(self, repo_id, *, repo_type=None, **_):
         self._enter("repo_info", repo_id, repo_type)
         self._require(repo_id, repo_type)
+        return SimpleNamespace(id=repo_id, sha=self.head)
 
-    def _file(self, path):
-        data = self.files[path]
+    def _file(self, path, files):
+        data = files[path]
         blob = hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()  # noqa: S324
         lfs = {"size": len(data), "oid": hashlib.sha256(data).hexdigest(), "pointerSize": 134} if path.endswith(".parquet") else None
         return RepoFile(path=path, size=len(data), oid=blob, lfs=lfs)
 
-    def list_repo_tree(self, repo_id, *, repo_type=None, recursive=False, **_):
+    def list_repo_tree(self, repo_id, *, repo_type=None, recursive=False, revision=None, **_):
         self._enter("list_repo_tree", repo_id, repo_type)
         self._require(repo_id, repo_type)
         assert recursive
-        folders = sorted({p.rsplit("/", 1)[0] for p in self.files if "/" in p})
+        files = self._at(revision)
+        folders = sorted({p.rsplit("/", 1)[0] for p in files if "/" in p})
         yield RepoFile(path=".gitattributes", size=10, oid="0" * 40)
         yield from (RepoFolder(path=f, oid="1" * 40) for f in folders)
-        yield from (self._file(p) for p in sorted(self.files))
+        yield from (self._file(p, files) for p in sorted(files))
 
-    def get_paths_info(self, repo_id, paths, *, repo_type=None, **_):
+    def get_paths_info(self, repo_id, paths, *, repo_type=None, revision=None, **_):
         self._enter("get_paths_info", repo_id, repo_type)
         self._require(repo_id, repo_type)
-        return [self._file(p) for p in paths if p in self.files]
+        files = self._at(revision)
+        return [self._file(p, files) for p in paths if p in files]
 
-    def hf_hub_download(self, repo_id, filename, *, repo_type=None, local_dir=None, etag_timeout=None, **_):
+    def hf_hub_download(self, repo_id, filename, *, repo_type=None, revision=None, local_dir=None, etag_timeout=None, **_):
         self._enter("hf_hub_download", repo_id, repo_type)
         assert etag_timeout is not None and local_dir is not None
         target = Path(local_dir) / filename
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.files[filename])
+        target.write_bytes(self._at(revision)[filename])
         return str(target)
 
-    def create_commit(self, repo_id, operations, *, commit_message, repo_type=None, **_):
+    def create_commit(self, repo_id, operations, *, commit_message, repo_type=None, parent_commit=None, **_):
         self._enter("create_commit", repo_id, repo_type)
         self._require(repo_id, repo_type)
+        with self.lock:
+            gated, self.gated = self.gate is not None and self.gated < self.gate.parties, self.gated + 1
+        if gated:  # the first commits wait for each other (retries pass)
+            self.gate.wait(timeout=30)
         ops = list(operations)
-        self.commits.append({"message": commit_message, "repo_type": repo_type, "paths": [op.path_in_repo for op in ops]})
-        for op in ops:
-            self.files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
+        with self.lock:
+            if parent_commit is not None and parent_commit != self.head:
+                raise hub_error(412, message="A commit has happened since. Please refresh and try again.",
+                                path=f"api/datasets/{repo_id}/commit/main")
+            self.commits.append({"message": commit_message, "repo_type": repo_type, "parent": parent_commit,
+                                 "paths": [op.path_in_repo for op in ops]})
+            files = dict(self.files)
+            for op in ops:
+                files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
+            self.head = hashlib.sha1(f"{self.head}{len(self.commits)}".encode()).hexdigest()  # noqa: S324
+            self.history[self.head] = files
 
 
 class FakeSession:
@@ -177,9 +213,66 @@ def test_push_run_uploads_only_its_shard(fake, tmp_path):
     ids = fill_store(tmp_path / "a", [1, 2])
     assert push_run(tmp_path / "a", ids[0], REPO) is True
     assert fake.commits == [{"message": f"Add run {ids[0]} (runner run --push)", "repo_type": "dataset",
-                             "paths": [f"runs/{ids[0]}.parquet"]}]
+                             "parent": "0" * 40, "paths": [f"runs/{ids[0]}.parquet"]}]
     assert push_run(tmp_path / "a", ids[0], REPO) is False and len(fake.commits) == 1
     assert "list_repo_tree" not in {c[0] for c in fake.calls}  # asks about its own path only
+
+
+def _race(fake, pushes) -> list[BaseException | None]:
+    """Runs the pushes in threads that all read the same parent revision before any commits."""
+    fake.gate, fake.gated = threading.Barrier(len(pushes)), 0
+    errors: list[BaseException | None] = [None] * len(pushes)
+
+    def run(i):
+        try:
+            pushes[i]()
+        except BaseException as e:  # noqa: BLE001 (reported to the test)
+            errors[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(pushes))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    fake.gate = None
+    return errors
+
+
+@pytest.mark.parametrize("how", ["push_run", "push"])
+def test_two_jobs_pushing_one_run_id_with_different_results_cannot_overwrite_each_other(fake, tmp_path, capsys, how):
+    """Both read the same head and commit on it: the Hub takes one, refuses the other (412); the
+    loser lists again, finds the winner's shard with other numbers, and stops with one line."""
+    (rid,) = fill_store(tmp_path / "a", [1], value=70.0)
+    assert fill_store(tmp_path / "b", [1], value=71.0) == [rid]  # same run id, other numbers
+    shard = f"runs/{rid}.parquet"
+    one = push_run if how == "push_run" else lambda store, _rid, repo: push(store, repo)
+    errors = _race(fake, [lambda s=s: one(tmp_path / s, rid, REPO) for s in ("a", "b")])
+    assert sum(e is None for e in errors) == 1, errors
+    (err,) = [e for e in errors if e is not None]
+    assert isinstance(err, StoreError) and "\n" not in str(err)
+    assert "differ in content" in str(err) and shard in str(err) and "nothing was pushed" in str(err)
+    winner = "ab"[errors.index(None)]
+    assert [p for p in fake.files if p.startswith("runs/")] == [shard]  # exactly one shard for the id
+    assert fake.files[shard] == (tmp_path / winner / shard).read_bytes()  # the winner's, untouched
+    assert len([c for c in fake.commits if shard in c["paths"]]) == 1
+    assert all(c["parent"] is not None for c in fake.commits)  # every commit named the revision it read
+    # the loser's command line: one `error:` line, exit 2, nothing committed
+    n = len(fake.commits)
+    loser = "ba"[errors.index(None)]
+    argv = ["push", "--store", str(tmp_path / loser), "--repo", REPO] + (["--run", rid] if how == "push_run" else [])
+    assert main(argv) == 2
+    out = capsys.readouterr().err
+    assert out.startswith("error: ") and out.count("\n") == 1 and "differ in content" in out
+    assert len(fake.commits) == n
+
+
+def test_concurrent_pushes_of_different_runs_both_land_after_a_refused_commit(fake, tmp_path):
+    a_ids = fill_store(tmp_path / "a", [1])
+    b_ids = fill_store(tmp_path / "b", [2])
+    errors = _race(fake, [lambda: push_run(tmp_path / "a", a_ids[0], REPO), lambda: push_run(tmp_path / "b", b_ids[0], REPO)])
+    assert errors == [None, None]
+    assert sorted(p for p in fake.files if p.startswith("runs/")) == sorted(f"runs/{i}.parquet" for i in a_ids + b_ids)
+    assert len(fake.commits) == 2 and fake.commits[1]["parent"] != fake.commits[0]["parent"]  # the retry re-read the head
 
 
 @pytest.mark.parametrize(

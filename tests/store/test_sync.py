@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 from pathlib import Path
 
 import duckdb
@@ -167,6 +168,44 @@ def test_push_run_uploads_only_that_shard(tmp_path):
         [f"runs/{ids[0]}.parquet", f"runs/{ids[2]}.parquet", "sources/lab2026.json"])
     with pytest.raises(StoreError, match="not in the store"):
         push_run(a, "mnli__xnli__s9__000000000000", remote)
+
+
+def test_two_jobs_pushing_one_run_id_to_a_folder_cannot_overwrite_each_other(tmp_path, monkeypatch):
+    """Both list an empty remote, then commit at once: os.link lets one shard in and refuses the
+    other, whose retry finds the winner's shard with other numbers and stops with one line."""
+    remote = tmp_path / "remote"
+    (rid,) = fill_store(tmp_path / "a", [1], value=70.0)
+    fill_store(tmp_path / "b", [1], value=71.0)  # same run id, other numbers
+    gate, real_commit, calls = threading.Barrier(2), FolderRemote.commit, []
+
+    def commit_together(self, files, message, parent=None):
+        calls.append(message)
+        if len(calls) <= 2:
+            gate.wait(timeout=30)  # both have listed the remote without the shard
+        return real_commit(self, files, message, parent)
+
+    monkeypatch.setattr(FolderRemote, "commit", commit_together)
+    errors: dict[str, BaseException | None] = {}
+
+    def job(name):
+        try:
+            push_run(tmp_path / name, rid, remote)
+            errors[name] = None
+        except BaseException as e:  # noqa: BLE001 (reported to the test)
+            errors[name] = e
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(errors) == ["a", "b"] and sum(e is None for e in errors.values()) == 1, errors
+    winner = next(n for n, e in errors.items() if e is None)
+    err = next(e for e in errors.values() if e is not None)
+    assert isinstance(err, StoreError) and "\n" not in str(err) and "differ in content" in str(err)
+    assert remote_runs(remote) == [f"{rid}.parquet"]
+    assert (remote / "runs" / f"{rid}.parquet").read_bytes() == (tmp_path / winner / "runs" / f"{rid}.parquet").read_bytes()
+    assert not list(remote.rglob(".tmp-*"))
 
 
 def test_pull_missing_remote_and_pushing_a_missing_store_are_clear_errors(tmp_path):

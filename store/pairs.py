@@ -1,0 +1,211 @@
+"""Pairs of a run and its baseline in a store, and their example-by-example comparison.
+
+A run pairs with the ``none`` baseline of the same source, model, target and setting whose target
+phase has the same configuration (:func:`target_configuration`), preferring the baseline of the
+same seed. Only runs with predictions take part; predictions are read for the two runs of a pair
+only, and only the columns needed.
+
+Example:
+    >>> import tempfile
+    >>> from store.database import Store
+    >>> with Store.open(tempfile.mkdtemp()) as st:
+    ...     find_pairs(st)
+    []
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import polars as pl
+
+from store import paired
+from store import predictions as preds
+from store.analysis import Filters
+from store.catalog import BASELINE, load_catalog
+from store.errors import StoreError
+from store.shards import read_run_record, shard_path
+
+_RUN_COLS = ("run_id", "source", "model", "intermediate", "variant", "setting", "target", "seed", "hparams")
+#: Settings that only the intermediate phase uses: they never stop a run pairing with its baseline.
+_INTERMEDIATE_ONLY = ("mix", "mlm", "translated")
+
+
+def target_configuration(hparams: dict, intermediate: str, target_kind: str = "") -> dict:
+    """The settings of a run's target phase: what must match between a run and its baseline.
+
+    Everything that defines the run except what only phase 1 uses (multi-task sampling, the mlm
+    and translated variants' data, the epochs of the intermediate stages, QA settings when only
+    the intermediate task is QA). One small function so that the project's configuration
+    identity can replace it.
+    """
+    conf = {k: v for k, v in hparams.items() if k not in _INTERMEDIATE_ONLY}
+    inter_tasks = set(intermediate.split("+")) if intermediate != BASELINE else set()
+    if isinstance(conf.get("epochs_per_stage"), dict):
+        conf["epochs_per_stage"] = {k: v for k, v in conf["epochs_per_stage"].items() if k not in inter_tasks}
+    if target_kind != "question_answering":
+        conf.pop("qa", None)
+    return conf
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A run and the baseline it is compared with, example by example."""
+
+    run_id: str
+    baseline_id: str
+    source: str
+    model: str
+    intermediate: str
+    variant: str
+    setting: str
+    target: str
+    seed: int | None
+    baseline_seed: int | None
+
+    @property
+    def label(self) -> str:
+        variant = f" ({self.variant})" if self.variant else ""
+        return f"{self.intermediate}{variant}:{self.target} s{self.seed} vs none s{self.baseline_seed} [{self.model}]"
+
+
+def runs_with_predictions(store) -> pl.DataFrame:
+    """Indexed runs that have a predictions file (a folder listing; no predictions are read)."""
+    have = sorted(preds.available(store.root))
+    if not have:
+        return pl.DataFrame(schema={c: (pl.Int64 if c == "seed" else pl.String) for c in _RUN_COLS})
+    return store.query(
+        f"SELECT {', '.join(_RUN_COLS)} FROM runs WHERE list_contains(CAST($ids AS VARCHAR[]), run_id) ORDER BY run_id",
+        {"ids": have},
+    )
+
+
+def _matches(f: Filters, row: dict) -> bool:
+    checks = {"models": "model", "sources": "source", "targets": "target", "intermediates": "intermediate",
+              "variants": "variant", "settings": "setting"}
+    return all(not getattr(f, name) or row[col] in getattr(f, name) for name, col in checks.items())
+
+
+def find_pairs(store, f: Filters | None = None) -> list[Pair]:
+    """Every run with predictions (matching ``f``) and a baseline with predictions to pair it with."""
+    runs = runs_with_predictions(store)
+    if runs.is_empty():
+        return []
+    cat = load_catalog()
+    rows = runs.to_dicts()
+    bases = [r for r in rows if r["intermediate"] == BASELINE and r["variant"] == ""]
+    out = []
+    for r in rows:
+        if r["intermediate"] == BASELINE or (f is not None and not _matches(f, r)):
+            continue
+        kind = cat.tasks[r["target"]].task_type if r["target"] in cat.tasks else ""
+        conf = target_configuration(json.loads(r["hparams"] or "{}"), r["intermediate"], _kind(kind))
+        same = [
+            b for b in bases
+            if (b["source"], b["model"], b["target"], b["setting"]) == (r["source"], r["model"], r["target"], r["setting"])
+            and target_configuration(json.loads(b["hparams"] or "{}"), BASELINE, _kind(kind)) == conf
+        ]
+        if not same:
+            continue
+        best = min(same, key=lambda b: (b["seed"] != r["seed"], b["seed"] if b["seed"] is not None else -1))
+        out.append(Pair(r["run_id"], best["run_id"], r["source"], r["model"], r["intermediate"], r["variant"],
+                        r["setting"], r["target"], r["seed"], best["seed"]))
+    return sorted(out, key=lambda p: (p.target, p.model, p.intermediate, p.variant, p.seed or 0, p.run_id))
+
+
+def _kind(task_type: str) -> str:
+    return "question_answering" if task_type in ("qa", "question_answering", "question answering") else task_type
+
+
+def pair_for(store, run_id: str, baseline_id: str | None = None) -> Pair:
+    """The pair of ``run_id`` (with its matching baseline, or ``baseline_id`` if given).
+
+    Raises:
+        StoreError: the run has no predictions, no matching baseline, or ``baseline_id`` is not one.
+    """
+    pairs = [p for p in find_pairs(store) if p.run_id == run_id]
+    if not pairs:
+        if run_id not in preds.available(store.root):
+            raise StoreError(f"run {run_id} has no predictions in this store; rerun it without --no-predictions")
+        raise StoreError(
+            f"run {run_id} has no none baseline with predictions and the same target-phase configuration; "
+            "run `runner run --pair none:TARGET` with the same settings"
+        )
+    pair = pairs[0]
+    if baseline_id is None or baseline_id == pair.baseline_id:
+        return pair
+    runs = runs_with_predictions(store).filter(pl.col("run_id") == baseline_id)
+    if runs.is_empty() or runs["intermediate"][0] != BASELINE or runs["target"][0] != pair.target:
+        raise StoreError(f"{baseline_id} is not a none baseline with predictions for {pair.target}; the matching one is {pair.baseline_id}")
+    return Pair(**{**pair.__dict__, "baseline_id": baseline_id, "baseline_seed": runs["seed"][0]})
+
+
+def _columns_for(metric: str) -> list[str]:
+    example = ["text", "gold", *preds.NUMERIC_BUCKETS, *preds.CATEGORY_BUCKETS, "n_gold"]
+    return list(dict.fromkeys([*paired.KEYS, *example, *paired.SYSTEM_COLUMNS]))
+
+
+def load_aligned(store, pair: Pair, languages: list[str] | None = None, columns: list[str] | None = None) -> pl.DataFrame:
+    """The pair's predictions joined by example id (refuses mismatched example sets)."""
+    cols = columns or _columns_for("")
+    frames = []
+    for run_id in (pair.baseline_id, pair.run_id):
+        record = read_run_record(shard_path(store.runs_dir, run_id))
+        frames.append(preds.read_predictions(store.root, run_id, cols, languages, expected_hash=record.predictions or None))
+    return paired.align(frames[0], frames[1], base_name=f"baseline {pair.baseline_id}", run_name=f"run {pair.run_id}")
+
+
+def headline_metric(target: str) -> str:
+    return load_catalog().task(target).headline_metric
+
+
+@dataclass(frozen=True)
+class PairAnalysis:
+    """What the Examples page shows for one pair."""
+
+    pair: Pair
+    metric: str
+    tests: pl.DataFrame
+    bucket_gains: pl.DataFrame
+    flips: pl.DataFrame
+    attributes: tuple[str, ...]
+
+
+def analyse_pair(
+    store, pair: Pair, metric: str | None = None, attribute: str | None = None, n_boot: int = paired.N_BOOT, seed: int = 0
+) -> PairAnalysis:
+    """Paired test per language, gain by bucket of ``attribute`` per language, flipped examples."""
+    aligned = load_aligned(store, pair)
+    metric = metric or headline_metric(pair.target)
+    attributes = tuple(paired.bucket_attributes(aligned))
+    if attribute is None and attributes:
+        attribute = attributes[0]
+    tests = paired.language_tests(aligned, metric, n_boot, seed)
+    gains = paired.bucket_gains(aligned, metric, attribute, n_boot, seed) if attribute else pl.DataFrame()
+    return PairAnalysis(pair, metric, tests, gains, paired.flips(aligned), attributes)
+
+
+def paired_frame(store, f: Filters = Filters(), n_boot: int = paired.N_BOOT, seed: int = 0) -> pl.DataFrame:
+    """Per-language paired tests of every pair matching ``f`` (the long table behind the export)."""
+    frames = []
+    for pair in find_pairs(store, f):
+        metrics = [m for m in f.metrics if m in load_catalog().task(pair.target).metrics] if f.metrics else [headline_metric(pair.target)]
+        aligned = load_aligned(store, pair, list(f.languages) or None)
+        for metric in metrics:
+            t = paired.language_tests(aligned, metric, n_boot, seed)
+            frames.append(
+                t.with_columns(
+                    pl.lit(pair.source).alias("source"), pl.lit(pair.model).alias("model"),
+                    pl.lit(pair.setting).alias("setting"), pl.lit(pair.target).alias("target"),
+                    pl.lit(pair.intermediate if not pair.variant else f"{pair.intermediate} ({pair.variant})").alias("row"),
+                    pl.lit(pair.seed, pl.Int64).alias("seed"), pl.lit(pair.baseline_seed, pl.Int64).alias("baseline_seed"),
+                    pl.lit(pair.run_id).alias("run_id"), pl.lit(pair.baseline_id).alias("baseline_id"),
+                )
+            )
+    if not frames:
+        raise StoreError(
+            "no run with predictions has a none baseline with predictions for these filters; "
+            "`runner run` writes predictions by default (see `store info` for what the store holds)"
+        )
+    return pl.concat(frames)
