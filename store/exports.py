@@ -136,7 +136,7 @@ def matrix_table(store, f: Filters) -> Table:
     wide, cols = _wide(m, index), _column_order(m)
     wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
     return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height),
-                 _caption("Mean score over each task's languages", f), _notes(m))
+                 _caption("Mean score over each task's languages", f), notes=_notes(m))
 
 
 def gains_table(store, f: Filters) -> Table:
@@ -171,7 +171,7 @@ def gains_table(store, f: Filters) -> Table:
     notes += tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): no none baseline with "
                                  "the same target-phase configuration" for r in unmatched.iter_rows(named=True)))
     return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows,
-                 _caption("Gain over the none baseline of the same target-phase configuration (points)", f), notes)
+                 _caption("Gain over the none baseline of the same target-phase configuration (points)", f), notes=notes)
 
 
 def per_language_table(store, f: Filters) -> Table:
