@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import polars as pl
@@ -21,7 +22,7 @@ import streamlit as st
 
 from dashboard import transforms
 from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
-from store import analysis
+from store import analysis, configuration
 from store import claims as store_claims
 from store import demo as store_demo
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
@@ -108,7 +109,19 @@ class Reader:
                 "SELECT DISTINCT source FROM sources WHERE NOT list_contains($runs, source) ORDER BY source",
                 {"runs": list(RUN_SOURCES)},
             ),
+            **self._configs(),
         )
+
+    def _configs(self) -> dict[str, tuple[str, ...]]:
+        """Configurations of own runs, each labelled by the keys that differ among them (and "capped")."""
+        rows = self.store.query(
+            "SELECT DISTINCT config_id, configuration, capped FROM runs WHERE list_contains($sources, source) "
+            "ORDER BY config_id", {"sources": list(RUN_SOURCES)})
+        flat = [json.loads(c) for c in rows["configuration"]]
+        keys = configuration.differing(flat)
+        labels = tuple(f"{cid[:6]}: {configuration.label(f, keys) or 'all runs'}" + (" (capped)" if capped else "")
+                       for cid, f, capped in zip(rows["config_id"], flat, rows["capped"]))
+        return {"configs": tuple(rows["config_id"]), "config_labels": labels}
 
     def has_demo(self) -> bool:
         """True if the store holds demonstration runs (``store demo``): every page then says so."""

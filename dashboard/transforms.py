@@ -124,11 +124,21 @@ def runner_commands(model: str, targets: Sequence[str], store: str,
 
 
 # ---------------------------------------------------------------------- Transfer matrix
+def coverage_notes(frame: pl.DataFrame) -> list[str]:
+    """The distinct coverage notes of a store summary (what has no average, and why), in order."""
+    if "coverage" not in frame.columns:
+        return []
+    return list(dict.fromkeys(n for n in frame["coverage"].to_list() if n))
+
+
 def row_label(df: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``row``: the intermediate task (with its variant), and its source unless it is ours."""
+    """Adds ``row``: the intermediate task (with its variant), its source unless it is ours, and its
+    configuration label when its pair has several."""
     inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
         pl.format("{} ({})", "intermediate", "variant"))
     label = pl.when(pl.col("source") == "runner").then(inter).otherwise(pl.format("{} · {}", inter, "source"))
+    if "config" in df.columns:  # several configurations of a pair: never pooled, labelled by what differs
+        label = pl.when(pl.col("config").fill_null("") == "").then(label).otherwise(pl.format("{} [{}]", label, "config"))
     return df.with_columns(label.alias("row"))
 
 

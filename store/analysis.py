@@ -292,16 +292,21 @@ class _Group:
     n_languages: int
     n_seeds: int
     baseline_n_seeds: int
+    #: some task used a published average (language 'avg') as printed: no interval
+    published: bool = False
 
 
 def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str, with_base: bool,
                  complete_only: bool = True) -> _Group:
     """The strata (one per target) of one group, or the notes saying why it has no average."""
     per_language = any(c in by for c in LANGUAGE_KEYS) or not complete_only
-    strata, notes, n_lang, n_rows, seeds, base_seeds = [], [], 0, 0, [], []
+    strata, notes, n_lang, n_rows, seeds, base_seeds, published = [], [], 0, 0, [], [], False
     for (target,), t in g.group_by("target", maintain_order=True):
         required = benchmark_languages(target, benchmark) if complete_only else tuple(set(t["language"]) - {AVERAGE_LANGUAGE})
         langs = sorted(set(t["language"]) & set(required)) if per_language else list(required)
+        if (complete_only and not per_language and benchmark == PUBLISHED_BENCHMARK
+                and set(t["language"]) == {AVERAGE_LANGUAGE}):
+            langs, published = [AVERAGE_LANGUAGE], True  # a published task average, used as printed
         if not langs:
             notes.append(_coverage_note(target, 0, 0, benchmark) if not required else f"{target}: no {BENCHMARKS[benchmark]} language")
             continue
@@ -338,7 +343,7 @@ def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str
                                   base_keys=tuple(_stream(b) for b in base_index),
                                   cell_keys=tuple(_stream(k) for k in keys)))
             n_lang += len(langs)
-    return _Group(strata, notes, n_rows, n_lang, min(seeds, default=0), min(base_seeds, default=0))
+    return _Group(strata, notes, n_rows, n_lang, min(seeds, default=0), min(base_seeds, default=0), published)
 
 
 def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str], benchmark: str,
@@ -359,8 +364,8 @@ def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str]
         else:
             est, reps = replicates(grp.strata, n_boot, seed)
             alpha = (1 - level) / 2
-            lo, hi = np.quantile(reps, [alpha, 1 - alpha])
-            row.update(mean=float(est), ci_low=float(lo), ci_high=float(hi), reps=reps if keep_replicates else None)
+            lo, hi = (None, None) if grp.published else np.quantile(reps, [alpha, 1 - alpha])
+            row.update(mean=float(est), ci_low=lo, ci_high=hi, reps=None if grp.published or not keep_replicates else reps)
         row.update(n=grp.n_rows, n_tasks=n_tasks, n_languages=grp.n_languages, n_seeds=grp.n_seeds,
                    baseline_n_seeds=grp.baseline_n_seeds, coverage="; ".join(dict.fromkeys(grp.notes)))
         out.append(row)
@@ -378,7 +383,8 @@ def summarize_gains(g: GainRows | pl.DataFrame, by: Sequence[str] = ("intermedia
     Each group (``by`` plus ``config``: configurations are never pooled) averages, per target,
     its cells' gains over the benchmark's languages of that target, then the targets. A group
     whose run or baseline lacks one of those languages has no mean; ``coverage`` says which
-    ("xnli: mnli and baseline cover 14 of 15 XTREME languages"). Grouping by a language column
+    ("xnli: mnli and baseline cover 14 of 15 XTREME languages"); a published task average
+    (language ``avg``, XTREME) is used as printed, without an interval. Grouping by a language column
     (``language``, ``family``, ...) averages no languages: each language present counts.
 
     A frame of per-language rows instead (``gain`` per language, a row of :func:`gains`, or a
@@ -474,10 +480,3 @@ def simple_vs_complex(g: GainRows, complexity_df: pl.DataFrame, by: str = "targe
         .alias("complexity")
     )
     return summarize_gains(GainRows(runs, g.bases, g.benchmark), by=(by, "complexity"), n_boot=n_boot, seed=seed)
-
-
-def coverage_notes(frame: pl.DataFrame) -> list[str]:
-    """The distinct coverage notes of a summary or task table (what has no average, and why)."""
-    col = "coverage" if "coverage" in frame.columns else "aggregation"
-    notes = frame.filter(pl.col(col).str.contains("of|not in|no ")) if col in frame.columns else frame.clear()
-    return list(dict.fromkeys(n for n in notes[col].to_list() if n and not n.startswith("mean over")))

@@ -171,7 +171,7 @@ def gains_table(store, f: Filters) -> Table:
     notes += tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): no none baseline with "
                                  "the same target-phase configuration" for r in unmatched.iter_rows(named=True)))
     return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows,
-                 _caption("Gain over the none baseline of the same target-phase configuration (points)", f), notes=notes)
+                 _caption("Gain in points over the none baseline of the same target-phase configuration", f), notes=notes)
 
 
 def per_language_table(store, f: Filters) -> Table:

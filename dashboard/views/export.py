@@ -19,11 +19,14 @@ TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-langua
                 "gains": "Gain over the none baseline per target"}
 
 
-def compute(reader, options: Options, sel: Selection) -> tuple[dict, View]:
-    """Paper tables by name (a ``Table`` or a one-line reason) and every chart of the other pages."""
+def compute(reader, options: Options, sel: Selection, include_capped: bool = False) -> tuple[dict, View]:
+    """Paper tables by name (a ``Table`` or a one-line reason) and every chart of the other pages.
+
+    Paper tables leave capped (debug) runs out unless ``include_capped`` (as ``store export``).
+    """
     from store.exports import TABLES
 
-    f = sel.filters(options)
+    f = sel.filters(options, include_capped=include_capped and sel.capped == "shown")
     tables: dict[str, object] = {}
     for name in TABLES:
         try:
@@ -56,7 +59,10 @@ def render() -> None:
     ctx = sidebar.current()
     st.title("Export")
     st.caption(ctx.selection.describe())
-    tables, view = compute(ctx.reader, ctx.options, ctx.selection)
+    include_capped = st.checkbox("Include capped (debug) runs in the paper tables", value=False,
+                                 help="runs with max_train_examples / max_eval_examples set; left out by default, "
+                                      "as `store export` does without --include-capped")
+    tables, view = compute(ctx.reader, ctx.options, ctx.selection, include_capped)
     demo = ctx.reader.has_demo()
     mark = DEMO_MARK if demo else ""
     st.subheader("Paper tables")
@@ -79,6 +85,9 @@ def render() -> None:
         for col, fmt in zip(cols, FORMATS):
             col.download_button(fmt, functools.partial(_table_bytes, table, fmt), file_name=export.file_name(f"xstilts-{name}", fmt),
                                 mime=export.MIME[fmt], key=f"dl-{name}-{fmt}", on_click="ignore", icon=":material/download:")
+        st.caption(table.caption)  # names the benchmark whose languages the averages are over
+        for note in getattr(table, "notes", ())[:10]:
+            st.caption(f"note: {note}")
         with st.expander("Preview"):
             st.dataframe(table.frame, hide_index=True)
     st.subheader("Charts")
