@@ -17,6 +17,12 @@ rows held in memory (filter, mean over seeds, baseline join, the same bootstrap 
 functions, the same charts) and the ratio baseline / dashboard is printed (>1: the dashboard is
 faster). Target: p95 <= 100 ms per page.
 
+Cold means no Streamlit cache and a fresh reader; what depends only on the store's content (the
+judged claims) is computed once per store state and kept in ``STORE/cache/`` (:mod:`store.derived`),
+so a cold Claims render reads it; the render that computes it (after a new run) is timed apart.
+The Export page builds nothing until the user picks a table or a page's charts; what one pick
+builds is timed apart too.
+
 Usage:
     python bench/dashboard_latency.py [--store DIR] [--repeats 30] [--json out.json]
 """
@@ -48,6 +54,20 @@ INTERMEDIATES = ("none", *SINGLES, "mnli+squad", "multitask")
 SEEDS = 10
 TARGET_ROWS = 1_000_000
 PAGES = ("question", "matrix", "languages", "claims", "runs", "export")
+#: What one pick on the Export page builds (not pages: the page builds nothing until a pick).
+ON_REQUEST = ("export: a table", "export: a page's charts")
+FIRST_CLAIMS = "claims: first after a change"
+#: The pandas baseline's method doing the same work as each timed render (None: nothing comparable).
+BASELINE_OF = {"question": "question", "matrix": "matrix", "languages": "languages", "claims": "claims", "runs": "runs",
+               "export": None, ON_REQUEST[0]: "export_table", ON_REQUEST[1]: "export_charts"}
+
+
+def clear_derived(path: Path) -> None:
+    """Deletes the store's derived cache (the judged claims): the next render computes them again."""
+    from store.derived import CACHE_DIR
+
+    for f in (path / CACHE_DIR).glob("*.json"):
+        f.unlink()
 
 _RUNS_SQL = """
 INSERT INTO runs (run_id, source, model, label, intermediate, target, variant, setting, seed, hparams, config,
@@ -135,8 +155,8 @@ def page_work(options, sel, pair) -> dict:
     from dashboard import export as export_mod
     from dashboard.views import claims, export, languages, matrix, question, runs
 
-    def export_page(reader):
-        _, view = export.compute(reader, options, sel)
+    def export_page(reader, table=export.NONE, charts_of=export.NONE):
+        _, view = export.compute(reader, options, sel, table=table, charts_of=charts_of)
         for chart in view.charts.values():
             export_mod.chart_spec(chart)  # the page serialises each chart for its PNG / SVG buttons
 
@@ -147,6 +167,9 @@ def page_work(options, sel, pair) -> dict:
         "claims": lambda r: _charts_to_dict(claims.compute(r, options, sel)),
         "runs": lambda r: runs.compute(r, options, sel, (), (), pair),
         "export": export_page,
+        # not pages: what one pick on the Export page builds (the page itself builds nothing)
+        "export: a table": lambda r: export_page(r, table="gains"),
+        "export: a page's charts": lambda r: export_page(r, charts_of="languages-gain"),
     }
 
 
@@ -344,7 +367,22 @@ class PandasBaseline:
         both = a.merge(b, on=["language", "split", "metric"], how="outer", suffixes=(" A", " B"))
         return both.assign(diff=both["value B"] - both["value A"])
 
-    def export(self):
+    def export_table(self):
+        """The gains table of ``store export`` (what picking it on the Export page builds)."""
+        tm = self._target_means()
+        g = tm[tm["intermediate"] != "none"].merge(tm[tm["intermediate"] == "none"][["source", "model", "target", "metric", "value"]],
+                                                  on=["source", "model", "target", "metric"], suffixes=("", "_base"))
+        g.assign(gain=g["value"] - g["value_base"]).pivot_table(index=["source", "model", "intermediate"], columns="target", values="gain")
+
+    def export_charts(self):
+        """The Languages page's charts, serialised for their PNG / SVG buttons."""
+        specs: list = []
+        self.languages(specs)
+        for chart in specs:
+            json.dumps(chart.to_dict())
+
+    def export_everything(self):
+        """What the Export page used to build on every render: every table and every chart."""
         specs: list = []
         self.question(specs), self.matrix(specs), self.matrix(specs, "score"), self.languages(specs)
         tm = self._target_means()
@@ -435,29 +473,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"slice: {sel.describe()}; {args.repeats} timed runs per page after 2 warm-up runs")
 
     rows = []
-    for page in PAGES:
-        cold, data = timed_cold(work[page], store, args.repeats)
-        warm = timed(lambda: work[page](cached), args.repeats)
-        theirs = timed(getattr(baseline, page), args.repeats)
+    for page in (*PAGES, ON_REQUEST[0], ON_REQUEST[1], FIRST_CLAIMS):
+        if page == FIRST_CLAIMS:  # the judged claims are not there yet: the first render after a change
+            n = min(args.repeats, 3)
+            cold, data = timed_cold(lambda r: (clear_derived(path), work["claims"](r)), store, n, warmup=0)
+            warm, theirs = [float("nan")] * 2, timed(baseline.claims, n, warmup=0)
+        else:
+            cold, data = timed_cold(work[page], store, args.repeats)
+            warm = timed(lambda: work[page](cached), args.repeats)
+            mine = BASELINE_OF[page]
+            theirs = timed(getattr(baseline, mine), args.repeats) if mine else [float("nan")] * 2
         rows.append({"page": page, "median_ms": statistics.median(cold), "p95_ms": p95(cold),
                      "data_ms": statistics.median(data), "rest_ms": statistics.median(c - d for c, d in zip(cold, data)),
                      "warm_median_ms": statistics.median(warm), "warm_p95_ms": p95(warm),
                      "pandas_median_ms": statistics.median(theirs), "pandas_p95_ms": p95(theirs)})
-    head = (f"{'page':<10} {'median':>7} {'p95':>7} {'data+stats':>10} {'charts':>7} {'warm med':>9} {'warm p95':>9}"
+    head = (f"{'page':<24} {'median':>7} {'p95':>7} {'data+stats':>10} {'charts':>7} {'warm med':>9} {'warm p95':>9}"
             f" {'pandas med':>11} {'pandas p95':>11} {'ratio':>6}  p95<=100ms")
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
         r["ratio"] = r["pandas_median_ms"] / r["median_ms"]
-        verdict = "ok" if r["p95_ms"] <= 100 else "missed"
-        print(f"{r['page']:<10} {r['median_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['data_ms']:>10.1f} {r['rest_ms']:>7.1f}"
+        verdict = ("ok" if r["p95_ms"] <= 100 else "missed") if r["page"] in PAGES else "(not a page render)"
+        print(f"{r['page']:<24} {r['median_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['data_ms']:>10.1f} {r['rest_ms']:>7.1f}"
               f" {r['warm_median_ms']:>9.1f} {r['warm_p95_ms']:>9.1f} {r['pandas_median_ms']:>11.1f}"
               f" {r['pandas_p95_ms']:>11.1f} {r['ratio']:>5.2f}x  {verdict}")
-    print("""
-milliseconds. median / p95: a cold render (fresh reader, no cache): query + store.analysis + transforms + charts.
-data+stats: of which in the reader (DuckDB queries and store.analysis); charts: the rest (transforms, chart
-build, spec to JSON and frame to Arrow as st.vega_lite_chart does; the Export page renders each spec to JSON).
+    print(f"""
+milliseconds. median / p95: a cold render (fresh reader, no Streamlit cache): query + store.analysis + transforms +
+charts. The judged claims are read from the store's derived cache (store/derived.py), computed once per store state;
+'{FIRST_CLAIMS}' is the render that computes them (cache emptied first; {min(args.repeats, 3)} runs).
+data+stats: of which in the reader (DuckDB queries, store.analysis, the derived cache); charts: the rest
+(transforms, chart build, spec to JSON and frame to Arrow as st.vega_lite_chart does).
+export: the page as opened (nothing picked: it builds nothing); 'export: a table' / 'export: a page's charts': what
+one pick builds (the gains table; the Languages page's charts with their specs for PNG / SVG).
 warm: the same render when st.cache_data already holds the frames (a revisit, or a second user).
-ratio: pandas median / cold median (>1: faster than a pandas in-memory version of the same work).""")
+ratio: pandas median / cold median (>1: faster than a pandas in-memory version of the same work; pandas recomputes
+the claims every time, so the claims ratio measures the derived cache; nan: nothing comparable).""")
     if args.json:
         args.json.write_text(json.dumps({"runs": n_runs, "rows": n_rows, "pages": rows}, indent=1))
     store.close()

@@ -19,6 +19,7 @@ PAGES = (
     ("question.py", "Question", "question", ":material/help:"),
     ("matrix.py", "Transfer matrix", "matrix", ":material/grid_on:"),
     ("languages.py", "Languages", "languages", ":material/translate:"),
+    ("examples.py", "Examples", "examples", ":material/compare_arrows:"),
     ("claims.py", "Claims", "claims", ":material/fact_check:"),
     ("runs.py", "Runs & sources", "runs", ":material/table_rows:"),
     ("export.py", "Export", "export", ":material/download:"),

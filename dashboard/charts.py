@@ -212,6 +212,38 @@ def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> C
                   height=max(18 * df["language"].n_unique(), 120))
 
 
+# ---------------------------------------------------------------------- Examples
+@functools.lru_cache(maxsize=8)
+def _paired(value_title: str, by_bucket: bool) -> dict:
+    y = alt.Y("language:N", title=None, sort=_BY_ORDER, axis=_LABEL_AXIS)
+    offset = {"yOffset": alt.YOffset("bucket:N", sort=alt.EncodingSortField("bucket_order", op="min"))} if by_bucket else {}
+    color = (alt.Color("bucket:N", title="bucket", sort=alt.EncodingSortField("bucket_order", op="min"),
+                       scale=alt.Scale(scheme="tableau10"))
+             if by_bucket else alt.Color("significance:N", title=None,
+                                         scale=alt.Scale(domain=["p < 0.05", "p >= 0.05"], range=["#e45756", "#4c78a8"])))
+    tooltip = ["language:N", *(["bucket:N"] if by_bucket else ["test:N", alt.Tooltip("p_value:Q", format=".3g")]),
+               alt.Tooltip("value:Q", title=value_title, format="+.2f"), alt.Tooltip("ci_low:Q", format="+.2f"),
+               alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", y=y, color=color, **offset)
+    dots = alt.Chart().mark_circle(size=55, opacity=1).encode(
+        x=alt.X("value:Q", title=value_title), y=y, color=color, tooltip=tooltip, **offset)
+    return _skeleton(alt.layer(_zero_rule("x"), rule, dots, data=_DATA).properties(width=520, autosize=_FIT_WIDTH))
+
+
+def paired_chart(df: pl.DataFrame, value_title: str, by_bucket: bool) -> Chart:
+    """Per language, run minus baseline with its 95% interval: one dot per language (coloured by the
+    paired test's verdict) or, ``by_bucket``, one per bucket of the language.
+
+    Args:
+        df: rows with ``language``, ``order``, ``value``, ``ci_low``, ``ci_high``, ``n`` and either
+            ``bucket`` / ``bucket_order`` or ``test`` / ``p_value`` / ``significance``.
+        value_title: x axis title.
+        by_bucket: one dot per bucket.
+    """
+    per_language = df["bucket"].n_unique() if by_bucket else 1
+    return _sized(_paired(value_title, by_bucket), df, height=max(14 * per_language * df["language"].n_unique(), 120))
+
+
 # ---------------------------------------------------------------------- Claims
 #: Colour of each kind of row in a claim's chart (the legend lists the kinds a chart has).
 CLAIM_ROLES = {"measured": "#000000", "claimed": "#e45756", "other": "#4c78a8", "item": "#4c78a8",

@@ -25,6 +25,7 @@ from dashboard.state import RUN_SOURCES, RUNNER_SOURCE, Options
 from store import analysis, configuration
 from store import claims as store_claims
 from store import demo as store_demo
+from store import derived
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
@@ -199,8 +200,41 @@ class Reader:
 
     # ------------------------------------------------------------------ claims (store.claims)
     def claims(self, model: str) -> list[store_claims.ClaimResult]:
-        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``)."""
-        return store_claims.evaluate(self.store, model=model)
+        """:func:`store.claims.evaluate` of every claim on this store, for one model (as ``store claims --model``).
+
+        Judged once per store state (:func:`store.derived.memo`): a new run changes the key.
+        """
+        return derived.memo(self.store, "claims", (model,), lambda: store_claims.evaluate(self.store, model=model),
+                            state=self._state())
+
+    def claims_runs(self, model: str) -> dict[str, pl.DataFrame]:
+        """Claim id -> :meth:`runs_by_id` of the runs it used, once per store state like :meth:`claims`."""
+        return derived.memo(self.store, "claims_runs", (model,),
+                            lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model)},
+                            state=self._state())
+
+    def _state(self) -> str:
+        """:func:`store.derived.state_key` of the store, once per reader (a reader lives for one render)."""
+        return self._once(("state",), lambda: derived.state_key(self.store))
+
+    # ------------------------------------------------------------------ examples (store.pairs)
+    def example_pairs(self, f: analysis.Filters) -> list:
+        """Runs of the slice with predictions and a matching none baseline (:func:`store.pairs.find_pairs`)."""
+        from store import pairs
+
+        return pairs.find_pairs(self.store, f)
+
+    def pair_attributes(self, run_id: str) -> tuple[str, ...]:
+        """The bucket attributes of a run's predictions."""
+        from store import pairs
+
+        return pairs.bucket_attributes(self.store, run_id)
+
+    def pair_analysis(self, run_id: str, attribute: str | None):
+        """:func:`store.pairs.analyse_pair` of a run and its baseline: tests, bucket gains, flips."""
+        from store import pairs
+
+        return pairs.analyse_pair(self.store, pairs.pair_for(self.store, run_id), attribute=attribute)
 
     # ------------------------------------------------------------------ provenance
     def sources(self) -> pl.DataFrame:

@@ -200,6 +200,57 @@ def run_fields(a: dict, b: dict) -> pl.DataFrame:
     })
 
 
+# ---------------------------------------------------------------------- Examples
+def pair_options(pairs: Sequence) -> dict[str, str]:
+    """Label -> run id of each pair a store has (``store.pairs.Pair``), in the store's order."""
+    return {p.label: p.run_id for p in pairs}
+
+
+def paired_tests_rows(tests: pl.DataFrame) -> pl.DataFrame:
+    """The per-language paired tests as the chart draws them (``value`` = delta, a verdict)."""
+    return tests.with_columns(
+        pl.col("delta").alias("value"),
+        pl.when(pl.col("p_value") < 0.05).then(pl.lit("p < 0.05")).otherwise(pl.lit("p >= 0.05")).alias("significance"),
+        pl.int_range(pl.len()).alias("order"),
+    )
+
+
+def bucket_rows(gains: pl.DataFrame) -> pl.DataFrame:
+    """Bucket gains as the chart draws them (``value`` = gain, languages in order)."""
+    order = {lang: i for i, lang in enumerate(sorted(gains["language"].unique()))}
+    return gains.with_columns(
+        pl.col("gain").alias("value"),
+        pl.col("language").replace_strict(order, return_dtype=pl.Int64).alias("order"),
+    )
+
+
+def paired_tests_table(tests: pl.DataFrame) -> pl.DataFrame:
+    """The per-language tests for reading: scores, Δ [95% interval], test, p, flips each way."""
+    return tests.select(
+        "language", "n", pl.col("baseline").round(2), pl.col("run").round(2),
+        pl.format("{} [{}, {}]", *(pl.col(c).round(2) for c in ("delta", "ci_low", "ci_high"))).alias("Δ [95% CI]"),
+        "test", pl.col("p_value").round(4).alias("p"),
+        pl.col("gained").alias("baseline ✗ → run ✓"), pl.col("lost").alias("baseline ✓ → run ✗"),
+    )
+
+
+def flipped_examples(flips: pl.DataFrame, example_buckets: pl.DataFrame | None, language: str | None = None,
+                     bucket: str | None = None, direction: str | None = None, limit: int = 500) -> pl.DataFrame:
+    """Flipped examples for the table, filtered by language, bucket and direction (None: all)."""
+    out = flips
+    if language:
+        out = out.filter(pl.col("language") == language)
+    if bucket and example_buckets is not None:
+        keys = example_buckets.filter(pl.col("bucket") == bucket).select("split", "language", "example_id")
+        out = out.join(keys, on=["split", "language", "example_id"], how="semi")
+    if direction:
+        out = out.filter(pl.col("direction") == direction)
+    cols = [c for c in ("direction", "language", "example_id", "text", "gold", "prediction_base", "prediction_run",
+                        "f1_base", "f1_run") if c in out.columns and (out.is_empty() or out[c].null_count() < out.height)]
+    return out.select(cols).rename({"prediction_base": "baseline predicted", "prediction_run": "run predicted"},
+                                   strict=False).head(limit)
+
+
 # ---------------------------------------------------------------------- Claims
 #: Label of the row that carries a check's own measure (the value its verdict is about).
 _MEASURE_ROWS = {

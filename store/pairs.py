@@ -156,6 +156,13 @@ def load_aligned(store, pair: Pair, languages: list[str] | None = None, columns:
     return paired.align(frames[0], frames[1], base_name=f"baseline {pair.baseline_id}", run_name=f"run {pair.run_id}")
 
 
+def bucket_attributes(store, run_id: str) -> tuple[str, ...]:
+    """The bucket attributes a run's predictions have (reads those columns only)."""
+    cols = [*preds.NUMERIC_BUCKETS, *preds.CATEGORY_BUCKETS]
+    frame = preds.read_predictions(store.root, run_id, cols)
+    return tuple(c for c in cols if frame[c].null_count() < frame.height)
+
+
 def headline_metric(target: str) -> str:
     return load_catalog().task(target).headline_metric
 
@@ -170,6 +177,9 @@ class PairAnalysis:
     bucket_gains: pl.DataFrame
     flips: pl.DataFrame
     attributes: tuple[str, ...]
+    attribute: str | None = None
+    #: (split, language, example_id, bucket, bucket_order) of every example in a bucket of ``attribute``.
+    example_buckets: pl.DataFrame | None = None
 
 
 def analyse_pair(
@@ -181,9 +191,16 @@ def analyse_pair(
     attributes = tuple(paired.bucket_attributes(aligned))
     if attribute is None and attributes:
         attribute = attributes[0]
+    elif attribute is not None and attribute not in attributes:
+        raise StoreError(f"these predictions have no {attribute!r}; bucket by one of {', '.join(attributes) or 'nothing'}")
     tests = paired.language_tests(aligned, metric, n_boot, seed)
-    gains = paired.bucket_gains(aligned, metric, attribute, n_boot, seed) if attribute else pl.DataFrame()
-    return PairAnalysis(pair, metric, tests, gains, paired.flips(aligned), attributes)
+    if attribute:
+        bucketed = paired.buckets(aligned, attribute)
+        gains = paired.bucket_gains(aligned, metric, attribute, n_boot, seed, bucketed=bucketed)
+        bucketed = bucketed.drop("_row")
+    else:
+        gains, bucketed = pl.DataFrame(), None
+    return PairAnalysis(pair, metric, tests, gains, paired.flips(aligned), attributes, attribute, bucketed)
 
 
 def paired_frame(store, f: Filters = Filters(), n_boot: int = paired.N_BOOT, seed: int = 0) -> pl.DataFrame:

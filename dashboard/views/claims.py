@@ -41,7 +41,7 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
     ``checks:ID``, ``runs:ID`` and ``config:ID:N``; charts by claim id; text ``missing:ID`` (the
     commands) and ``missing`` (every claim's, once, whatever the filter).
     """
-    results = reader.claims(sel.model)
+    results, runs = reader.claims(sel.model), reader.claims_runs(sel.model)
     shown = [r for r in results if show_verdict in ("all", r.verdict)]
     view = ClaimsView(results=shown)
     about, checks = claims_frame(shown), checks_frame(shown)
@@ -60,7 +60,7 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
         for i, (label, detail) in enumerate(transforms.config_details(r)):
             view.frames[f"config:{cid}:{i}"] = detail
             view.text[f"config:{cid}:{i}"] = label
-        view.frames[f"runs:{cid}"] = reader.runs_by_id(r.runs_used)
+        view.frames[f"runs:{cid}"] = runs[cid]
         view.text[f"missing:{cid}"] = "\n".join(r.missing)
     return view
 

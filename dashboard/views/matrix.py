@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import charts, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
+from dashboard.views.examples import FROM_MATRIX
 
 VALUES = ("gain", "score")
 VALUE_TITLES = {"gain": "gain over none (points)", "score": "score (points)"}
@@ -87,6 +88,10 @@ def render() -> None:
     target = right.selectbox("Target (column)", targets, key="cell_target")
     detail = compute(ctx.reader, ctx.options, ctx.selection, value, (row, target))
     st.subheader(f"{row} → {target}, per language")
+    if st.button("Examples of this cell →", key="cell_examples",
+                 help="example by example against the none baseline, with paired tests (runs that kept predictions)"):
+        st.session_state[FROM_MATRIX] = (row, target)
+        st.switch_page("views/examples.py")
     if "breakdown" in detail.charts:
         show(detail.charts["breakdown"], key="breakdown_chart")
     else:

@@ -14,7 +14,7 @@ from tests.dashboard import synthetic
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = ("views/question.py", "views/matrix.py", "views/languages.py", "views/claims.py", "views/runs.py",
-         "views/export.py")
+         "views/export.py", "views/examples.py")
 
 
 @pytest.fixture(scope="session")

@@ -69,5 +69,44 @@ def build(path: str | Path, models: tuple[str, ...] = ("xlm-roberta-large", "xlm
                         run = Run(model=model, intermediate=inter, target=target, seed=seed, dev_scores=dev,
                                   hparams={"lr": 1e-5}, config={"synthetic": True}, hardware="synthetic",
                                   code_version="test", wall_time_s=1.0, created_at="2026-11-25T00:00:00+00:00")
-                        st.write_run(run, results)
+                        with_predictions = model == models[0] and seed == seeds[0] and inter in PREDICTED[0] \
+                            and target in PREDICTED[1]
+                        st.write_run(run, results, predictions=predictions(target, inter, cat.task_languages(target))
+                                     if with_predictions else None)
     return Path(path)
+
+
+#: (intermediates, targets) whose first-model, first-seed runs also keep per-example predictions.
+PREDICTED = (("none", "mnli", "squad"), ("xnli", "udpos", "xquad"))
+_EXAMPLES_PER_LANGUAGE = 40
+_WORDS = ("the", "river", "city", "was", "built", "in", "a", "year", "long", "ago", "near", "old", "bridge")
+
+
+def predictions(target: str, inter: str, languages) -> list[dict]:
+    """Per-example predictions in the store's columns, with a made-up pattern: intermediate
+    training helps long inputs more than short ones (the Examples page has something to show)."""
+    skill = {"none": 0.0, "mnli": 0.15, "squad": 0.3}[inter]
+    rows = []
+    for lang in languages:
+        for i in range(_EXAMPLES_PER_LANGUAGE):
+            words = 3 + (i * 7) % 23
+            text = " ".join(_WORDS[(i + k) % len(_WORDS)] for k in range(words)) + f" ({lang} {i})"
+            hard = (_noise(target, lang, i) + 1) / 2  # 0-1, the same for every run
+            right = hard < 0.45 + skill * (words > 12) + 0.05 * _noise(inter, target, lang, i)
+            row = {"example_id": f"{i:03d}", "language": lang, "text": text, "n_words": words, "n_tokens": words + 2}
+            if target == "xnli":
+                gold = ("entailment", "neutral", "contradiction")[i % 3]
+                row.update(gold=gold, prediction=gold if right else "neutral" if gold != "neutral" else "entailment",
+                           correct=bool(right), score=100.0 * right, label_types=gold)
+            elif target == "udpos":
+                n_gold = max(1, words // 2)
+                tp = n_gold if right else n_gold // 2
+                row.update(gold="NOUN VERB", prediction="NOUN VERB" if right else "NOUN NOUN", correct=bool(right),
+                           tp=tp, n_pred=n_gold, n_gold=n_gold, label_types="NOUN,VERB" if i % 2 else "NOUN")
+            else:
+                f1 = 100.0 if right else round(100 * (1 - hard) / 2, 1)
+                row.update(gold="old bridge", prediction="old bridge" if right else "bridge", correct=bool(right),
+                           em=100.0 * right, f1=f1, score=f1, answer_words=1 + i % 4,
+                           question_word=("what", "who", "when", "other")[i % 4])
+            rows.append(row)
+    return rows

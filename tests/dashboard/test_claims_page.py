@@ -151,3 +151,41 @@ def test_claim_points_draw_items_measure_and_claimed_region(engine):
     spec = charts.claim_chart(pts).to_dict()
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
     json.dumps(spec)
+
+
+def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
+    """The judged claims are kept per store state: after a new run the page shows the new
+    evidence (not the kept judgement of the old state), and equals ``store claims`` again."""
+    import dataclasses
+    import shutil
+
+    from dashboard.data import Reader
+    from dashboard.state import default_selection
+    from dashboard.views import claims as claims_view
+    from store import derived
+    from tests.store.test_claims import DESIGN
+
+    path = tmp_path / "store"
+    shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns(derived.CACHE_DIR, "index.duckdb*"))
+
+    def page():
+        with Store.open(path, read_only=True) as st:
+            reader = Reader(st)
+            options = reader.options()
+            view = claims_view.compute(reader, options, default_selection(options, str(path)))
+            return view.frames["claims"], {k: v.height for k, v in view.frames.items() if k.startswith("runs:")}
+
+    before, runs_before = page()
+    assert page()[0].equals(before)  # read back from the derived cache: same page
+    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1
+    run, results = next((r, res) for r, res in DESIGN if (r.model, r.intermediate, r.target) == (LARGE, "mnli", "xnli"))
+    with Store.open(path, read_only=False) as st:  # another seed of mnli:xnli, as `runner run` would write it
+        assert st.write_run(dataclasses.replace(run, seed=7), [dataclasses.replace(x, value=x.value - 5) for x in results])
+    after, runs_after = page()
+    assert not after.equals(before) and runs_after != runs_before
+    assert _shown_frame(after) == _expected(_engine(str(path), LARGE))
+    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1  # the old state's entry is gone
+
+
+def _shown_frame(frame) -> dict[str, tuple]:
+    return {r["claim"]: (r["verdict"], r["runs used"], r["runs missing"]) for r in frame.to_pandas().to_dict("records")}

@@ -32,8 +32,11 @@ def test_bundled_store_pages_carry_no_demo_mark(monkeypatch, bundled_store):
 def test_export_page_offers_demo_tables_only_when_asked_and_marks_charts(monkeypatch, demo_store):
     at = make_app(monkeypatch, demo_store, "views/export.py")
     no_exception(at)
+    at.selectbox(key="table").set_value("gains").run()  # Export builds only what is picked
+    at.selectbox(key="charts").set_value("matrix-gain").run()
+    no_exception(at)
     assert any(DEMO_MARK in w.value for w in at.warning)
-    table_keys = {f"dl-{t}-{fmt}" for t in ("matrix", "per-language", "gains") for fmt in ("csv", "latex")}
+    table_keys = {f"dl-gains-{fmt}" for fmt in ("csv", "latex")}
     keys = {b.key for b in at.get("download_button")}
     assert keys and not keys & table_keys  # charts (marked) yes, paper tables no
     at.checkbox(key="export_demo").check().run()
@@ -49,8 +52,9 @@ def test_exported_charts_carry_the_mark(demo_store):
     with Store.open(demo_store, create=False) as st:
         reader = Reader(st)
         options = reader.options()
-        tables, view = export_view.compute(reader, options, default_selection(options, demo_store))
-    assert view.charts and all(t.demo for t in tables.values() if not isinstance(t, str))
+        tables, view = export_view.compute(reader, options, default_selection(options, demo_store), table="gains",
+                                           charts_of="matrix-gain")
+    assert view.charts and tables and all(t.demo for t in tables.values() if not isinstance(t, str))
     spec = json.loads(export.chart_spec(next(iter(view.charts.values())), DEMO_MARK))
     assert spec["title"]["text"] == DEMO_MARK
     svg = export.spec_bytes(json.dumps(spec), "svg").decode()

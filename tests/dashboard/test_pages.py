@@ -25,8 +25,10 @@ CHANGES = {
     ("views/claims.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
     ("views/runs.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
     ("views/runs.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
-    ("views/export.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
-    ("views/export.py", "generated"): [("selectbox", "model", "xlm-roberta-base")],
+    ("views/export.py", "bundled"): [("selectbox", "table", "gains"), ("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/export.py", "generated"): [("selectbox", "charts", "matrix-gain"), ("selectbox", "model", "xlm-roberta-base")],
+    ("views/examples.py", "bundled"): [("selectbox", "model", "bert-base-multilingual-cased")],
+    ("views/examples.py", "generated"): [("radio", "ex_bucket", "label_types")],
 }
 
 
@@ -105,12 +107,25 @@ def test_runs_compare_two_runs_side_by_side(monkeypatch, generated_store):
     assert len(compare) == 2 * 15 and "B − A" in compare.columns  # test and dev sets of the 15 XNLI languages
 
 
-def test_export_offers_every_table_and_chart(monkeypatch, generated_store):
+def test_export_builds_only_what_is_picked_and_offers_every_table_and_chart(monkeypatch, generated_store):
     at = make_app(monkeypatch, generated_store, "views/export.py")
     no_exception(at)
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert labels.count("latex") == 3 and labels.count("csv") == 3
-    assert labels.count("PNG") == labels.count("SVG") >= 6
+    assert at.get("download_button") == [] and not at.dataframe  # nothing built before a pick
+    for name in ("matrix", "per-language", "gains"):
+        at.selectbox(key="table").set_value(name).run()
+        no_exception(at)
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert labels == ["csv", "parquet", "markdown", "latex"], (name, labels)
+        assert at.query_params["table"] == name
+    at.selectbox(key="table").set_value("none").run()
+    n_charts = 0
+    for page in ("question", "matrix-gain", "matrix-score", "languages-gain", "languages-score"):
+        at.selectbox(key="charts").set_value(page).run()
+        no_exception(at)
+        labels = [b.proto.label for b in at.get("download_button")]
+        assert labels and set(labels) == {"PNG", "SVG"} and labels.count("PNG") == labels.count("SVG"), (page, labels)
+        n_charts += labels.count("PNG")
+    assert n_charts >= 8
 
 
 def test_selection_goes_to_the_url_and_comes_back(monkeypatch, generated_store):

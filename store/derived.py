@@ -1,0 +1,207 @@
+"""Results derived from a store, computed once per store state and kept beside its index.
+
+Some reads depend on nothing but the store's content and take long: judging every claim for one
+model runs dozens of bootstraps (about a second at 10^6 result rows). :func:`memo` computes such a
+result once per *store state* and keeps it in ``STORE/cache/<name>-<args>-<state>.json``, so a
+later reader (another session, a restarted dashboard, another process) loads it in milliseconds.
+
+The state key (:func:`state_key`) covers everything a derived result can depend on: every run's
+id and content hash (a new, replaced or removed run changes it), the sources, the index's schema
+and catalog fingerprint, and the code of the ``store`` package with its data files (a new release
+or a changed statistic changes it). A stale entry is therefore never read: it is simply not found,
+and entries of other states are deleted when a new one is written. The cache is derived like the
+index: deleting ``cache/`` loses nothing.
+
+Entries are JSON, never pickle: values are encoded by :func:`encode` (frozen dataclasses of the
+``store`` package, tuples, lists, dicts, polars frames as Arrow IPC, numbers, strings) and decoded
+only into dataclasses defined under ``store.``. A value that cannot be encoded is returned without
+being kept; a damaged or unreadable entry is recomputed; a store folder that cannot be written
+(read-only media) just means the next reader computes again.
+
+Example:
+    >>> import tempfile
+    >>> from store.database import Store
+    >>> with Store.open(tempfile.mkdtemp()) as st:
+    ...     first = memo(st, "answer", (1,), lambda: (42, "x"))
+    ...     again = memo(st, "answer", (1,), lambda: None)  # read back, not computed
+    >>> first, again
+    ((42, 'x'), (42, 'x'))
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import functools
+import hashlib
+import importlib
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+
+CACHE_DIR = "cache"
+_PACKAGE = Path(__file__).resolve().parent
+_CODE_SUFFIXES = {".py", ".sql", ".json", ".csv"}
+T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over the ``store`` package's code and data files (read once per process)."""
+    h = hashlib.sha256()
+    for p in sorted(_PACKAGE.rglob("*")):
+        if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts:
+            h.update(p.relative_to(_PACKAGE).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def state_key(store) -> str:
+    """What the store holds, as 16 hex digits: runs (id and content hash), sources, index and code.
+
+    One aggregate query (a few milliseconds at 10^4 runs); order-independent.
+    """
+    row = store.query(
+        """
+        SELECT (SELECT count(*) FROM runs) AS n_runs,
+               (SELECT coalesce(bit_xor(hash(run_id || '|' || content_hash)), 0) FROM runs) AS runs,
+               (SELECT count(*) FROM sources) AS n_sources,
+               (SELECT coalesce(bit_xor(hash(concat_ws('|', source, citation, locator, quality, file, notes))), 0)
+                FROM sources) AS sources,
+               (SELECT string_agg(key || '=' || value, ';' ORDER BY key) FROM meta) AS meta
+        """
+    ).row(0)
+    text = "\n".join(map(str, (*row, code_fingerprint())))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | None = None) -> T:
+    """``compute()`` once per store state for ``(name, args)``; read back from ``STORE/cache/`` after.
+
+    Args:
+        store: an open :class:`store.database.Store`.
+        name: names the computation (letters, digits, ``_``); the same name must always mean
+            the same function of the store and ``args``.
+        args: JSON-able arguments of the computation (part of the key).
+        compute: computes the value from the store as it is now.
+        state: :func:`state_key` of ``store`` if the caller has it already (saves a query).
+    """
+    arg_key = hashlib.sha256(json.dumps([name, list(args)], default=str).encode()).hexdigest()[:12]
+    folder = Path(store.root) / CACHE_DIR
+    path = folder / f"{name}-{arg_key}-{state or state_key(store)}.json"
+    try:
+        return decode(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # damaged or from an incompatible writer: computed again and replaced below
+    value = compute()
+    try:
+        text = json.dumps(encode(value), allow_nan=True, ensure_ascii=False)
+    except TypeError:
+        return value  # not representable in JSON: not kept
+    _write(folder, path, text, stale=f"{name}-{arg_key}-")
+    return value
+
+
+def _write(folder: Path, path: Path, text: str, stale: str) -> None:
+    """Writes atomically (temporary file + rename) and deletes entries of other states; never raises."""
+    try:
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # readable by whoever can read the store
+        os.replace(tmp, path)
+        for old in folder.glob(f"{stale}*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only store folder: the value is still returned, just not kept
+
+
+# ---------------------------------------------------------------------- JSON encoding
+def encode(obj: Any) -> Any:
+    """A JSON-able form of ``obj`` that :func:`decode` turns back into an equal value.
+
+    Raises:
+        TypeError: ``obj`` holds something this encoding does not cover (e.g. a numpy array).
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj) if math.isfinite(obj) else {"__float__": repr(float(obj))}
+    if hasattr(obj, "item") and type(obj).__module__ == "numpy" and getattr(obj, "ndim", None) == 0:
+        return encode(obj.item())  # a numpy scalar
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode(x) for x in obj]}
+    if isinstance(obj, list):
+        return [encode(x) for x in obj]
+    if isinstance(obj, dict):
+        if all(type(k) is str and not k.startswith("__") for k in obj):
+            return {k: encode(v) for k, v in obj.items()}  # a JSON object as it is
+        return {"__dict__": [[encode(k), encode(v)] for k, v in obj.items()]}
+    if isinstance(obj, pl.DataFrame):
+        buf = io.BytesIO()
+        obj.write_ipc(buf)
+        return {"__frame__": base64.b64encode(buf.getvalue()).decode("ascii")}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls = type(obj)
+        if not cls.__module__.startswith("store."):
+            raise TypeError(f"dataclass {cls.__qualname__} is not the store package's")
+        fields = {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+        if any(k.startswith("__") for k in fields):
+            raise TypeError(f"dataclass {cls.__qualname__} has a field named like a marker")
+        return {"__dataclass__": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
+    raise TypeError(f"cannot keep a {type(obj).__name__} in the derived cache")
+
+
+def _dataclass(name: str) -> type:
+    """A dataclass of the ``store`` package by ``module:qualname``; anything else is refused."""
+    module, _, qualname = name.partition(":")
+    if not module.startswith("store.") or not qualname.isidentifier():
+        raise TypeError(f"refusing to decode {name!r}: not a store dataclass")
+    cls = getattr(importlib.import_module(module), qualname)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"refusing to decode {name!r}: not a dataclass")
+    return cls
+
+
+def decode(obj: Any) -> Any:
+    """The value that :func:`encode` encoded."""
+    # Plain values (most of an entry: run ids, numbers) are taken as they are, without a call.
+    if type(obj) is list:
+        return [decode(x) if type(x) in _NESTED else x for x in obj]
+    if type(obj) is not dict:
+        return obj
+    if "__tuple__" in obj:
+        return tuple([decode(x) if type(x) in _NESTED else x for x in obj["__tuple__"]])
+    if "__dataclass__" in obj:
+        return _dataclass(obj["__dataclass__"])(**decode(obj["fields"]))
+    if "__dict__" in obj:
+        return {_hashable(decode(k)): decode(v) for k, v in obj["__dict__"]}
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__frame__" in obj:
+        return pl.read_ipc(io.BytesIO(base64.b64decode(obj["__frame__"])))
+    if any(k.startswith("__") for k in obj):
+        raise TypeError(f"unknown entry {sorted(obj)[:3]}")
+    return {k: decode(v) if type(v) in _NESTED else v for k, v in obj.items()}  # string keys
+
+
+_NESTED = (dict, list)
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
+__all__ = ["CACHE_DIR", "code_fingerprint", "decode", "encode", "memo", "state_key"]

@@ -1,0 +1,136 @@
+"""The derived cache: computed once per store state, read back after, never stale, never pickle."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from store import derived
+from store.claims import checks_frame, claims_frame, evaluate, render
+from store.database import Store
+from store.shards import write_shard
+from tests.store.sync_helpers import fill_store
+
+
+class Counter:
+    """A computation that counts its calls."""
+
+    def __init__(self, value):
+        self.value, self.calls = value, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def test_computed_once_per_state_and_read_back_by_another_process_s_store(tmp_path):
+    fill_store(tmp_path, [1])
+    f = Counter({"rows": (1, 2.5, None), "frame": pl.DataFrame({"a": [1, 2]})})
+    with Store.open(tmp_path) as st:
+        first = derived.memo(st, "thing", ("m",), f)
+        again = derived.memo(st, "thing", ("m",), f)
+    with Store.open(tmp_path) as st:  # a new connection (another render, process or server)
+        third = derived.memo(st, "thing", ("m",), f)
+    assert f.calls == 1
+    for got in (again, third):
+        assert got["rows"] == (1, 2.5, None) and got["frame"].equals(first["frame"])
+    assert [p.name.split("-")[0] for p in (tmp_path / derived.CACHE_DIR).glob("*.json")] == ["thing"]
+    with Store.open(tmp_path) as st:
+        derived.memo(st, "thing", ("other",), f)  # other arguments: another entry
+    assert f.calls == 2
+
+
+def test_a_new_run_changes_the_state_and_the_old_entry_goes(tmp_path):
+    fill_store(tmp_path, [1])
+    f = Counter(1)
+    with Store.open(tmp_path) as st:
+        before = derived.state_key(st)
+        derived.memo(st, "n", (), f)
+    fill_store(tmp_path, [2])
+    with Store.open(tmp_path) as st:
+        after = derived.state_key(st)
+        derived.memo(st, "n", (), f)
+    assert before != after and f.calls == 2
+    entries = list((tmp_path / derived.CACHE_DIR).glob("*.json"))
+    assert len(entries) == 1 and after in entries[0].name
+
+
+def test_the_state_covers_run_content_and_code(tmp_path, monkeypatch):
+    """Same run ids with other numbers (a rebuilt store), or other code, are other states."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    fill_store(a, [1], value=70.0)
+    fill_store(b, [1], value=71.0)
+    with Store.open(a) as sa, Store.open(b) as sb:
+        assert derived.state_key(sa) != derived.state_key(sb)
+        key = derived.state_key(sa)
+        monkeypatch.setattr(derived, "code_fingerprint", lambda: "another release")
+        assert derived.state_key(sa) != key
+
+
+def test_claims_round_trip_exactly(tmp_path):
+    """What the Claims page keeps per state renders exactly as the claims computed afresh."""
+    from tests.store.test_claims import DESIGN
+
+    for run, results in DESIGN:
+        write_shard(tmp_path / "runs", run.stamped(), results)
+    with Store.open(tmp_path) as st:
+        fresh = evaluate(st, model="xlm-roberta-large")
+        kept = derived.memo(st, "claims", ("xlm-roberta-large",), lambda: evaluate(st, model="xlm-roberta-large"))
+        back = derived.memo(st, "claims", ("xlm-roberta-large",), lambda: pytest.fail("not read back"))
+    assert len(back) == len(fresh) == len(kept)
+    for fmt in ("text", "markdown", "json", "latex"):
+        assert render(back, fmt) == render(fresh, fmt)
+    assert claims_frame(back).equals(claims_frame(fresh)) and checks_frame(back).equals(checks_frame(fresh))
+    assert [type(r) for r in back] == [type(r) for r in fresh]
+    assert [r.checks[0].measure.detail for r in back] == [r.checks[0].measure.detail for r in fresh]
+
+
+def test_encoding_round_trips_and_refuses_what_it_does_not_cover():
+    value = {"a": (1, -2.5, math.inf), ("k", 1): [None, True, "x"], "__odd": 1, "n": np.int64(3), "f": np.float64(0.5)}
+    back = derived.decode(json.loads(json.dumps(derived.encode(value))))
+    assert back == {"a": (1, -2.5, math.inf), ("k", 1): [None, True, "x"], "__odd": 1, "n": 3, "f": 0.5}
+    assert math.isnan(derived.decode(derived.encode(float("nan"))))
+    with pytest.raises(TypeError):
+        derived.encode(np.zeros(3))  # not kept (the value is still returned by memo)
+    with pytest.raises(TypeError):
+        derived.encode(object())
+
+
+@pytest.mark.parametrize("planted", [
+    {"__dataclass__": "os:system", "fields": {"command": "touch PWNED"}},
+    {"__dataclass__": "subprocess:Popen", "fields": {}},
+    {"__dataclass__": "store.derived:os", "fields": {}},
+    "not json at all {",
+])
+def test_a_planted_or_damaged_entry_is_never_trusted(tmp_path, planted):
+    fill_store(tmp_path, [1])
+    with Store.open(tmp_path) as st:
+        derived.memo(st, "x", (), lambda: 1)
+        (entry,) = (tmp_path / derived.CACHE_DIR).glob("x-*.json")
+        entry.write_text(planted if isinstance(planted, str) else json.dumps(planted))
+        assert derived.memo(st, "x", (), lambda: 2) == 2  # recomputed, and replaced
+        assert derived.memo(st, "x", (), lambda: 3) == 2
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_values_that_cannot_be_kept_and_unwritable_folders_still_return(tmp_path, monkeypatch):
+    fill_store(tmp_path, [1])
+    with Store.open(tmp_path) as st:
+        arr = derived.memo(st, "arr", (), lambda: np.arange(3))
+        assert list(arr) == [0, 1, 2] and not list((tmp_path / derived.CACHE_DIR).glob("arr-*"))
+
+        def no_space(*a, **k):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(derived.tempfile, "mkstemp", no_space)
+        assert derived.memo(st, "y", (), lambda: (1, 2)) == (1, 2)
+
+
+def test_docstring_example():
+    import doctest
+
+    assert doctest.testmod(derived).failed == 0
