@@ -308,7 +308,9 @@ def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str
                 and set(t["language"]) == {AVERAGE_LANGUAGE}):
             langs, published = [AVERAGE_LANGUAGE], True  # a published task average, used as printed
         if not langs:
-            notes.append(_coverage_note(target, 0, 0, benchmark) if not required else f"{target}: no {BENCHMARKS[benchmark]} language")
+            if not per_language:  # per language, a language the benchmark does not test on this task is no gap
+                notes.append(_coverage_note(target, 0, 0, benchmark) if not required
+                             else f"{target}: no {BENCHMARKS[benchmark]} language")
             continue
         cells, base_list, base_index, paired, keys = [], [], {}, [], []
         complete = True
@@ -343,6 +345,8 @@ def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str
                                   base_keys=tuple(_stream(b) for b in base_index),
                                   cell_keys=tuple(_stream(k) for k in keys)))
             n_lang += len(langs)
+    if not strata and not notes:
+        notes.append(f"no {BENCHMARKS[benchmark]} language of these tasks")
     return _Group(strata, notes, n_rows, n_lang, min(seeds, default=0), min(base_seeds, default=0), published)
 
 

@@ -220,22 +220,30 @@ def _ambiguous(summary: pl.DataFrame) -> str:
 
 
 def _items(rows: GainRows, item: str, items) -> tuple[list[dict], dict[str, np.ndarray], str]:
-    """Per item (intermediate task or target): task-first mean gain, interval and replicates."""
+    """Per item (intermediate task or target): task-first mean gain, interval and replicates.
+
+    An item with several configurations gets one detail record per configuration (``item
+    [config]``, each with its own ``n_seeds``), never a pooled one; the check then has no value.
+    """
     s = summarize_gains(rows, by=(item,), keep_replicates=True) if not rows.runs.is_empty() else None
-    found = {r[item]: r for r in s.iter_rows(named=True)} if s is not None else {}
+    found: dict[str, list[dict]] = {}
+    for r in s.iter_rows(named=True) if s is not None else ():
+        found.setdefault(r[item], []).append(r)
     detail, reps, notes = [], {}, []
     for it in items:
-        r = found.get(it)
-        if r is None:
+        group = found.get(it)
+        if not group:
             detail.append({"item": it, "value": None, "ci_low": None, "ci_high": None, "n": 0})
             continue
-        if r["coverage"]:
-            notes.append(r["coverage"])
-        if r["reps"] is not None:
-            reps[it] = np.asarray(r["reps"], dtype=float)
-        detail.append({"item": it, "value": r["mean_gain"], "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"]),
-                       "n": r["n"], "n_tasks": r["n_tasks"], "n_languages": r["n_languages"], "n_seeds": r["n_seeds"],
-                       "config": r["config"], "coverage": r["coverage"]})
+        for r in group:
+            if r["coverage"]:
+                notes.append(r["coverage"])
+            if r["reps"] is not None and len(group) == 1:
+                reps[it] = np.asarray(r["reps"], dtype=float)
+            detail.append({"item": it if len(group) == 1 else f"{it} [{r['config']}]", "value": r["mean_gain"],
+                           "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"]), "n": r["n"],
+                           "n_tasks": r["n_tasks"], "n_languages": r["n_languages"], "n_seeds": r["n_seeds"],
+                           "baseline_n_seeds": r["baseline_n_seeds"], "config": r["config"], "coverage": r["coverage"]})
     reason = _ambiguous(s) if s is not None else ""
     if not reason and notes:
         reason = "task averages need every benchmark language: " + "; ".join(dict.fromkeys(notes))
@@ -252,6 +260,8 @@ def _single_or_rank(detail: list[dict], reps: dict[str, np.ndarray], check, reas
     verdict = UNDECIDED if reason else None
     if check.comparison != "top_k":
         d = detail[0]
+        if len(detail) > 1:  # one item at several configurations: shown apart, no pooled value
+            return Measure(None, n=n, detail=detail, verdict=verdict, reason=reason)
         return Measure(d["value"], d["ci_low"], d["ci_high"], d["n"], detail=detail, verdict=verdict, reason=reason)
     present = [d for d in detail if d["value"] is not None]
     for rank, d in enumerate(sorted(present, key=lambda d: -d["value"]), 1):

@@ -429,6 +429,10 @@ def render_text(results: list[ClaimResult]) -> str:
                     f"      value {_value_of(ch)}"
                     + (f"  ({ch.measure.interval})" if ch.measure.interval and ch.measure.value is not None else ""),
                     f"      {ch.reason}"]
+            for d in ch.measure.detail:  # configurations kept apart: one line each
+                if d.get("config"):
+                    out.append(f"      {d['item']}: {_fmt(d.get('value'), d.get('ci_low'), d.get('ci_high'))}"
+                               f"  (n_seeds {d.get('n_seeds')}, baseline n_seeds {d.get('baseline_n_seeds')})")
             if ch.beside is not None:
                 signed = ch.check.comparison not in ("at_least", "config")
                 b = ch.beside

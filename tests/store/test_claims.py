@@ -369,3 +369,27 @@ def test_cli_refuses_unknown_claims_with_a_near_match(capsys, bundled):
     with pytest.raises(SystemExit) as e:
         main(["claims", "--format", "yaml"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_two_configurations_of_a_pair_are_shown_apart_and_capped_runs_left_out(tmp_path):
+    """The issue's case: mnli:xnli at two configurations (one capped), two seeds each."""
+    from store.claim_checks import Evidence, mean_gain_over_targets
+    from store.claims import Check
+
+    langs = _langs("xnli")
+    with Store.open(tmp_path, read_only=False) as st:
+        for seed in (1, 2):
+            for cap, level in ((None, 72.0), (100, 40.0)):
+                hp = {"learning_rate": 1e-5, "max_train_examples": cap}
+                for inter, v in (("none", 70.0), ("mnli", level)):
+                    st.write_run(Run(model=LARGE, intermediate=inter, target="xnli", seed=seed, hparams=hp),
+                                 [Result(lang, "accuracy", v + seed, split="test") for lang in langs])
+        check = Check("mean_gain_over_targets", "within", LARGE, ("mnli",), ("xnli",), value=2.0, tolerance=1.0)
+        paper, _ = mean_gain_over_targets(Evidence(st, LARGE), check)
+        both, _ = mean_gain_over_targets(Evidence(st, LARGE, include_capped=True), check)
+    assert paper.value == pytest.approx(2.0) and [d["n_seeds"] for d in paper.detail] == [2]
+    assert not paper.verdict and paper.detail[0]["config"] == ""  # the capped configuration is left out
+    rows = sorted((d["item"], d["value"], d["n_seeds"]) for d in both.detail)
+    assert rows == [("mnli [max_train_examples=(unset)]", pytest.approx(2.0), 2),
+                    ("mnli [max_train_examples=100]", pytest.approx(-30.0), 2)]
+    assert both.value is None and both.verdict == UNDECIDED and "several configurations" in both.reason
