@@ -6,7 +6,9 @@
 PYTHON ?= python3
 VENV   := .venv
 APP    := .venv-app
-STORE  ?= var/bundled-store
+# The default store (where `runner run` writes without --store), outside the checkout: `make clean`
+# never deletes runs, and the dashboard's commands write where it reads. `make run STORE=DIR` for another.
+STORE  ?= $(or $(XSTILTS_STORE),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/xstilts/store)
 PORT   ?= 8501
 
 .PHONY: run demo test bench store chromium clean

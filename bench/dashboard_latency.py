@@ -46,7 +46,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
-from dashboard import charts, transforms  # noqa: E402
+from dashboard import charts, heatmaps, transforms  # noqa: E402
 
 MODELS = ("xlm-roberta-large", "xlm-roberta-base", "bert-base-multilingual-cased", "mdeberta-v3-base")
 SINGLES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
@@ -303,10 +303,10 @@ class PandasBaseline:
             cells = transforms.matrix_cells(transforms.row_label(pl.from_pandas(
                 self._summarize(g, ("source", "intermediate", "variant", "target")))), "mean_gain")
             cell = g[(g["intermediate"] == "squad") & (g["variant"] == "") & (g["source"] == "runner") & (g["target"] == "xquad")]
-            out = [charts.matrix_chart(cells, "gain", True), charts.breakdown_chart(pl.from_pandas(cell), "gain", "gain")]
+            out = [heatmaps.matrix_chart(cells, "gain", True), charts.breakdown_chart(pl.from_pandas(cell), "gain", "gain")]
         else:
             tm = self._target_means()
-            out = [charts.matrix_chart(transforms.matrix_cells(transforms.row_label(pl.from_pandas(tm)), "value"), "score", False)]
+            out = [heatmaps.matrix_chart(transforms.matrix_cells(transforms.row_label(pl.from_pandas(tm)), "value"), "score", False)]
         return self._emit(out, charts_out)
 
     def languages(self, charts_out=None):
@@ -315,7 +315,7 @@ class PandasBaseline:
         per = pl.from_pandas(self._summarize(g, ("language",))).rename({"mean_gain": "value"})
         grid = pl.from_pandas(self._summarize(g, ("language", "target"))).rename({"mean_gain": "value"})
         out = [charts.language_chart(transforms.language_frame(per, self.langs, "family"), "gain", True),
-               charts.language_target_chart(transforms.language_frame(grid, self.langs, "family"), "gain", True)]
+               heatmaps.language_target_chart(transforms.language_frame(grid, self.langs, "family"), "gain", True)]
         return self._emit(out, charts_out)
 
     def claims(self):

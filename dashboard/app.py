@@ -30,9 +30,12 @@ def main() -> None:
     """One run of the app: sidebar, then the chosen page, then the URL."""
     st.set_page_config(page_title="xstilts", page_icon=":material/translate:", layout="wide")
     pages = [
-        st.Page(VIEWS / file, title=title, url_path=url, icon=icon, default=i == 0)
+        st.Page(VIEWS / file, title=title, url_path="home" if i == 0 else url, icon=icon, default=i == 0)
         for i, (file, title, url, icon) in enumerate(PAGES)
     ]
+    # The default page is served at "/"; a link or bookmark to "/question" reaches it too, not "Page not found".
+    file, title, url, icon = PAGES[0]
+    pages.append(st.Page(VIEWS / file, title=title, url_path=url, icon=icon, visibility="hidden"))
     page = st.navigation(pages)
     notes = st.container()  # above the page; filled after it, when page-level URL values are checked too
     ctx = sidebar.render(data.launch_store())

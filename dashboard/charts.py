@@ -7,11 +7,14 @@ otherwise pay on every render. A :class:`Chart` is that skeleton plus the render
 its data-dependent sizes; the app draws it with ``st.vega_lite_chart`` and the Export page
 renders it to PNG or SVG unchanged.
 
+The heatmaps (transfer matrix, language x target) are in :mod:`dashboard.heatmaps`.
+
 Example:
     >>> import polars as pl
-    >>> cells = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "cell_value": [1.2], "cell_text": ["+1.2"]})
-    >>> matrix_chart(cells, "gain (points)", signed=True).to_dict()["data"]["values"][0]["cell_text"]
-    '+1.2'
+    >>> df = pl.DataFrame({"target_type": ["classification"], "complexity": ["simple (1-2)"], "mean_gain": [0.4],
+    ...                    "ci_low": [0.1], "ci_high": [0.7], "n": [3]})
+    >>> simple_complex_chart(df).to_dict()["data"]["values"][0]["mean_gain"]
+    0.4
 """
 
 from __future__ import annotations
@@ -69,26 +72,35 @@ def _color_scale(signed: bool) -> alt.Scale:
 
 # ---------------------------------------------------------------------- Question page
 @functools.lru_cache(maxsize=8)
-def _complexity(axis_title: str) -> dict:
-    x = alt.X("x:Q", title=axis_title, scale=alt.Scale(zero=False, nice=True))
+def _complexity(axis_title: str, ordinal: bool) -> dict:
+    # Axis A is ordinal: ticks on the five levels only (no 1.5 or 2.5); tasks of one level are drawn
+    # slightly apart (``x_plot``). Tasks are told apart by colour and legend, not by text beside the
+    # points, which overlapped wherever two tasks had close values.
+    axis = alt.Axis(values=[1, 2, 3, 4, 5], format="d") if ordinal else alt.Axis()
+    scale = alt.Scale(domain=[0.5, 5.5], nice=False) if ordinal else alt.Scale(zero=False, nice=True)
+    x = alt.X("x_plot:Q", title=axis_title, scale=scale, axis=axis)
+    color = alt.Color("intermediate:N", title="intermediate task", scale=alt.Scale(scheme="tableau10"))
     tooltip = ["intermediate:N", alt.Tooltip("x:Q", title="complexity"), alt.Tooltip("mean_gain:Q", format="+.2f"),
                alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
-    bars = alt.Chart().mark_rule(strokeWidth=1.5, color="#4c78a8").encode(x=x, y="ci_low:Q", y2="ci_high:Q")
-    dots = alt.Chart().mark_circle(size=70, color="#4c78a8").encode(
-        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), tooltip=tooltip)
-    labels = alt.Chart().mark_text(dx=6, align="left", fontSize=10).encode(x=x, y="mean_gain:Q", text="intermediate:N")
-    layer = alt.layer(_zero_rule(), bars, dots, labels, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    bars = alt.Chart().mark_rule(strokeWidth=1.5).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=color)
+    dots = alt.Chart().mark_circle(size=80, opacity=1).encode(
+        x=x, y=alt.Y("mean_gain:Q", title="gain over none (points)"), color=color, tooltip=tooltip)
+    layer = alt.layer(_zero_rule(), bars, dots, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
     return _skeleton(layer.facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(y="independent"))
 
 
-def complexity_chart(points: pl.DataFrame, axis_title: str) -> Chart:
+def complexity_chart(points: pl.DataFrame, axis_title: str, ordinal: bool = False) -> Chart:
     """Mean gain (with its 95% interval) against a complexity axis, one panel per target type.
 
     Args:
-        points: rows with ``panel``, ``intermediate``, ``x``, ``mean_gain``, ``ci_low``, ``ci_high``, ``n``.
+        points: rows with ``panel``, ``intermediate``, ``x``, ``x_plot``, ``mean_gain``, ``ci_low``,
+            ``ci_high``, ``n`` (:func:`dashboard.transforms.complexity_points`).
         axis_title: the x axis title (which complexity axis).
+        ordinal: the axis is A (format levels 1-5): integer ticks only.
     """
-    return Chart(_complexity(axis_title), points)
+    if "x_plot" not in points.columns:
+        points = points.with_columns(pl.col("x").alias("x_plot"))
+    return Chart(_complexity(axis_title, ordinal), points)
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,11 +124,11 @@ def simple_complex_chart(df: pl.DataFrame) -> Chart:
 
 @functools.lru_cache(maxsize=1)
 def _published() -> dict:
-    y = alt.Y("target:N", title=None, sort=None)
+    y = alt.Y("task:N", title=None, sort=None, axis=_LABEL_AXIS)
     bars = alt.Chart().mark_bar().encode(
         x=alt.X("gain:Q", title="X-STILTs − XLM-R (points)"), y=y, yOffset="source:N",
         color=alt.Color("source:N", title="source"),
-        tooltip=["source:N", "target:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
+        tooltip=["source:N", "task:N", "metric:N", alt.Tooltip("value:Q", title="X-STILTs"),
                  alt.Tooltip("baseline:Q", title="XLM-R"), alt.Tooltip("gain:Q", format="+.1f")])
     text = alt.Chart().mark_text(align="left", dx=3, fontSize=10).encode(
         x="gain:Q", y=y, yOffset="source:N", text=alt.Text("gain:Q", format="+.1f"))
@@ -125,31 +137,14 @@ def _published() -> dict:
 
 
 def published_chart(df: pl.DataFrame) -> Chart:
-    """X-STILTs minus XLM-R as printed by each published source, per target and per category."""
+    """X-STILTs minus XLM-R as printed by each published source, per target and per category
+    (``task``: the target's display name; the id when absent)."""
+    if "task" not in df.columns:
+        df = df.with_columns(pl.col("target").alias("task"))
     return Chart(_published(), df)
 
 
 # ---------------------------------------------------------------------- Transfer matrix
-@functools.lru_cache(maxsize=8)
-def _matrix(value_title: str, signed: bool) -> dict:
-    pick = alt.selection_point(name=CELL_SELECTION, fields=["row", "target"], on="click", clear="dblclick")
-    x = alt.X("target:N", title="target task", axis=alt.Axis(labelAngle=-30))
-    y = alt.Y("row:N", title="intermediate task", axis=_LABEL_AXIS)
-    rect = alt.Chart().mark_rect(stroke="white").encode(
-        x=x, y=y, color=alt.Color("cell_value:Q", title=value_title, scale=_color_scale(signed)),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
-        tooltip=["row:N", "target:N", alt.Tooltip("cell_value:Q", title=value_title, format=".2f")],
-    ).add_params(pick)
-    text = alt.Chart().mark_text(fontSize=10).encode(x=x, y=y, text="cell_text:N")
-    return _skeleton(alt.layer(rect, text, data=_DATA).properties(width=400, height=300, autosize=_FIT_WIDTH))
-
-
-def matrix_chart(cells: pl.DataFrame, value_title: str, signed: bool) -> Chart:
-    """Heatmap of intermediate task (rows) x target (columns); click a cell to select it."""
-    return _sized(_matrix(value_title, signed), cells, width=max(60 * cells["target"].n_unique(), 240),
-                  height=max(22 * cells["row"].n_unique(), 120))
-
-
 @functools.lru_cache(maxsize=8)
 def _breakdown(value_col: str, title: str) -> dict:
     return _skeleton(alt.Chart(_DATA).mark_bar().encode(
@@ -195,21 +190,94 @@ def language_chart(df: pl.DataFrame, value_title: str, with_interval: bool) -> C
     return _sized(_languages(value_title, with_interval), df, height=max(18 * df["language"].n_unique(), 120))
 
 
-@functools.lru_cache(maxsize=8)
-def _language_target(value_title: str, signed: bool) -> dict:
-    x = alt.X("target:N", title="target task")
-    y = alt.Y("language_label:N", title=None, sort=_BY_ORDER, axis=_LABEL_AXIS)
-    rect = alt.Chart().mark_rect().encode(
-        x=x, y=y, color=alt.Color("value:Q", title=value_title, scale=_color_scale(signed)),
-        tooltip=["language_label:N", "target:N", "group:N", alt.Tooltip("value:Q", format=".2f")])
-    text = alt.Chart().mark_text(fontSize=9).encode(x=x, y=y, text=alt.Text("value:Q", format=".1f"))
-    return _skeleton(alt.layer(rect, text, data=_DATA).properties(width=400, height=300, autosize=_FIT_WIDTH))
+# ---------------------------------------------------------------------- Languages: distance to English
+def _family_color() -> alt.Color:
+    return alt.Color("family:N", title="family", scale=alt.Scale(scheme="tableau20"))
 
 
-def language_target_chart(df: pl.DataFrame, value_title: str, signed: bool) -> Chart:
-    """Heatmap of language x target, languages in the frame's order; low-resource marked in the label."""
-    return _sized(_language_target(value_title, signed), df, width=max(70 * df["target"].n_unique(), 200),
-                  height=max(18 * df["language"].n_unique(), 120))
+@functools.lru_cache(maxsize=16)
+def _distance(kind: str) -> dict:
+    x = alt.X("distance:Q", title=f"URIEL+ {kind} distance to English", scale=alt.Scale(zero=False, nice=True))
+    y = alt.Y("mean_gain:Q", title="mean gain over none (points)")
+    dots = alt.Chart().mark_circle(size=70, opacity=0.9).encode(
+        x=x, y=y, color=_family_color(),
+        tooltip=["language:N", "name:N", "family:N", alt.Tooltip("distance:Q", format=".3f"),
+                 alt.Tooltip("mean_gain:Q", format="+.2f"), alt.Tooltip("n_rows:Q", title="rows")])
+    labels = alt.Chart().mark_text(dx=5, align="left", fontSize=9).encode(x=x, y=y, text="language:N")
+    layer = alt.layer(_zero_rule(), dots, labels, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("panel:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def distance_chart(points: pl.DataFrame, kind: str) -> Chart:
+    """Mean gain per language against its distance to English, one panel per target type, families as colour.
+
+    Args:
+        points: :func:`store.distance.language_points` rows with ``panel`` (rho, interval, n) and ``name``.
+        kind: the distance kind (x axis title).
+    """
+    return Chart(_distance(kind), points)
+
+
+@functools.lru_cache(maxsize=16)
+def _gap(kind: str) -> dict:
+    x = alt.X("distance:Q", title=f"URIEL+ {kind} distance to English", scale=alt.Scale(zero=False, nice=True))
+    y = alt.Y("gap:Q", title="English score − language score (points)")
+    color = alt.Color("row:N", title="baseline: intermediate · source · model", scale=alt.Scale(scheme="tableau10"),
+                      legend=alt.Legend(labelLimit=420, titleLimit=420, orient="bottom", columns=1))
+    tooltip = ["row:N", "language:N", "name:N", "family:N", "target:N", "metric:N",
+               alt.Tooltip("english:Q", format=".1f"), alt.Tooltip("value:Q", title="language score", format=".1f"),
+               alt.Tooltip("gap:Q", format=".2f"), alt.Tooltip("distance:Q", format=".3f")]
+    dots = alt.Chart().mark_point(filled=True, size=55, opacity=0.85).encode(
+        x=x, y=y, color=color, shape=alt.Shape("source_kind:N", title="source"), tooltip=tooltip)
+    layer = alt.layer(_zero_rule(), dots, data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("target:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def gap_chart(df: pl.DataFrame, kind: str) -> Chart:
+    """The transfer gap (English minus language) against distance, one panel per target; one colour per run
+    group (baselines of our runs and published rows, labelled by source), filled shapes by kind of source."""
+    return Chart(_gap(kind), df)
+
+
+@functools.lru_cache(maxsize=1)
+def _gap_change() -> dict:
+    y = alt.Y("intermediate:N", title=None, axis=_LABEL_AXIS)
+    x = alt.X("mean_gap_change:Q", title="gap change: run's gap − baseline's gap (points; < 0 shrinks)")
+    color = alt.Color("verdict:N", title=None, scale=alt.Scale(domain=["shrinks", "unclear", "widens"],
+                                                               range=["#54a24b", "#bab0ac", "#e45756"]))
+    tooltip = ["target:N", "intermediate:N", alt.Tooltip("mean_gap_change:Q", format="+.2f"),
+               alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q", "verdict:N"]
+    dots = alt.Chart().mark_point(filled=True, size=60).encode(x=x, y=y, color=color, tooltip=tooltip)
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", y=y, color=color)
+    layer = alt.layer(_zero_rule("x"), rule, dots, data=_DATA).properties(width=420, height=alt.Step(18))
+    return _skeleton(layer.facet(row=alt.Row("target:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+                     .resolve_scale(y="independent"))
+
+
+def gap_change_chart(df: pl.DataFrame) -> Chart:
+    """Per target and intermediate task: mean change of the gap against the baseline, with its 95% interval."""
+    return Chart(_gap_change(), df)
+
+
+@functools.lru_cache(maxsize=1)
+def _complexity_distance() -> dict:
+    order = ["simple (1-2)", "complex (3-5)"]
+    color = alt.Color("complexity:N", title=None, sort=order, scale=alt.Scale(range=["#9ecae9", "#e45756"]))
+    x = alt.X("distance_bin:N", title="distance to English (terciles of the catalog languages)",
+              sort=alt.EncodingSortField("bin_index", op="min"), axis=alt.Axis(labelAngle=0))
+    off = alt.XOffset("complexity:N", sort=order)
+    y = alt.Y("mean_gain:Q", title="mean gain (points)")
+    tooltip = ["target_type:N", "distance_bin:N", "complexity:N", alt.Tooltip("mean_gain:Q", format="+.2f"),
+               alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"), "n:Q"]
+    bars = alt.Chart().mark_bar().encode(x=x, xOffset=off, y=y, color=color, tooltip=tooltip)
+    err = alt.Chart().mark_rule(color="black").encode(x=x, xOffset=off, y="ci_low:Q", y2="ci_high:Q")
+    layer = alt.layer(bars, err, _zero_rule(), data=_DATA).properties(width=_PANEL_W, height=_PANEL_H)
+    return _skeleton(layer.facet(facet=alt.Facet("target_type:N", title=None), columns=2).resolve_scale(y="independent"))
+
+
+def complexity_distance_chart(df: pl.DataFrame) -> Chart:
+    """Simple beside complex intermediate tasks' mean gain in each distance bin, one panel per target type."""
+    return Chart(_complexity_distance(), df)
 
 
 # ---------------------------------------------------------------------- Examples
@@ -282,3 +350,4 @@ def claim_chart(points: pl.DataFrame) -> Chart:
     """
     roles = tuple(r for r in CLAIM_ROLES if r in set(points["role"]))
     return Chart(_claim(roles), points)
+

@@ -26,6 +26,7 @@ from store import analysis, configuration
 from store import claims as store_claims
 from store import demo as store_demo
 from store import derived
+from store import distance
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 from store import database
 from store.database import INDEX_NAME, Store, resolve_store_path
@@ -40,6 +41,11 @@ LAUNCH_ENV = "XSTILTS_DASHBOARD_STORE"  # set by `dashboard --store`: a folder o
 def launch_store() -> str:
     """The store the app was started on: ``$XSTILTS_DASHBOARD_STORE``, ``$XSTILTS_STORE`` or the default."""
     return os.environ.get(LAUNCH_ENV) or str(resolve_store_path(None))
+
+
+def default_store() -> str:
+    """The store ``runner run`` writes into without ``--store`` (``$XSTILTS_STORE`` or the default folder)."""
+    return str(resolve_store_path(None))
 
 
 def is_hub_store(spec: str) -> bool:
@@ -132,6 +138,11 @@ class Reader:
         """The catalog's languages with family, genus, script and resource class."""
         return self.store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
 
+    def tasks(self) -> pl.DataFrame:
+        """The catalog's tasks in catalog order: id, display name, role, task type."""
+        return pl.DataFrame([{"task": t.task, "name": t.name, "role": t.role, "task_type": t.task_type}
+                             for t in self.store.catalog.tasks.values()])
+
     def targets_of_types(self, types: tuple[str, ...]) -> tuple[str, ...]:
         """Target tasks (role target) of the given task types (all when empty), in catalog order."""
         return tuple(t.task for t in self.store.catalog.tasks.values()
@@ -191,6 +202,41 @@ class Reader:
         """:func:`store.analysis.simple_vs_complex` per target type."""
         model = f.models[0] if len(f.models) == 1 else None
         return analysis.simple_vs_complex(self.gain_rows(f), self.complexity(model))
+
+    # ------------------------------------------------------------------ distance to English (store.distance)
+    def distance_source(self) -> dict:
+        """Package, version, citation and configuration of the URIEL+ distances."""
+        return distance.distance_source(self.store)
+
+    def distances(self, kind: str) -> pl.DataFrame:
+        """Every catalog language's distance to English of one kind (null where URIEL+ has none)."""
+        return self._once(("distances", kind), lambda: distance.distances(self.store, kind))
+
+    def language_points(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.language_points`: mean gain per (target type, language) beside its distance."""
+        return distance.language_points(self.gains(f), self.distances(kind))
+
+    def distance_correlation(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.distance_correlation` per target type."""
+        return distance.distance_correlation(self.gains(f), self.distances(kind), kind)
+
+    def complexity_by_distance(self, f: analysis.Filters, kind: str) -> pl.DataFrame:
+        """:func:`store.distance.complexity_by_distance` per target type, in the kind's catalog terciles."""
+        model = f.models[0] if len(f.models) == 1 else None
+        bins = distance.distance_bins(self.store, kind)
+        return distance.complexity_by_distance(self.gains(f), self.complexity(model), bins)
+
+    def baseline_gaps(self, f: analysis.Filters) -> pl.DataFrame:
+        """:func:`store.distance.gaps` of the ``none`` baselines (ours and published rows)."""
+        g = self._once(("gaps", f), lambda: distance.gaps(self.store, f))
+        return g.filter((pl.col("intermediate") == BASELINE) & (pl.col("variant") == "")) if not g.is_empty() else g
+
+    def gap_change_summary(self, f: analysis.Filters) -> pl.DataFrame:
+        """Per target and intermediate task: :func:`store.distance.summarize_gap_change`."""
+        gc = distance.gap_changes(self.store, f, self._once(("gaps", f), lambda: distance.gaps(self.store, f)))
+        if gc.is_empty():
+            return pl.DataFrame()
+        return distance.summarize_gap_change(gc, by=("target", "intermediate"))
 
     def paper_table(self, name: str, f: analysis.Filters):
         """One of the store's paper tables (:func:`store.exports.build_table`)."""

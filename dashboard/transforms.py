@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Sequence
 
 import polars as pl
@@ -29,10 +28,10 @@ AXIS_LABELS = {
     "C": "C: measured headroom left on English dev (points; ceiling 100 for every task)",
     "D": "D: data size (English training examples)",
 }
+#: Distance between two tasks of one format level on axis A (levels are 1 apart).
+ORDINAL_SPREAD = 0.09
 LOW_RESOURCE_MAX = 2  # Joshi et al. classes 0-2 are "low-resource" here
 GROUP_COLUMNS = {"family": "family", "genus": "genus", "script": "script", "resource class": "resource_class"}
-INTERMEDIATES = ("anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2")
-SEEDS = (1, 2, 3)  # gains are means over seeds; three is the usual minimum
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -49,18 +48,27 @@ def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
 
 
 def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:
-    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``."""
+    """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``.
+
+    ``x_plot`` is where the point is drawn: ``x`` itself, except on the ordinal axis A where tasks
+    of one format level are spread a little around it (so they do not hide one another).
+    """
     col = AXES[axis]
     comp = complexity.select(pl.col("task").alias("intermediate"), pl.col(col).cast(pl.Float64).alias("x"),
                              "format_level", "reasoning_type")
-    return summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x")
+    out = summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x", "intermediate")
+    if axis != "A" or out.is_empty():
+        return out.with_columns(pl.col("x").alias("x_plot"))
+    k = pl.int_range(pl.len()).over("target_type", "x")
+    n = pl.len().over("target_type", "x")
+    return out.with_columns((pl.col("x") + (k - (n - 1) / 2) * ORDINAL_SPREAD).alias("x_plot"))
 
 
-def panel_titles(corr: pl.DataFrame, group: str = "target_type") -> dict[str, str]:
-    """One title per panel with Spearman's rho and its interval."""
+def panel_titles(corr: pl.DataFrame, group: str = "target_type", unit: str = "tasks") -> dict[str, str]:
+    """One title per panel with Spearman's rho, its interval and n (``unit``: what a point is)."""
     return {
         row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], "
-                    f"p = {_fmt_p(row.get('p_value'))}, n = {row['n']} tasks"
+                    + (f"p = {_fmt_p(row['p_value'])}, " if "p_value" in row else "") + f"n = {row['n']} {unit}"
         for row in corr.iter_rows(named=True)
     }
 
@@ -100,27 +108,12 @@ def published_comparison(gains_df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def runner_commands(model: str, targets: Sequence[str], store: str,
-                    intermediates: Sequence[str] = INTERMEDIATES, seeds: Sequence[int] = SEEDS) -> str:
-    """The shell commands that fill the Question view: every intermediate task and the baseline.
-
-    A Hub store (``hf://datasets/ORG/NAME``) is read-only here: the runs go into a local store
-    that is then pushed.
-    """
-    hub = store.startswith("hf://")
-    local = "PATH/TO/LOCAL/STORE" if hub else store
-    lines = [
-        f"for target in {' '.join(targets)}; do",
-        f"  for inter in {' '.join(('none', *intermediates))}; do",
-        f"    for seed in {' '.join(map(str, seeds))}; do",
-        f'      runner run --pair "$inter:$target" --model {shlex.quote(model)} --seed "$seed" --store {shlex.quote(local)}',
-        "    done",
-        "  done",
-        "done",
-    ]
-    if hub:
-        lines.append(f"store push --store {local} --repo {shlex.quote(store.removeprefix('hf://datasets/'))}")
-    return "\n".join(lines)
+def with_task_names(df: pl.DataFrame, tasks: pl.DataFrame, col: str = "target", out: str = "task") -> pl.DataFrame:
+    """Adds ``out``: the catalog's display name of the task id in ``col`` (charts label tasks by name)."""
+    if df.is_empty() or tasks.is_empty():
+        return df.with_columns(pl.col(col).alias(out))
+    names = dict(zip(tasks["task"], tasks["name"]))
+    return df.with_columns(pl.col(col).replace_strict(names, default=pl.col(col), return_dtype=pl.String).alias(out))
 
 
 # ---------------------------------------------------------------------- Transfer matrix
@@ -129,6 +122,10 @@ def coverage_notes(frame: pl.DataFrame) -> list[str]:
     if "coverage" not in frame.columns:
         return []
     return list(dict.fromkeys(n for n in frame["coverage"].to_list() if n))
+
+
+#: Heatmap panels: target tasks, and the published averages over tasks (never on one axis).
+MATRIX_PANELS = ("target tasks", "published averages over tasks")
 
 
 def row_label(df: pl.DataFrame) -> pl.DataFrame:
@@ -142,14 +139,32 @@ def row_label(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(label.alias("row"))
 
 
-def matrix_cells(frame: pl.DataFrame, value_col: str) -> pl.DataFrame:
-    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label."""
+def matrix_cells(frame: pl.DataFrame, value_col: str, tasks: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Cells of the heatmap: ``row`` x ``target`` with ``cell_value`` and its text label.
+
+    Args:
+        frame: one row per (row, target).
+        value_col: ``mean_gain`` (signed text) or ``value``.
+        tasks: the catalog's tasks (``task``, ``name``, ``role``, in catalog order): columns are then
+            labelled by name (``column``), ordered as the catalog lists them (``column_order``), and
+            published averages over tasks get their own panel (``panel``).
+    """
     signed = value_col == "mean_gain"
     fmt = "{:+.1f}" if signed else "{:.1f}"
     out = frame.with_columns(pl.col(value_col).alias("cell_value"))
-    return out.with_columns(
+    out = out.with_columns(
         pl.col("cell_value").map_elements(lambda v: fmt.format(v), return_dtype=pl.String).alias("cell_text")
     )
+    if tasks is None or tasks.is_empty():
+        return out.with_columns(pl.col("target").alias("column"), pl.lit(0).alias("column_order"),
+                                pl.lit(MATRIX_PANELS[0]).alias("panel"))
+    info = tasks.select(pl.col("task").alias("target"), pl.col("name").alias("column"),
+                        pl.int_range(pl.len()).alias("column_order"),
+                        pl.when(pl.col("role") == "aggregate").then(pl.lit(MATRIX_PANELS[1]))
+                        .otherwise(pl.lit(MATRIX_PANELS[0])).alias("panel"))
+    out = out.join(info, on="target", how="left")
+    return out.with_columns(pl.col("column").fill_null(pl.col("target")), pl.col("column_order").fill_null(999),
+                            pl.col("panel").fill_null(MATRIX_PANELS[0]))
 
 
 def cell_breakdown(frame: pl.DataFrame, row: str, target: str) -> pl.DataFrame:
@@ -174,30 +189,36 @@ def language_frame(summary: pl.DataFrame, languages: pl.DataFrame, group: str) -
     ).sort("group", "value", descending=[False, True]).with_columns(pl.int_range(pl.len()).alias("order"))
 
 
+def distance_points(points: pl.DataFrame, corr: pl.DataFrame, languages: pl.DataFrame) -> pl.DataFrame:
+    """Per-language gain-distance points with the language's name and the panel title (rho, interval, n)."""
+    named = points.join(languages.select("language", "name"), on="language", how="left")
+    return with_panel(named, panel_titles(corr, unit="languages"))
+
+
+def gap_rows(gaps: pl.DataFrame, dist: pl.DataFrame) -> pl.DataFrame:
+    """Gap rows beside the language's distance, labelled by run group; published rows say their source.
+
+    ``row`` = 'intermediate · source · model', ``source_kind`` = 'our runs' or 'published'.
+    """
+    if gaps.is_empty():
+        return gaps
+    inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
+        pl.format("{}/{}", "intermediate", "variant"))
+    return (
+        gaps.join(dist.select("language", "name", "distance"), on="language", how="left")
+        .drop_nulls("distance")
+        .with_columns(
+            pl.format("{} · {} · {}", inter, "source",
+                      pl.when(pl.col("label").fill_null("") == "").then(pl.col("model")).otherwise(pl.col("label"))).alias("row"),
+            pl.when(pl.col("source") == "runner").then(pl.lit("our runs")).otherwise(pl.lit("published")).alias("source_kind"),
+        )
+        .sort("target", "row", "distance")
+    )
+
+
 def per_language_rows(df: pl.DataFrame) -> pl.DataFrame:
     """Rows of a single language (drops published averages)."""
     return df.filter(pl.col("language") != "avg") if not df.is_empty() else df
-
-
-# ---------------------------------------------------------------------- Runs & sources
-def run_comparison(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-    """Two runs' results side by side on (language, split, metric), with B - A."""
-    keys = ["language", "split", "metric"]
-    left = a.select(*keys, pl.col("value").alias("run A"))
-    right = b.select(*keys, pl.col("value").alias("run B"))
-    both = left.join(right, on=keys, how="full", coalesce=True)
-    return both.with_columns((pl.col("run B") - pl.col("run A")).alias("B − A")).sort(keys)
-
-
-def run_fields(a: dict, b: dict) -> pl.DataFrame:
-    """Two runs' descriptions field by field, flagging the fields that differ."""
-    keys = [k for k in a if k in b]
-    return pl.DataFrame({
-        "field": keys,
-        "run A": [str(a[k]) for k in keys],
-        "run B": [str(b[k]) for k in keys],
-        "differs": [a[k] != b[k] for k in keys],
-    })
 
 
 # ---------------------------------------------------------------------- Examples
@@ -286,13 +307,14 @@ def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
         claims: :func:`store.claims.claims_frame` rows.
         checks: :func:`store.claims.checks_frame` rows of the same claims.
     """
-    cols = ["claim", "verdict", "value [95% interval]", "evidence", "measure", "runs used", "runs missing", "text"]
+    cols = ["claim", "verdict", "text", "value [95% interval]", "evidence", "measure", "runs used", "runs missing"]
     if claims.is_empty():
         return pl.DataFrame(schema={c: pl.Int64 if c.startswith("runs") else pl.String for c in cols})
     first = checks_table(checks).group_by("id", maintain_order=True).first().select("id", "value [95% interval]")
+    # the claim's text right after its id and verdict: a last column gets cut off on most screens
     return claims.join(first, on="id", how="left").select(
-        pl.col("id").alias("claim"), "verdict", "value [95% interval]", "evidence", "measure",
-        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"), "text")
+        pl.col("id").alias("claim"), "verdict", "text", "value [95% interval]", "evidence", "measure",
+        pl.col("n_runs_used").alias("runs used"), pl.col("n_runs_missing").alias("runs missing"))
 
 
 def checks_table(checks: pl.DataFrame) -> pl.DataFrame:

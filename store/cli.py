@@ -157,7 +157,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     n_runs, n_rows, n_new = import_file(
         args.store, Path(args.file), source=args.source, citation=args.citation, locator=args.locator,
-        fraction=args.fraction, notes=args.notes or "",
+        fraction=args.fraction, notes=args.notes or "", small_values_are_points=args.small_values_are_points,
     )
     print(f"imported {n_rows} rows in {n_runs} runs from {args.file} as source {args.source!r} ({n_new} new)")
     return 0
@@ -307,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--locator", required=True, help="where exactly: table, or repository and path")
     p.add_argument("--notes", help="anything a reader must know about these numbers")
     p.add_argument("--fraction", action="store_true", help="values are fractions 0-1: multiply by 100 (recorded)")
+    p.add_argument("--small-values-are-points", action="store_true",
+                   help="import values of at most 1 as points although they look like fractions (refused otherwise)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(

@@ -117,14 +117,14 @@ def gaps(store, f: Filters = Filters()) -> pl.DataFrame:
     )
 
 
-def gap_changes(store, f: Filters = Filters()) -> pl.DataFrame:
+def gap_changes(store, f: Filters = Filters(), gaps_df: pl.DataFrame | None = None) -> pl.DataFrame:
     """Intermediate-task runs' gaps beside their ``none`` baseline's gap.
 
     ``gap_change`` = gap - baseline_gap (negative: the intermediate task shrinks the gap);
     ``gap_closed`` = -gap_change (points of the gap closed). Both equal a difference of gains:
-    gap_change = English gain - the language's gain.
+    gap_change = English gain - the language's gain. ``gaps_df``: :func:`gaps` of ``f`` if already computed.
     """
-    g = gaps(store, f)
+    g = gaps(store, f) if gaps_df is None else gaps_df
     base_f = Filters(**{**f.__dict__, "intermediates": (BASELINE,), "variants": ("",)})
     base = gaps(store, base_f) if f.intermediates and BASELINE not in f.intermediates else g
     base = base.filter((pl.col("intermediate") == BASELINE) & (pl.col("variant") == "")).select(

@@ -53,7 +53,34 @@ def _int(cell: str, what: str, column: str) -> int | None:
         raise StoreError(f"{what}: {column} {cell!r} is not an integer") from None
 
 
-def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list[Result]]]:
+def check_scales(values: dict[tuple[str, str], list[tuple[float, int]]], name: str) -> None:
+    """Refuses a metric whose values in one file look like fractions (0-1), alone or beside points.
+
+    Args:
+        values: per (target, metric), every (value as read, line number).
+        name: the file name, for the message.
+
+    Raises:
+        StoreError: e.g. 0.81 beside 80.2 for XNLI accuracy, or every accuracy at most 1.
+    """
+    for (target, metric), vals in values.items():
+        small = [(v, i) for v, i in vals if 0 < v <= 1]
+        big = [(v, i) for v, i in vals if v > 1]
+        if not small:
+            continue
+        fix = ("store points (0-100); if every value is a fraction pass --fraction; if these small values really "
+               "are points, pass --small-values-are-points")
+        if big:
+            (v, i), (b, j) = small[0], big[0]
+            raise StoreError(f"{name}: {target} {metric} mixes scales: {v:g} (line {i}) beside {b:g} (line {j}); {fix}")
+        if len(small) == len(vals):
+            v, i = small[0]
+            raise StoreError(f"{name}: every {target} {metric} value is at most 1 (e.g. {v:g}, line {i}): "
+                             f"these look like fractions; {fix}")
+
+
+def plan_import(path: Path, source: str, fraction: bool, small_values_are_points: bool = False
+                ) -> list[tuple[Run, list[Result]]]:
     """Parses and validates a long-format file into runs (no writing)."""
     df = _read(path)
     missing = [c for c in REQUIRED if c not in df.columns]
@@ -70,9 +97,11 @@ def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list
     df = df.with_columns(pl.all().fill_null(""))
     cat = load_catalog()
     groups: dict[tuple, list[Result]] = {}
+    scales: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for i, row in enumerate(df.iter_rows(named=True), start=2):
         what = f"{path.name} line {i}"
         value, conversion = _number(row["value"], what, fraction)
+        scales.setdefault((row["target"], row["metric"]), []).append((value, i))
         try:
             inter = cat.canonical_intermediate(row["intermediate"])
         except StoreError as e:
@@ -90,6 +119,8 @@ def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list
                 conversion=conversion,
             )
         )
+    if not fraction and not small_values_are_points:
+        check_scales(scales, path.name)
     planned = []
     for (model, inter, target, variant, setting, seed), results in groups.items():
         run = Run(model=model, intermediate=inter, target=target, variant=variant, setting=setting,
@@ -103,13 +134,13 @@ def plan_import(path: Path, source: str, fraction: bool) -> list[tuple[Run, list
 
 
 def import_file(store_path, path: Path, source: str, citation: str, locator: str,
-                fraction: bool = False, notes: str = "") -> tuple[int, int, int]:
+                fraction: bool = False, notes: str = "", small_values_are_points: bool = False) -> tuple[int, int, int]:
     """Imports ``path``; returns (runs, rows, runs newly written)."""
     if source == RUNNER_SOURCE:
         raise StoreError("'runner' is reserved for the runner's own runs; choose another --source")
     if not citation.strip() or not locator.strip():
         raise StoreError("--citation and --locator must say where the numbers come from")
-    planned = plan_import(path, source, fraction)
+    planned = plan_import(path, source, fraction, small_values_are_points)
     with Store.open(store_path, read_only=False, create=False) as st:
         for run, results in planned:  # refuse conflicts before writing anything
             existing = shard_path(st.runs_dir, run.run_id)

@@ -254,6 +254,25 @@ def read_predictions(
         raise StoreError(f"predictions of run {run_id} are unreadable ({e}); delete {path} and rerun") from e
 
 
+def verified_hash(path: Path, run_id: str) -> str:
+    """The content hash of a predictions file after checking it (Hub transfer: damaged or renamed files).
+
+    Raises:
+        StoreError: unreadable, another run's file, or content that does not match its footer.
+    """
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        frame = normalize(pl.read_parquet(path))
+    except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as e:
+        raise StoreError(f"predictions of run {run_id} are unreadable ({str(e).splitlines()[0]}); delete them and pull or rerun") from e
+    if meta.get(_META_RUN, b"").decode() != run_id:
+        raise StoreError(f"predictions/{run_id}{SUFFIX} holds another run's predictions (a renamed file); remove it")
+    digest = content_hash(frame)
+    if meta.get(_META_HASH, b"").decode() != digest:
+        raise StoreError(f"predictions/{run_id}{SUFFIX} do not match their own content hash (damaged); delete and pull or rerun")
+    return digest
+
+
 def check_predictions(root: Path, run_hashes: dict[str, str]) -> list[str]:
     """Problems with the store's predictions files, given each shard's recorded hash (run id -> hash).
 

@@ -45,14 +45,14 @@ from tqdm import tqdm
 from store.errors import StoreError
 
 #: Path prefixes whose files are never replaced on a remote.
-IMMUTABLE_PREFIXES = ("sources/", "runs/")
+IMMUTABLE_PREFIXES = ("sources/", "runs/", "predictions/")
 HF_PREFIX = "hf://"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _COMMIT_LOG = ".commits.log"
 
 
 def is_immutable(path_in_repo: str) -> bool:
-    """True for shards and sources: files that a remote adds once and never replaces."""
+    """True for shards, predictions and sources: files that a remote adds once and never replaces."""
     return path_in_repo.startswith(IMMUTABLE_PREFIXES)
 
 

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from store import card
+from store import card, predictions
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
 from store.published import Source
@@ -83,11 +83,13 @@ def _is_store_file(rel: str) -> bool:
     folder, _, name = rel.partition("/")
     if "/" in name or name.startswith("."):
         return False
-    return (folder == "runs" and name.endswith(SHARD_SUFFIX)) or (folder == "sources" and name.endswith(".json"))
+    return ((folder == "runs" and name.endswith(SHARD_SUFFIX)) or (folder == "sources" and name.endswith(".json"))
+            or (folder == predictions.PREDICTIONS_DIR and name.endswith(predictions.SUFFIX)))
 
 
 def _order(rel: str) -> tuple[int, str]:
-    return (0 if rel.startswith("sources/") else 1, rel)  # sources land before the shards citing them
+    # sources land before the shards citing them, predictions before the shards naming them
+    return ({"sources": 0, predictions.PREDICTIONS_DIR: 1}.get(rel.partition("/")[0], 2), rel)
 
 
 def local_files(root: Path) -> dict[str, Path]:
@@ -96,7 +98,10 @@ def local_files(root: Path) -> dict[str, Path]:
     sources = root / "sources"
     if sources.is_dir():
         out.update({f"sources/{p.name}": p for p in sorted(sources.glob("*.json")) if not p.name.startswith(".")})
-    out.update({f"runs/{p.name}": p for _, p in sorted(list_shards(root / "runs").items())})
+    shards = list_shards(root / "runs")
+    for run_id in sorted(predictions.available(root, shards)):  # a file without its shard is a leftover
+        out[f"{predictions.PREDICTIONS_DIR}/{run_id}{predictions.SUFFIX}"] = predictions.predictions_path(root, run_id)
+    out.update({f"runs/{p.name}": p for _, p in sorted(shards.items())})
     return out
 
 
@@ -109,6 +114,8 @@ def content_key(rel: str, path: Path) -> str:
     Raises:
         StoreError: a damaged or renamed shard, or a file that is not a source record.
     """
+    if rel.startswith(f"{predictions.PREDICTIONS_DIR}/"):
+        return predictions.verified_hash(path, rel[len(predictions.PREDICTIONS_DIR) + 1 : -len(predictions.SUFFIX)])
     if rel.startswith("runs/"):
         run, results, stored = read_shard(path)
         if rel != f"runs/{run.run_id}{SHARD_SUFFIX}":
@@ -208,7 +215,7 @@ def _backoff(attempt: int) -> None:
 # ---------------------------------------------------------------------- push
 def _snapshot(local: Mapping[str, Path], mirror: Path, remote_only: list[str], folder: Path) -> Store:
     """A throwaway store of symlinks: the local shards plus the remote's others, indexed."""
-    for sub in ("runs", "sources"):
+    for sub in ("runs", "sources", predictions.PREDICTIONS_DIR):
         (folder / sub).mkdir(parents=True)
     for rel, path in local.items():
         (folder / rel).symlink_to(path.absolute())
@@ -256,11 +263,12 @@ def push(store_path: str | os.PathLike | None, repo: str | os.PathLike | Remote,
             finally:
                 snap.close()
             n_runs = sum(rel.startswith("runs/") for rel in new)
-            report = PushReport(remote.name, n_runs, len(new) - n_runs, already, 0, manifest["snapshot"]["runs"])
+            n_sources = sum(rel.startswith("sources/") for rel in new)
+            report = PushReport(remote.name, n_runs, n_sources, already, 0, manifest["snapshot"]["runs"])
             old = _read_manifest(remote, listing, tmp, parent).get("snapshot", {}).get("key")
             if not new and old == manifest["snapshot"]["key"]:
                 return report
-            what = f"Add {n_runs} run(s) and {len(new) - n_runs} source(s)" if new else "Refresh"
+            what = f"Add {n_runs} run(s) and {n_sources} source(s)" if new else "Refresh"
             try:
                 remote.commit({**new, **derived}, message or f"{what}; update catalog, tables and card (store push)",
                               parent=parent)
@@ -286,6 +294,9 @@ def push_run(store_path: str | os.PathLike | None, run_id: str, repo: str | os.P
         raise StoreError(f"run {run_id} is not in the store {root}; nothing to push")
     files = {f"runs/{shard.name}": shard}
     run = read_shard(shard)[0]
+    if run.predictions:
+        files = {f"{predictions.PREDICTIONS_DIR}/{run_id}{predictions.SUFFIX}": predictions.predictions_path(root, run_id),
+                 **files}
     if run.source != RUNNER_SOURCE:
         files = {f"sources/{run.source}.json": root / "sources" / f"{run.source}.json", **files}
     for rel, path in files.items():
@@ -329,7 +340,8 @@ def pull(repo: str | os.PathLike | Remote, store_path: str | os.PathLike | None)
     with Store.open(root, rebuild=True) as st:
         runs, rows = st.counts()
     new_sources = sum(rel.startswith("sources/") for rel in added)
-    return PullReport(remote.name, root, len(added) - new_sources, new_sources, already, runs, rows)
+    new_runs = sum(rel.startswith("runs/") for rel in added)
+    return PullReport(remote.name, root, new_runs, new_sources, already, runs, rows)
 
 
 def resolve_store(spec: str | os.PathLike | None) -> Path:

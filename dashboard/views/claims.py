@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dashboard import charts, data, sidebar, transforms
+from dashboard import charts, commands, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
@@ -48,7 +48,8 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
     view.frames["claims"] = transforms.claims_table(about, checks)
     view.frames["about"] = about.select("id", "text", "origin", "extracted_by", "confidence", "evidence", "notes", "verdict") \
         if not about.is_empty() else about
-    view.text["missing"] = "\n".join(missing_commands(results))
+    home = data.default_store()  # the commands write where this page reads, as the Question page's do
+    view.text["missing"] = commands.with_store("\n".join(missing_commands(results)), sel.store, home)
     if not shown:
         view.notes.append(f"No claim is {show_verdict} for {sel.model} on this store.")
     for r in shown:
@@ -61,7 +62,7 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
             view.frames[f"config:{cid}:{i}"] = detail
             view.text[f"config:{cid}:{i}"] = label
         view.frames[f"runs:{cid}"] = runs[cid]
-        view.text[f"missing:{cid}"] = "\n".join(r.missing)
+        view.text[f"missing:{cid}"] = commands.with_store("\n".join(r.missing), sel.store, home)
     return view
 
 
@@ -143,8 +144,8 @@ def render() -> None:
     if every:
         n = len(every.splitlines())
         with st.expander(f"Every missing run, once ({n} commands)", icon=":material/terminal:"):
-            st.caption(f"`runner run` writes each run into `$XSTILTS_STORE` (or the default store); add "
-                       f"`--store {sel.store}` to write into this one, then press *Reload store*.")
+            st.caption("Each command writes its run into the store this page reads (the same home as the "
+                       "Question page's commands); then press *Reload store*.")
             st.code(every, language="bash", height=min(30 + 21 * n, 400))
 
 

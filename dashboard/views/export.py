@@ -14,12 +14,13 @@ import streamlit as st
 
 from dashboard import export, sidebar
 from dashboard.state import DEMO_MARK, Options, Selection
-from dashboard.views import View, languages, matrix, question
+from dashboard.views import View, distance, languages, matrix, question
 from store.errors import StoreError
 
 NONE = "none"
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
-                "gains": "Gain over the none baseline per target"}
+                "gains": "Gain over the none baseline per target",
+                "distance": "Gain against URIEL+ distance to English (Spearman's rho per target type and kind)"}
 #: Pages whose charts can be exported: name -> (title, how to build that page's view).
 CHART_SOURCES = {
     "question": ("Question (complexity axis A)", lambda r, o, s: question.compute(r, o, s, "A")),
@@ -27,6 +28,8 @@ CHART_SOURCES = {
     "matrix-score": ("Transfer matrix: score", lambda r, o, s: matrix.compute(r, o, s, "score")),
     "languages-gain": ("Languages: gain", lambda r, o, s: languages.compute(r, o, s, "gain")),
     "languages-score": ("Languages: score", lambda r, o, s: languages.compute(r, o, s, "score")),
+    "languages-distance": ("Languages: distance to English (syntactic)",
+                           lambda r, o, s: distance.compute(r, o, s, distance.DEFAULT_KIND)),
 }
 
 

@@ -1,5 +1,7 @@
 """Languages: per-language gains grouped by family, genus, script or resource class, and a
-language x target view; low-resource languages (Joshi et al. classes 0-2) are outlined.
+language x target view; low-resource languages (Joshi et al. classes 0-2) are outlined. Below,
+beyond family: gain against URIEL+ distance to English, the transfer gap, complexity x distance
+(:mod:`dashboard.views.distance`).
 
 Families and genera come from Glottolog 5.1 and WALS Online, whose licences ask to be credited.
 """
@@ -9,9 +11,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, heatmaps, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
+from dashboard.views import distance as distance_sections
 
 VALUES = ("gain", "score")
 GROUPS = tuple(transforms.GROUP_COLUMNS)
@@ -80,7 +83,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
         view.notes.append("No low-resource language in this selection.")
         return view
     view.charts["per_language"] = charts.language_chart(per_lang, title, with_interval=value == "gain")
-    view.charts["language_target"] = charts.language_target_chart(grid, title, signed=value == "gain")
+    view.charts["language_target"] = heatmaps.language_target_chart(grid, title, signed=value == "gain")
     return view
 
 
@@ -89,8 +92,13 @@ def render() -> None:
     ctx = sidebar.current()
     st.title("Languages")
     c1, c2, c3 = st.columns([2, 3, 2])
+    # Opens on gains when the slice has per-language gains; otherwise on the scores it does have
+    # (the bundled store's published sources print averages only), rather than on an empty page.
+    has_gains = not ctx.reader.gain_summary(ctx.selection.filters(ctx.options), ("language",)).filter(
+        pl.col("language") != "avg").is_empty()
     with c1:
-        value = sidebar.page_choice(st.radio, "Value", "lvalue", VALUES, "gain", horizontal=True)
+        value = sidebar.page_choice(st.radio, "Value", "lvalue", VALUES, "gain" if has_gains else "score",
+                                    horizontal=True)
     with c2:
         group = sidebar.page_choice(st.radio, "Group by", "group", GROUPS, "family", horizontal=True)
     with c3:
@@ -114,9 +122,10 @@ def render() -> None:
                       if value == "gain" else ""))
         show(view.charts["per_language"], key="language_chart")
         st.subheader("Language x target")
-        show(view.charts["language_target"], key="language_target_chart")
+        show(view.charts["language_target"], key="language_target_chart", width="content")
         with st.expander("Numbers"):
             st.dataframe(view.frames["per_language"], hide_index=True)
+    distance_sections.render(ctx)
     st.markdown(CREDITS)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, heatmaps, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from dashboard.views.examples import FROM_MATRIX
@@ -23,10 +23,10 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", cell:
     view = View()
     if value == "gain":
         frame = transforms.row_label(reader.gain_summary(f, ("source", "intermediate", "variant", "target")))
-        cells = transforms.matrix_cells(frame, "mean_gain") if not frame.is_empty() else frame
+        cells = transforms.matrix_cells(frame, "mean_gain", reader.tasks()) if not frame.is_empty() else frame
     else:
         frame = transforms.row_label(reader.target_means(f))
-        cells = transforms.matrix_cells(frame, "value") if not frame.is_empty() else frame
+        cells = transforms.matrix_cells(frame, "value", reader.tasks()) if not frame.is_empty() else frame
     view.frames["cells"] = cells
     missing = transforms.coverage_notes(frame)
     if missing:  # no average where a run or its baseline lacks a benchmark language; the rows still show
@@ -36,7 +36,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", cell:
         view.notes.append("No " + ("gains (an intermediate-task run and its none baseline)" if value == "gain" else "scores")
                           + " match this selection.")
         return view
-    view.charts["matrix"] = charts.matrix_chart(cells, VALUE_TITLES[value], signed=value == "gain")
+    view.charts["matrix"] = heatmaps.matrix_chart(cells, VALUE_TITLES[value], signed=value == "gain")
     if cell is not None:
         detail = reader.gains(f) if value == "gain" else reader.scores(f)
         rows = transforms.cell_breakdown(transforms.row_label(detail), *cell)
@@ -73,7 +73,8 @@ def render() -> None:
                "columns: target. Gains are the mean over the benchmark's languages of the task of (score − the none "
                "baseline of the same target-phase configuration); scores are published averages or the mean over "
                "the benchmark's languages. A cell exists only where every one of them is covered.")
-    event = show(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION)
+    event = show(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION,
+                 width="content")  # fixed pixels per column: stretching would squeeze out labels
     rows = sorted(cells["row"].unique())
     clicked = _picked_cell(event, cells)
     # A click picks the cell once; the selectboxes stay free to change while the click persists.

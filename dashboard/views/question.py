@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, commands, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from store.analysis import Filters
@@ -27,11 +27,12 @@ def published_filters() -> Filters:
 def compute_published(reader, sel: Selection) -> View:
     """What the published sources say, and the commands that would fill the view."""
     view = View()
-    pub = transforms.published_comparison(reader.gains(published_filters()))
+    pub = transforms.with_task_names(transforms.published_comparison(reader.gains(published_filters())), reader.tasks())
     view.frames["published"] = pub
     if not pub.is_empty():
         view.charts["published"] = charts.published_chart(pub)
-    view.text["command"] = transforms.runner_commands(sel.model, reader.targets_of_types(sel.target_types), sel.store)
+    view.text["command"] = commands.runner_commands(sel.model, reader.targets_of_types(sel.target_types), sel.store,
+                                                      default_store=data.default_store())
     return view
 
 
@@ -53,7 +54,7 @@ def compute(reader, options: Options, sel: Selection, axis: str = "A") -> View:
         view.notes.append(f"Axis {axis} has no values for these tasks"
                           + (" (axis C needs English dev scores of the intermediate phase)." if axis == "C" else "."))
     else:
-        view.charts["complexity"] = charts.complexity_chart(points, transforms.AXIS_LABELS[axis])
+        view.charts["complexity"] = charts.complexity_chart(points, transforms.AXIS_LABELS[axis], ordinal=axis == "A")
     svc = reader.simple_vs_complex(f)
     view.frames["simple_vs_complex"] = svc
     if not svc.is_empty():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, sidebar, transforms
+from dashboard import compare, data, sidebar
 from dashboard.state import Options, Selection
 from dashboard.views import View
 
@@ -25,9 +25,9 @@ def compute(reader, options: Options, sel: Selection, targets: tuple[str, ...] =
     if pair is not None:
         a, b = (reader.run_record(r) for r in pair)
         if a and b:
-            view.frames["fields"] = transforms.run_fields({k: a.get(k) for k in _RUN_FIELDS},
+            view.frames["fields"] = compare.run_fields({k: a.get(k) for k in _RUN_FIELDS},
                                                           {k: b.get(k) for k in _RUN_FIELDS})
-            view.frames["compare"] = transforms.run_comparison(reader.run_results(pair[0]), reader.run_results(pair[1]))
+            view.frames["compare"] = compare.run_comparison(reader.run_results(pair[0]), reader.run_results(pair[1]))
     return view
 
 
@@ -63,8 +63,9 @@ def render() -> None:
     st.subheader("Compare two runs")
     ids = runs["run_id"].to_list()
     c1, c2 = st.columns(2)
-    a = c1.selectbox("Run A", ids, index=0, key="run_a")
-    b = c2.selectbox("Run B", ids, index=1, key="run_b")
+    first, second = compare.default_pair(runs)  # a run beside its own baseline, not an MLQA run beside a BUCC one
+    a = c1.selectbox("Run A", ids, index=first, key="run_a")
+    b = c2.selectbox("Run B", ids, index=second, key="run_b")
     pair = compute(ctx.reader, ctx.options, ctx.selection, tuple(targets), tuple(inters), (a, b))
     if "compare" in pair.frames:
         st.dataframe(pair.frames["fields"], hide_index=True)

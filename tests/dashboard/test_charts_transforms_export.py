@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from dashboard import charts, export, transforms
+from dashboard import charts, commands, compare, export, heatmaps, transforms
 from dashboard.data import Reader
 from dashboard.state import Selection
 from dashboard.views import languages, matrix, question, runs
@@ -62,15 +62,18 @@ def test_published_comparison_and_runner_commands(reader, bundled_store):
     assert set(t7["level"]) == {"per category"} and (t7["target_type"] == "aggregate").all()
     assert "for target in xnli pawsx xcopa; do" in view.text["command"]
     assert "runner run --pair" in view.text["command"]
-    assert transforms.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
-    hub = transforms.runner_commands("m", ("xnli",), "hf://datasets/org/name")
+    assert commands.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
+    # no --store when the runs go to the default store anyway (where the Claims page's commands write too)
+    assert "--store" not in commands.runner_commands("m", ("xnli",), "/home/u/s", default_store="/home/u/s")
+    assert commands.with_store("runner run --pair none:xnli\nx", "/s", "/d") == "runner run --pair none:xnli --store /s\nx"
+    hub = commands.runner_commands("m", ("xnli",), "hf://datasets/org/name")
     assert "--store PATH/TO/LOCAL/STORE" in hub and hub.endswith("store push --store PATH/TO/LOCAL/STORE --repo org/name")
 
 
 def test_run_comparison_aligns_languages():
     a = pl.DataFrame({"language": ["de", "fr"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [70.0, 60.0]})
     b = pl.DataFrame({"language": ["de", "ru"], "split": ["test"] * 2, "metric": ["accuracy"] * 2, "value": [72.0, 50.0]})
-    out = transforms.run_comparison(a, b)
+    out = compare.run_comparison(a, b)
     assert out["language"].to_list() == ["de", "fr", "ru"]
     assert out["B − A"].to_list()[0] == pytest.approx(2.0)
     assert out["B − A"].null_count() == 2
@@ -80,8 +83,55 @@ def test_matrix_cells_label_gains_with_a_sign():
     df = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "mean_gain": [1.234]})
     cells = transforms.matrix_cells(df, "mean_gain")
     assert cells["cell_text"].to_list() == ["+1.2"]
-    spec = charts.matrix_chart(cells, "gain", signed=True).to_dict()
+    spec = heatmaps.matrix_chart(cells, "gain", signed=True).to_dict()
     assert spec["params"][0]["name"] == charts.CELL_SELECTION
+
+
+def _color_scales(spec) -> list[dict]:
+    found = []
+    def walk(node):
+        if isinstance(node, dict):
+            color = node.get("encoding", {}).get("color")
+            if isinstance(color, dict) and "scale" in color:
+                found.append(color["scale"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(spec)
+    return found
+
+
+def test_gain_heatmap_scale_is_symmetric_and_text_turns_white_on_dark_cells():
+    # the lopsided case from the bundled store: -1.4 must not look as strong as +10.9
+    tasks = pl.DataFrame({"task": ["xnli", "tydiqa", "avg_tasks"], "name": ["XNLI", "TyDiQA-GoldP", "XTREME Avg"],
+                          "role": ["target", "target", "aggregate"], "task_type": ["classification"] * 3})
+    df = pl.DataFrame({"row": ["best"] * 3, "target": ["xnli", "tydiqa", "avg_tasks"], "mean_gain": [-1.4, 10.9, 2.6]})
+    cells = transforms.matrix_cells(df, "mean_gain", tasks)
+    chart = heatmaps.matrix_chart(cells, "gain", signed=True)
+    scales = _color_scales(chart.spec)
+    assert scales and all(s["domain"] == [-10.9, 10.9] for s in scales)
+    assert dict(zip(chart.data["target"], chart.data["dark"])) == {"xnli": False, "tydiqa": True, "avg_tasks": False}
+    # task columns and averages over tasks are separate panels, labelled by name, each with its own x axis
+    assert chart.spec["facet"]["column"]["field"] == "panel" and chart.spec["resolve"]["scale"]["x"] == "independent"
+    assert set(zip(chart.data["column"], chart.data["panel"])) == {
+        ("XNLI", "target tasks"), ("TyDiQA-GoldP", "target tasks"), ("XTREME Avg", "published averages over tasks")}
+    # the skeleton is shared: another chart's domain does not leak into it
+    other = heatmaps.matrix_chart(transforms.matrix_cells(df.with_columns(pl.col("mean_gain") / 10), "mean_gain", tasks),
+                                "gain", signed=True)
+    assert _color_scales(other.spec)[0]["domain"] == [-1.09, 1.09] and _color_scales(chart.spec)[0]["domain"] == [-10.9, 10.9]
+
+
+def test_heatmaps_keep_a_fixed_step_per_column_and_draw_every_label():
+    df = pl.DataFrame({"row": ["mnli"], "target": ["xnli"], "mean_gain": [0.3]})
+    spec = heatmaps.matrix_chart(transforms.matrix_cells(df, "mean_gain"), "gain", signed=True).to_dict()
+    assert spec["width"] == {"step": 58} and "autosize" not in spec
+    axis = spec["layer"][0]["encoding"]["x"]["axis"]
+    assert axis["labelOverlap"] is False
+    lt = heatmaps.language_target_chart(pl.DataFrame({"language_label": ["de"], "order": [0], "target": ["xnli"],
+                                                    "group": ["g"], "value": [-0.4]}), "gain", signed=True)
+    assert lt.spec["width"] == {"step": 58} and _color_scales(lt.spec)[0]["domain"] == [-0.5, 0.5]
 
 
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<svg")])

@@ -63,14 +63,16 @@ def test_bundled_store_needs_runs_for_claims_1_to_4_and_6_and_lists_them(bundled
         assert box.label == f"{cid}: not enough evidence"
         commands = box.code[0].value.splitlines()
         assert len(commands) == missing and all(c.startswith("runner run --pair ") for c in commands)
-    c1 = _expander(at, "c1-top-intermediates").code[0].value.splitlines()
+        # they write where the page reads (this test store is not the default one), as the Question page's do
+        assert all(c.endswith(f" --store {bundled_store}") for c in commands)
+    c1 = [c.removesuffix(f" --store {bundled_store}") for c in _expander(at, "c1-top-intermediates").code[0].value.splitlines()]
     assert "runner run --pair none:xnli --seed 1 --model xlm-roberta-large" in c1
     assert "runner run --pair squad:tydiqa --seed 1 --model xlm-roberta-large" in c1
-    assert "runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS" in \
-        _expander(at, "c6-plain-english-best").code[0].value.splitlines()
+    assert f"runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS --store {bundled_store}" \
+        in _expander(at, "c6-plain-english-best").code[0].value.splitlines()
     assert [b.proto.label for b in at.get("download_button")] == ["markdown", "json", "latex"]  # as `store claims --format`
     every = at.expander[-1]
-    assert every.label.startswith("Every missing run, once (") and "--store" in every.caption[0].value
+    assert every.label.startswith("Every missing run, once (") and "Question page" in every.caption[0].value
 
 
 def test_bundled_store_judges_claim_5_from_published_rows_labelled_as_such(bundled_page):

@@ -111,7 +111,7 @@ def test_export_builds_only_what_is_picked_and_offers_every_table_and_chart(monk
     at = make_app(monkeypatch, generated_store, "views/export.py")
     no_exception(at)
     assert at.get("download_button") == [] and not at.dataframe  # nothing built before a pick
-    for name in ("matrix", "per-language", "gains"):
+    for name in ("matrix", "per-language", "gains", "distance"):
         at.selectbox(key="table").set_value(name).run()
         no_exception(at)
         labels = [b.proto.label for b in at.get("download_button")]
@@ -119,7 +119,7 @@ def test_export_builds_only_what_is_picked_and_offers_every_table_and_chart(monk
         assert at.query_params["table"] == name
     at.selectbox(key="table").set_value("none").run()
     n_charts = 0
-    for page in ("question", "matrix-gain", "matrix-score", "languages-gain", "languages-score"):
+    for page in ("question", "matrix-gain", "matrix-score", "languages-gain", "languages-score", "languages-distance"):
         at.selectbox(key="charts").set_value(page).run()
         no_exception(at)
         labels = [b.proto.label for b in at.get("download_button")]
@@ -140,3 +140,21 @@ def test_selection_goes_to_the_url_and_comes_back(monkeypatch, generated_store):
     assert again.selectbox(key="model").value == "xlm-roberta-base"
     assert again.multiselect(key="types").value == ["classification", "retrieval"]
     assert not again.warning
+
+
+def test_default_views_show_something(monkeypatch, bundled_store, generated_store):
+    # Languages on the bundled store (no per-language gains) opens on the scores it has, with charts
+    at = make_app(monkeypatch, bundled_store, "views/languages.py")
+    no_exception(at)
+    assert at.radio(key="lvalue").value == "score" and at.get("vega_lite_chart")
+    assert "lvalue" not in at.query_params  # the store's default, not a choice to share
+    # with per-language gains it opens on gains
+    at = make_app(monkeypatch, generated_store, "views/languages.py")
+    assert at.radio(key="lvalue").value == "gain"
+    # Runs' comparison opens on an intermediate-task run beside its own none baseline
+    at = make_app(monkeypatch, generated_store, "views/runs.py")
+    no_exception(at)
+    runs = at.dataframe[1].value.set_index("run_id")
+    a, b = runs.loc[at.selectbox(key="run_a").value], runs.loc[at.selectbox(key="run_b").value]
+    assert a["intermediate"] != "none" and b["intermediate"] == "none"
+    assert (a["target"], a["model"], a["source"], a["seed"]) == (b["target"], b["model"], b["source"], b["seed"])

@@ -78,16 +78,17 @@ def test_export_parquet_needs_output(capsys, store_dir, tmp_path):
     assert rc == 0 and (tmp_path / "t.parquet").stat().st_size > 0
 
 
-IMPORT_OK = """model,intermediate,target,language,metric,value,seed,split
+IMPORT_FRACTIONS = """model,intermediate,target,language,metric,value,seed,split
 xlm-roberta-base,none,xnli,de,accuracy,0.70,1,test
 xlm-roberta-base,none,xnli,en,accuracy,0.80,1,test
 xlm-roberta-base,mnli,xnli,de,accuracy,0.72,1,test
 """
+IMPORT_OK = IMPORT_FRACTIONS.replace("0.70", "70.0").replace("0.80", "80.0").replace("0.72", "72.0")
 
 
 def test_import_then_idempotent_reimport(capsys, store_dir, tmp_path):
     f = tmp_path / "lab.csv"
-    f.write_text(IMPORT_OK)
+    f.write_text(IMPORT_FRACTIONS)
     args = ["import", str(f), "--store", str(store_dir), "--source", "lab2026", "--citation", "Our lab, 2026",
             "--locator", "results/xnli.csv", "--fraction"]
     rc, out, _ = run(capsys, *args)
@@ -111,6 +112,10 @@ def test_import_then_idempotent_reimport(capsys, store_dir, tmp_path):
         ("model,intermediate,target,language,metric,value\nm,none,xnli,de,accuracy,high\n", [], "not a number"),
         # a good row followed by a bad one: nothing at all is written
         ("model,intermediate,target,language,metric,value\nm,none,xnli,de,accuracy,70\nm,none,xnli,zz,accuracy,70\n", [], "'zz'"),
+        # fractions beside points, or fractions alone, without --fraction (0.81 is not 81 points)
+        ("model,intermediate,target,language,metric,value\nm,none,xnli,de,accuracy,80.2\nm,none,xnli,fr,accuracy,0.81\n",
+         [], "xnli accuracy mixes scales: 0.81 (line 3) beside 80.2 (line 2)"),
+        (IMPORT_FRACTIONS, [], "look like fractions; store points (0-100); if every value is a fraction pass --fraction"),
         (IMPORT_OK, ["--source", "runner"], "reserved"),
         (IMPORT_OK, ["--source", "rembert_t16"], "reserved"),
     ],
@@ -133,11 +138,21 @@ def test_conflicting_reimport_under_same_source_fails(capsys, store_dir, tmp_pat
     f.write_text(IMPORT_OK)
     base = ["--store", str(store_dir), "--source", "lab", "--citation", "c", "--locator", "l"]
     assert run(capsys, "import", str(f), *base)[0] == 0
-    f.write_text(IMPORT_OK.replace("0.70", "0.71"))
+    f.write_text(IMPORT_OK.replace("70.0", "71.0"))
     before = snapshot(store_dir)
     rc, _, err = run(capsys, "import", str(f), *base)
     assert rc == 2 and "already stored with other numbers" in err
     assert snapshot(store_dir)[0] == before[0]
+
+
+def test_small_values_really_in_points_import_when_said_so(capsys, store_dir, tmp_path):
+    f = tmp_path / "lab.csv"
+    f.write_text("model,intermediate,target,language,metric,value\nm,none,tatoeba,de,accuracy,80.2\n"
+                 "m,none,tatoeba,kk,accuracy,0.81\n")
+    base = ["import", str(f), "--store", str(store_dir), "--source", "lab", "--citation", "c", "--locator", "l"]
+    assert run(capsys, *base)[0] == 2
+    rc, out, _ = run(capsys, *base, "--small-values-are-points")
+    assert rc == 0 and "imported 2 rows" in out
 
 
 def test_validate_finds_a_tampered_shard(capsys, store_dir, tmp_path):

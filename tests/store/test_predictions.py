@@ -192,3 +192,40 @@ def test_store_export_paired_cli(store_dir, capsys):
     assert main(["export", "--store", str(store_dir), "--table", "paired", "--target", "pawsx"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no run with predictions") and err.count("\n") == 1
+
+
+def test_predictions_travel_with_their_shards_through_push_and_pull(tmp_path, monkeypatch):
+    from store.remote import FolderRemote
+    from store.sync import pull, push, push_run
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    a, b, remote = tmp_path / "a", tmp_path / "b", tmp_path / "remote"
+    run, base = xnli_run("mnli"), xnli_run("none")
+    old = xnli_run("qqp")
+    with Store.open(a, read_only=False) as st:
+        st.write_run(*run[:2], predictions=run[2])
+        st.write_run(*base[:2], predictions=base[2])
+        st.write_run(*old[:2])  # no predictions: travels as before
+        preds.write_predictions(st.root, "orphan__xnli__s1__000000000000", preds.normalize(run[2]))  # never pushed
+    r = push(a, remote)
+    assert (r.new_runs, r.new_sources) == (3, 0)
+    on_remote = sorted(p for p in FolderRemote(remote).stat() if p.startswith("predictions/"))
+    assert on_remote == sorted(f"predictions/{x[0].run_id}.parquet" for x in (run, base))
+    p = pull(remote, b)
+    assert p.new_runs == 3
+    with Store.open(b) as st:
+        a_tests = analyse_pair(st, pair_for(st, run[0].run_id), n_boot=100).tests
+    with Store.open(a) as st:
+        assert analyse_pair(st, pair_for(st, run[0].run_id), n_boot=100).tests.equals(a_tests)
+    # push_run carries the run's predictions too
+    assert push_run(a, run[0].run_id, tmp_path / "remote2")
+    assert sorted(FolderRemote(tmp_path / "remote2").stat()) == [f"predictions/{run[0].run_id}.parquet",
+                                                                 f"runs/{run[0].run_id}.parquet"]
+    # a damaged predictions file never leaves the machine
+    path = preds.predictions_path(a, base[0].run_id)
+    table = pq.read_table(path)  # same footer (hash), other content
+    pq.write_table(table.set_column(table.schema.get_field_index("correct"), "correct",
+                                    pl.Series([True] * table.num_rows).to_arrow()), path)
+    with pytest.raises(StoreError, match="do not match their own content hash"):
+        push(a, tmp_path / "remote3")
+    assert not (tmp_path / "remote3" / "predictions").exists()
