@@ -318,12 +318,15 @@ def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
 
 
 def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
-    """Checks with their value as text (:func:`claim_value_text`), for display."""
+    """Checks with their value as text (:func:`claim_value_text`), and the other split's beside it."""
     if checks.is_empty():
         return checks.with_columns(pl.lit("").alias("value [95% interval]"))
-    text = [claim_value_text(r["value"], r["ci_low"], r["ci_high"], r["comparison"], r["complete"])
-            for r in checks.iter_rows(named=True)]
-    return checks.with_columns(pl.Series("value [95% interval]", text, dtype=pl.String))
+    rows = list(checks.iter_rows(named=True))
+    text = [claim_value_text(r["value"], r["ci_low"], r["ci_high"], r["comparison"], r["complete"]) for r in rows]
+    beside = [f"{b['split']}: {claim_value_text(b['value'], b['ci_low'], b['ci_high'], r['comparison'], True)}"
+              if (b := r.get("beside")) else "" for r in rows]
+    return checks.with_columns(pl.Series("value [95% interval]", text, dtype=pl.String),
+                               pl.Series("shown beside", beside, dtype=pl.String))
 
 
 def _finite(*xs) -> list[float]:

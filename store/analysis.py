@@ -175,6 +175,7 @@ def _seed_means(rows: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
     return rows.group_by([*_GROUP, *extra]).agg(
         pl.col("value").mean(),
         pl.col("seed").n_unique().cast(pl.Int64).alias("n_seeds"),
+        pl.col("seed").is_not_null().any().alias("seeded"),
         pl.col("value").std().alias("std"),
         pl.col("n_examples").max(),
     )
@@ -441,7 +442,7 @@ def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
     if f.benchmark != PUBLISHED_BENCHMARK:
         published = published.clear()
     published = published.select(
-        *keys, "value", "n_seeds", pl.lit(None, pl.UInt32).alias("n_languages"),
+        *keys, "value", "n_seeds", "seeded", pl.lit(None, pl.UInt32).alias("n_languages"),
         pl.lit(None, pl.UInt32).alias("n_expected"),
         pl.lit(f"as published ({BENCHMARKS[PUBLISHED_BENCHMARK]})").alias("aggregation"),
     )
@@ -454,10 +455,12 @@ def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
     name = BENCHMARKS[f.benchmark]
     macro = (
         per_lang.join(sets, on=["target", "language"], how="semi")
-        .group_by(keys).agg(pl.col("value").mean(), pl.col("n_seeds").min(), pl.len().cast(pl.UInt32).alias("n_languages"))
+        .group_by(keys).agg(pl.col("value").mean(), pl.col("n_seeds").min(), pl.col("seeded").any(),
+                            pl.len().cast(pl.UInt32).alias("n_languages"))
     )
     missing = per_lang.select(keys).unique().join(macro.select(keys), on=keys, how="anti", nulls_equal=True).with_columns(
-        pl.lit(None, pl.Float64).alias("value"), pl.lit(0, pl.UInt32).alias("n_seeds"), pl.lit(0, pl.UInt32).alias("n_languages"))
+        pl.lit(None, pl.Float64).alias("value"), pl.lit(0, pl.Int64).alias("n_seeds"), pl.lit(False).alias("seeded"),
+        pl.lit(0, pl.UInt32).alias("n_languages"))
     macro = (
         pl.concat([macro, missing.select(macro.columns)], how="vertical_relaxed")
         .join(expected, on="target", how="left")

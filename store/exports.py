@@ -101,6 +101,23 @@ def _notes(m: pl.DataFrame) -> tuple[str, ...]:
                                for r in rows.iter_rows(named=True)))
 
 
+def _with_seeds(wide: pl.DataFrame, m: pl.DataFrame, index: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Adds a ``seeds`` column after ``row`` (seeds of the row's configuration, "2" or "1-3" across
+    targets) when some rows come from seeded runs; published rows leave it empty."""
+    if "seeded" not in m.columns or not m["seeded"].any():
+        return wide, index
+    seeds = m.group_by(index).agg(
+        pl.col("n_seeds").filter(pl.col("seeded")).min().alias("_lo"), pl.col("n_seeds").filter(pl.col("seeded")).max().alias("_hi"))
+    seeds = seeds.with_columns(
+        pl.when(pl.col("_lo").is_null()).then(pl.lit(""))
+        .when(pl.col("_lo") == pl.col("_hi")).then(pl.col("_lo").cast(pl.String))
+        .otherwise(pl.format("{}-{}", "_lo", "_hi")).alias("seeds")
+    ).drop("_lo", "_hi")
+    new_index = [*index, "seeds"]
+    out = wide.join(seeds, on=index, how="left", nulls_equal=True).with_columns(pl.col("seeds").fill_null(""))
+    return out.select(*new_index, *[c for c in wide.columns if c not in index]), new_index
+
+
 def _caption(text: str, f: Filters) -> str:
     capped = "" if f.include_capped else "; capped (debug) runs left out"
     return f"{text} (benchmark: {BENCHMARKS[f.benchmark]}{capped})"
@@ -135,6 +152,7 @@ def matrix_table(store, f: Filters) -> Table:
     index = ["source", "model", "setting", "split", "row"]
     wide, cols = _wide(m, index), _column_order(m)
     wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
+    wide, index = _with_seeds(wide, m, index)
     return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height),
                  _caption("Mean score over each task's languages", f), notes=_notes(m))
 
@@ -161,8 +179,12 @@ def gains_table(store, f: Filters) -> Table:
     cols_keys = ["source", "model", "setting", "split", "target", "metric"]
     parts = []
     for kind, frame in (("0", baseline_rows), ("1", inter), ("2", deltas)):
-        parts.append(_wide(frame.select(*cols_keys, "row", "value"), index).with_columns(pl.lit(kind).alias("_kind")))
+        part = _wide(frame.select(*cols_keys, "row", "value"), index)
+        parts.append(_with_seeds(part, frame, index)[0].with_columns(pl.lit(kind).alias("_kind")))
     wide = pl.concat(parts, how="diagonal_relaxed")
+    if "seeds" in wide.columns:
+        wide = wide.with_columns(pl.col("seeds").fill_null(""))
+        index = [*index, "seeds"]
     cols = [c for c in _column_order(m) if c in wide.columns]
     wide = wide.sort(["source", "model", "setting", "split", "_kind", "row"]).select(*index, *cols, "_kind")
     score_rows = tuple(k != "2" for k in wide["_kind"])

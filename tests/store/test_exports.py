@@ -125,6 +125,7 @@ def test_two_configurations_of_a_pair_are_two_rows_and_capped_ones_are_left_out(
         rows = dict(zip(t.frame["row"], t.frame["PAWS-X acc"]))
         assert rows["Δ mnli [max_train_examples=(unset)] − none [max_train_examples=(unset)]"] == pytest.approx(2.0)
         assert rows["Δ mnli [max_train_examples=100] − none [max_train_examples=100]"] == pytest.approx(-30.0)
+        assert t.frame.height == 6 and set(t.frame["seeds"]) == {"2"}  # two rows each, n_seeds = 2 each
         paper = build_table(st, "gains", Filters(sources=("runner",), include_capped=False))
         assert paper.frame["row"].to_list() == ["none", "mnli", "Δ mnli − none"]
         assert "capped (debug) runs left out" in paper.caption
