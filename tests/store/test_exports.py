@@ -109,7 +109,7 @@ def test_a_missing_language_leaves_no_average_and_says_so(tmp_path):
         assert t.frame.select("row", "PAWS-X acc").rows() == [("none", 70 + 2 / 7), ("mnli", None)]
         assert t.notes == ("mnli on pawsx (runner, m): 6 of 7 XTREME languages: no average",)
         md = render(t, "markdown").decode()
-        assert "6 of 7 XTREME languages: no average" in md and "| mnli | – |" in md
+        assert "6 of 7 XTREME languages: no average" in md and "| mnli | 1 | – |" in md
         per_lang = build_table(st, "per-language", Filters(sources=("runner",)))
         assert per_lang.frame.filter(pl.col("row") == "mnli")["de"].to_list() == [74.0]  # rows still shown
 
