@@ -185,6 +185,7 @@ def _flat_ci(x, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
 def timed_reader(store):
     """A fresh uncached reader that adds up the time spent in its (outermost) methods."""
     from dashboard.data import Reader
+    from store.api import StoreReader
 
     class TimedReader(Reader):
         def __init__(self, st):
@@ -209,7 +210,7 @@ def timed_reader(store):
 
             return call
 
-    return TimedReader(store)
+    return TimedReader(StoreReader(store))
 
 
 class PandasBaseline:
@@ -234,7 +235,9 @@ class PandasBaseline:
         self.langs = store.query("SELECT language, name, family, genus, script, resource_class FROM languages")
         self.complexity = analysis.complexity_table(store, sel.model)
         self.store = store
-        self.f, self.sel, self.pair = sel.filters(options), sel, pair
+        from dashboard.data import filters
+
+        self.f, self.sel, self.pair = filters(sel, options), sel, pair
 
     # ------------------------------------------------------------------ the analysis, in pandas
     def _slice(self):
@@ -292,7 +295,7 @@ class PandasBaseline:
         g = self._gains()
         summary = pl.from_pandas(self._summarize(self._single(g), ("target_type", "intermediate")))
         corr = pl.from_pandas(self._correlation(g, "A"))
-        points = transforms.with_panel(transforms.complexity_points(summary, self.complexity, "A"), transforms.panel_titles(corr))
+        points = transforms.with_panel(transforms.complexity_points(summary, self.complexity, "A", self.a.AXES["A"]), transforms.panel_titles(corr))
         out = [charts.complexity_chart(points, transforms.AXIS_LABELS["A"]),
                charts.simple_complex_chart(pl.from_pandas(self._simple_vs_complex(g)))]
         return self._emit(out, charts_out)
@@ -447,8 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from dashboard.data import CachedReader, Reader
+    from dashboard.data import CachedReader, Reader, filters
     from dashboard.state import Selection, default_selection
+    from store.api import StoreReader
     from store.database import Store
 
     path = args.store or Path(tempfile.mkdtemp(prefix="xstilts-bench-")) / "store"
@@ -459,13 +463,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} before timing")
 
     store = Store.open(path, read_only=True)
-    reader = Reader(store)
+    reader = Reader(StoreReader(store))
     options = reader.options()
     sel: Selection = default_selection(options, str(path))
-    pair = tuple(reader.runs(sel.filters(options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
+    pair = tuple(reader.runs(filters(sel, options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
     assert len(pair) == 2 and n_rows >= TARGET_ROWS, "the synthetic runs are missing from the store"
     work = page_work(options, sel, pair)
-    cached = CachedReader(str(path), reader=Reader(store))  # st.cache_data in bare mode: the warm case
+    cached = CachedReader(str(path), reader=Reader(StoreReader(store)))  # st.cache_data in bare mode: the warm case
     t0 = time.perf_counter()
     baseline = PandasBaseline(store, options, sel, pair)
     load_ms = (time.perf_counter() - t0) * 1000

@@ -43,18 +43,14 @@ def streamlit_command(port: int, address: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Prepares the store, then becomes the Streamlit server (until interrupted)."""
     args = build_parser().parse_args(argv)
-    from store.database import Store
-    from store.errors import StoreError
-    from store.remote import is_remote_store
-    from store.sync import resolve_store
+    from dashboard import data  # the store only through the data module (and Streamlit only once asked)
 
     try:
-        path = resolve_store(args.store)  # a Hub store is pulled here, so a failure is one line now
-        Store.open(path, read_only=True, create=False).close()
-    except StoreError as e:
+        path = data.prepare_store(args.store)  # a Hub store is pulled here, so a failure is one line now
+    except data.StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    spec = args.store if is_remote_store(args.store) else str(path)
+    spec = args.store if data.is_remote_store(args.store) else str(path)
     env = dict(os.environ, XSTILTS_DASHBOARD_STORE=spec)
     root = str(APP.parent.parent)  # so `import dashboard` works without an install
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])

@@ -19,7 +19,6 @@ from dashboard.state import (
     BENCHMARK_CHOICES,
     BENCHMARK_LABELS,
     CAPPED_CHOICES,
-    DEMO_MARK,
     HEADLINE,
     SOURCE_CHOICES,
     SOURCE_LABELS,
@@ -120,10 +119,10 @@ def render(launch: str) -> Context | None:
         return None
     options = reader.options()
     if reader.has_demo():
-        st.error(f"**{DEMO_MARK}**: this store holds made-up numbers from `store demo` (source *demo*) that show "
+        st.error(f"**{data.DEMO_MARK}**: this store holds made-up numbers from `store demo` (source *demo*) that show "
                  "what each view does. Nothing here was measured; exports carry this mark.",
                  icon=":material/science:")
-        st.sidebar.error(DEMO_MARK)
+        st.sidebar.error(data.DEMO_MARK)
     default = _seed(options, path)
     sb = st.sidebar
     model = sb.selectbox("Model", options.models, key="model")

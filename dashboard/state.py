@@ -2,7 +2,8 @@
 
 Every value that arrives from the URL is checked against the options the store offers before
 it is used; values that do not fit are dropped with a one-line, display-safe message. Values
-reach SQL only as query parameters (through :class:`store.analysis.Filters`), never as text.
+reach SQL only as query parameters (through the store's ``Filters``, made from a selection by
+:func:`dashboard.data.filters`), never as text.
 
 Example:
     >>> opts = Options(models=("xlm-roberta-large",), metrics=("accuracy",), splits=("test",),
@@ -19,13 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from store.analysis import BENCHMARKS, DEFAULT_BENCHMARK, Filters
-from store.demo import DEMO_MARK, DEMO_SOURCE  # noqa: F401  (DEMO_MARK: shown by the sidebar)
-
 RUNNER_SOURCE = "runner"
-#: Sources of runs rather than published tables: the runner's own, and made-up ``store demo`` runs
-#: (which every page marks as demonstration data).
-RUN_SOURCES = (RUNNER_SOURCE, DEMO_SOURCE)
 #: Sidebar "source" choices: published sources only, this project's own runs only, or both.
 SOURCE_CHOICES = ("both", "published", "runner")
 SOURCE_LABELS = {"both": "both", "published": "published", "runner": "own runs"}
@@ -37,8 +32,9 @@ DEFAULT_SPLIT = "test"
 SIDEBAR_KEYS = ("store", "model", "source", "setting", "metric", "split", "benchmark", "capped", "types", "families",
                 "configs")
 MULTI_KEYS = ("types", "families", "configs")
-BENCHMARK_CHOICES = tuple(BENCHMARKS)
-BENCHMARK_LABELS = {k: v for k, v in BENCHMARKS.items()}
+#: Whose language sets task averages are over (the store's ``Filters.benchmark`` ids).
+BENCHMARK_CHOICES = ("xtreme", "xtreme-r")
+BENCHMARK_LABELS = {"xtreme": "XTREME", "xtreme-r": "XTREME-R"}
 #: Capped (debug) runs: shown as configurations of their own, or left out.
 CAPPED_CHOICES = ("shown", "left out")
 _MAX_SHOWN = 40
@@ -60,9 +56,8 @@ class Options:
     config_labels: tuple[str, ...] = ()
 
     def config_label(self, config_id: str) -> str:
-        """A configuration's label for the sidebar ('' when unknown)."""
-        labels = dict(zip(self.configs, self.config_labels))
-        return labels.get(config_id, config_id)
+        """A configuration's label for the sidebar (the id itself when unknown)."""
+        return dict(zip(self.configs, self.config_labels)).get(config_id, config_id)
 
 
 @dataclass(frozen=True)
@@ -91,41 +86,16 @@ class Selection:
     split: str = DEFAULT_SPLIT
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
-    benchmark: str = DEFAULT_BENCHMARK
-    capped: str = "shown"
+    benchmark: str = BENCHMARK_CHOICES[0]
+    capped: str = CAPPED_CHOICES[0]
     configs: tuple[str, ...] = ()
-
-    def filters(self, options: Options, **overrides: object) -> Filters:
-        """The :class:`store.analysis.Filters` of this selection (``overrides`` win)."""
-        if self.source == "published":
-            sources = options.published_sources or ("(none)",)
-        elif self.source == RUNNER_SOURCE:
-            sources = RUN_SOURCES
-        else:
-            sources = ()
-        headline = self.metric == HEADLINE
-        fields = {
-            "models": (self.model,),
-            "sources": sources,
-            "metrics": () if headline else (self.metric,),
-            "splits": (self.split,),
-            "settings": (self.setting,),
-            "target_types": self.target_types,
-            "families": self.families,
-            "headline_only": headline,
-            "benchmark": self.benchmark,
-            "include_capped": self.capped == "shown",
-            "configs": self.configs,
-        }
-        fields.update(overrides)
-        return Filters(**fields)
 
     def describe(self) -> str:
         """One line naming the slice, for captions."""
         parts = [self.model, SOURCE_LABELS.get(self.source, self.source), self.setting, self.split,
                  "headline metric" if self.metric == HEADLINE else self.metric,
-                 f"{BENCHMARKS.get(self.benchmark, self.benchmark)} languages"]
-        if self.capped != "shown":
+                 f"{BENCHMARK_LABELS.get(self.benchmark, self.benchmark)} languages"]
+        if self.capped != CAPPED_CHOICES[0]:
             parts.append("capped runs left out")
         if self.configs:
             parts.append(f"{len(self.configs)} configuration(s)")

@@ -1,7 +1,8 @@
 """Reshaping for display (pure polars: no Streamlit, no store I/O, no statistics).
 
-Every number shown comes from :mod:`store.analysis`; these functions only filter, join, rename,
-label and pivot its frames so that the charts and tables can draw them.
+Every number shown comes from the store's analysis (through :mod:`dashboard.data`); these functions
+only filter, join, rename, label and pivot its frames so that the charts and tables can draw them.
+They import nothing of the store: what they need of it arrives as arguments.
 
 Example:
     >>> import polars as pl
@@ -17,8 +18,6 @@ import math
 from collections.abc import Sequence
 
 import polars as pl
-
-from store.analysis import AXES, single_task
 
 #: Published sources that carry the X-STILTs leaderboard entry beside XLM-R.
 PUBLISHED_XSTILTS = ("rembert_t16", "rembert_t7", "mt5_readme")
@@ -39,21 +38,18 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 
 # ---------------------------------------------------------------------- Question page
-def single_task_gains(gains_df: pl.DataFrame) -> pl.DataFrame:
-    """Gain rows of one named intermediate task each (no baseline, mix, multitask or 'best')."""
-    if gains_df.is_empty():
-        return gains_df
-    keep = [i for i in gains_df["intermediate"].unique() if single_task(i)]
-    return gains_df.filter(pl.col("intermediate").is_in(keep))
-
-
-def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str) -> pl.DataFrame:
+def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str, col: str) -> pl.DataFrame:
     """Per (target type, intermediate task): mean gain and interval beside its complexity ``x``.
+
+    Args:
+        summary: mean gain per (target type, intermediate task).
+        complexity: the store's complexity table.
+        axis: the chosen axis (``A``, ``B`` or ``C``).
+        col: its column in ``complexity`` (the store's ``AXES[axis]``).
 
     ``x_plot`` is where the point is drawn: ``x`` itself, except on the ordinal axis A where tasks
     of one format level are spread a little around it (so they do not hide one another).
     """
-    col = AXES[axis]
     comp = complexity.select(pl.col("task").alias("intermediate"), pl.col(col).cast(pl.Float64).alias("x"),
                              "format_level", "reasoning_type")
     out = summary.join(comp, on="intermediate", how="left").drop_nulls("x").sort("target_type", "x", "intermediate")
@@ -339,13 +335,11 @@ def claim_points(result) -> pl.DataFrame:
     Each numeric check gives one row per item of its detail (intermediate task, target, published
     estimate, complexity group) with the value and interval :mod:`store.claim_checks` measured, and
     one row for the check's own measure carrying the claimed region (``band_lo``/``band_hi``,
-    :func:`store.claims.region`, open ends cut at the data's extent). Config checks have no numbers.
+    the check's ``claimed_region``, open ends cut at the data's extent). Config checks have no numbers.
 
     Args:
-        result: a :class:`store.claims.ClaimResult`.
+        result: a judged claim (the store's ``ClaimResult``).
     """
-    from store.claims import region
-
     rows: list[dict] = []
     numbered = [c for c in result.checks if c.check.comparison != "config"]
     for no, c in enumerate(numbered, 1):
@@ -372,10 +366,7 @@ def claim_points(result) -> pl.DataFrame:
                 check.comparison if check.comparison == "top_k" else check.quantity, "measured").format(variant=check.variant)
             out.append({"row": label, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "role": "measured",
                         "n": m.n, "measured": True})
-            try:
-                a, b, a_open, b_open = region(check.comparison, check.value, check.tolerance)
-            except (KeyError, TypeError):
-                a = b = None
+            a, b, a_open, b_open = check.claimed_region or (None, None, False, False)
             if a is not None:
                 seen = _finite(*(x for r in out for x in (r["value"], r["ci_low"], r["ci_high"])), a, b)
                 pad = max(0.5, 0.1 * (max(seen) - min(seen)))

@@ -344,3 +344,22 @@ def load_distances() -> Distances:
         values=values,
         uriel_codes=codes,
     )
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """The runs that answer the study's question: every intermediate task and the baseline, per seed."""
+
+    intermediates: tuple[str, ...]
+    seeds: tuple[int, ...]
+    baseline: str = BASELINE
+
+
+@functools.cache
+def study_design() -> StudyDesign:
+    """The study design of ``data/catalog/study.json`` (intermediate tasks from ``tasks.csv``)."""
+    raw = json.loads((CATALOG_DIR / "study.json").read_text())
+    seeds = tuple(raw["seeds"])
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise StoreError(f"study.json: seeds must be a non-empty list of integers, got {raw['seeds']!r}")
+    return StudyDesign(intermediates=tuple(load_catalog().intermediate_tasks()), seeds=seeds)

@@ -20,9 +20,7 @@ Quantities (``check.quantity``):
       enough evidence when the published rows do not cover every task the claim averages over.
     * ``config_model`` / ``config_phases`` / ``config_intermediates``: the runs' recorded setup.
 
-Example:
-    >>> runner_command("mnli", "xnli", 1, "xlm-roberta-large", "mlm")
-    'runner run --pair mnli:xnli --seed 1 --model xlm-roberta-large --variant mlm --mlm-corpus CORPUS'
+The commands come from :func:`store.commands.runner_command`, the store's one generator of them.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ import polars as pl
 
 from store.analysis import BENCHMARKS, Filters, GainRows, complexity_table, gain_rows, gains, summarize_gains
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK, load_catalog
+from store.commands import runner_command
 from store.intervals import LEVEL
 
 RUNNER_INTERVAL = "two-level bootstrap 95% (seeds; languages within each task)"
@@ -43,21 +42,6 @@ PUBLISHED_INTERVAL = "range of the published estimates, ± 0.1 for print roundin
 #: Two numbers printed to one decimal: their difference is known to +-0.1.
 PRINT_ROUNDING = 0.1
 UNDECIDED = "not enough evidence"
-
-
-#: The data flag each variant needs; the value is the user's to give (a Hub id or a local path).
-VARIANT_DATA = {"mlm": "--mlm-corpus CORPUS", "translated": "--translated-data TRANSLATED"}
-
-
-def runner_command(intermediate: str, target: str, seed: int, model: str, variant: str = "") -> str:
-    """The exact `runner run` command that produces one missing run.
-
-    A variant run also needs its data: the command names the flag with an upper-case
-    placeholder (``CORPUS``: a multilingual text corpus; ``TRANSLATED``: the machine-translated
-    intermediate data), which the runner refuses until it is replaced.
-    """
-    cmd = f"runner run --pair {intermediate}:{target} --seed {seed} --model {model}"
-    return f"{cmd} --variant {variant} {VARIANT_DATA[variant]}" if variant else cmd
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,14 @@ class Check:
         """What the check asserts, in words."""
         return claim_checks.describe(self)
 
+    @property
+    def claimed_region(self) -> tuple[float, float, bool, bool] | None:
+        """:func:`region` of this check; None where it asserts no numeric region (a config check)."""
+        try:
+            return region(self.comparison, self.value, self.tolerance)
+        except (KeyError, TypeError):
+            return None
+
 
 @dataclass(frozen=True)
 class Claim:

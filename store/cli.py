@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 from store.analysis import BENCHMARKS, DEFAULT_BENCHMARK, Filters
+from store.api import StoreReader
 from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
 from store.demo import DEFAULT_PATH as DEMO_DEFAULT
 from store.errors import StoreError
-from store.exports import FORMATS, TABLES, build_table, render
+from store.exports import FORMATS, TABLES, build_table, paper_defaults, render
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,18 +102,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         runs, rows = st.counts()
         print(f"{runs} runs, {rows} result rows\n")
         print("sources (every result row traces to one):")
-        src = st.query(
-            """
-            SELECT s.source, s.quality, count(r.value) AS rows, count(DISTINCT u.run_id) AS runs, s.citation, s.locator
-            FROM sources s LEFT JOIN runs u USING (source) LEFT JOIN results r USING (run_id)
-            GROUP BY ALL ORDER BY s.source
-            """
-        )
-        for row in src.iter_rows(named=True):
-            print(f"  {row['source']:<22} {row['rows']:>5} rows {row['runs']:>4} runs  [{row['quality']}]")
+        reader = StoreReader(st)
+        for row in reader.sources().sort("source").iter_rows(named=True):
+            print(f"  {row['source']:<22} {row['n_results']:>5} rows {row['n_runs']:>4} runs  [{row['quality']}]")
             print(f"      {row['citation']}")
             print(f"      {row['locator']}")
-        orphans = st.query("SELECT count(*) AS n FROM runs WHERE source NOT IN (SELECT source FROM sources)")["n"][0]
+        orphans = reader.orphan_runs()
         if orphans:
             print(f"  WARNING: {orphans} runs name no registered source (run `store validate`)")
         print("\nruns by source and model:")
@@ -168,12 +163,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise StoreError("Parquet is binary: give --output FILE.parquet")
     f = _filters(args)
     with Store.open(args.store, read_only=True, create=False) as st:
+        f, chosen = paper_defaults(st, f)
         table = build_table(st, args.table, f)
     if table.demo and not args.allow_demo:
         raise StoreError(
             "this table holds demonstration data (source 'demo', made-up numbers from `store demo`), not results; "
             "leave it out with --source, or pass --allow-demo to export it marked as such"
         )
+    if chosen:
+        print(f"note: one model and one split unless asked: {' '.join(chosen)} (give --model / --split to choose; "
+              "the caption says which)", file=sys.stderr)
     data = render(table, args.format)
     if args.format in ("csv", "parquet"):  # Markdown and LaTeX carry the caption and notes themselves
         for note in (table.caption, *table.notes):

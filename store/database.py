@@ -340,22 +340,7 @@ class Store:
         finally:
             cur.close()
 
-    def list_runs(self, source: str | None = None, model: str | None = None) -> pl.DataFrame:
-        """Runs with their result-row counts, newest first; optional filters by source and model."""
-        return self.query(
-            """
-            SELECT u.run_id, u.source, u.model, u.intermediate, u.target, u.variant, u.setting,
-                   u.seed, u.created_at, u.wall_time_s, u.gpu_hours, count(r.value) AS n_results
-            FROM runs u LEFT JOIN results r USING (run_id)
-            WHERE ($source IS NULL OR u.source = $source) AND ($model IS NULL OR u.model = $model)
-            GROUP BY ALL
-            ORDER BY u.created_at DESC NULLS LAST, u.run_id
-            """,
-            {"source": source, "model": model},
-        )
 
-
-# ---------------------------------------------------------------------- loading helpers
 def _unique_shards(paths, known: set[str]) -> list[tuple[Run, list[Result], str]]:
     """Reads shards, skipping run ids already indexed (a renamed copy is `store validate`'s to report)."""
     out = []

@@ -249,6 +249,29 @@ def distance_table(store, f: Filters) -> Table:
                  "Spearman's rho of URIEL+ distance to English against mean gain (points per language)", formats)
 
 
+#: The model a paper table shows when none is asked for (the study's model), if the store has it.
+DEFAULT_MODEL = "xlm-roberta-large"
+DEFAULT_SPLIT = "test"
+
+
+def paper_defaults(store, f: Filters) -> tuple[Filters, list[str]]:
+    """One model and one split when the filters leave them open, so that a table never mixes models
+    or splits (nor bolds one against another): the study's model if the store has it (else the one
+    with most rows), and the test split. Returns the filters and the flags that were chosen."""
+    chosen = []
+    if not f.models:
+        counts = store.query("SELECT model, count(*) AS n FROM results_wide WHERE setting = ANY($settings) "
+                             "GROUP BY model ORDER BY (model = $default) DESC, n DESC, model",
+                             {"settings": list(f.settings) or ["zero-shot"], "default": DEFAULT_MODEL})
+        if counts.height:
+            f = replace(f, models=(counts["model"][0],))
+            chosen.append(f"--model {counts['model'][0]}")
+    if not f.splits:
+        f = replace(f, splits=(DEFAULT_SPLIT,))
+        chosen.append(f"--split {DEFAULT_SPLIT}")
+    return f, chosen
+
+
 def build_table(store, name: str, f: Filters) -> Table:
     """One paper table; rows of demonstration data get :data:`store.demo.DEMO_MARK` in a first column."""
     builders = {"matrix": matrix_table, "per-language": per_language_table, "gains": gains_table, "paired": paired_table,
@@ -268,15 +291,55 @@ def mark_demo(table: Table) -> Table:
 
 
 # ---------------------------------------------------------------------- formatting
-def _best(table: Table) -> dict[str, float | None]:
-    best = {}
-    for col in table.values:
-        if col in table.formats:
-            best[col] = None
-            continue
-        vals = [v for v, score in zip(table.frame[col], table.score_rows) if score and v is not None]
-        best[col] = max(vals) if vals else None
-    return best
+#: Index columns that name a row rather than a group of comparable rows.
+_ROW_NAMES = ("row", "data")
+_FIXED_NAMES = {"split": "{} split", "setting": "{}", "model": "{}", "source": "source {}", "target": "{}",
+                "metric": "{}"}
+
+
+def _group(table: Table, row: dict) -> tuple:
+    """The comparable rows of ``row``: same values in every index column that is not a row name."""
+    return tuple(row[c] for c in table.index if c not in _ROW_NAMES)
+
+
+def _best(table: Table) -> dict[tuple, float | None]:
+    """Best value per (group of comparable rows, column), where at least two rows compete: bold
+    never compares two sources, models, splits or settings with one another, nor marks a lone value."""
+    seen: dict[tuple, list[float]] = {}
+    for row, score in zip(table.frame.iter_rows(named=True), table.score_rows):
+        g = _group(table, row)
+        for col in table.values:
+            v = row[col]
+            if col not in table.formats and score and v is not None and v == v:
+                seen.setdefault((g, col), []).append(v)
+    return {key: max(vals) for key, vals in seen.items() if len(vals) > 1}
+
+
+def _is_best(best: dict, table: Table, row: dict, col: str, is_score: bool) -> bool:
+    return is_score and row[col] is not None and row[col] == best.get((_group(table, row), col))
+
+
+def for_paper(table: Table) -> Table:
+    """The table as a paper shows it: index columns with one value for every row move into the
+    caption, value columns with no value at all go, and the caption says what bold compares."""
+    if table.frame.is_empty():
+        return table
+    fixed, index = [], []
+    for c in table.index:
+        values = table.frame[c].unique()
+        if c not in _ROW_NAMES and values.len() == 1 and values[0] not in (None, ""):
+            fixed.append(_FIXED_NAMES.get(c, c + " {}").format(values[0]))
+        else:
+            index.append(c)
+    values = [c for c in table.values if table.frame[c].null_count() < table.frame.height]
+    out = replace(table, frame=table.frame.select(*index, *values), index=tuple(index), values=tuple(values))
+    groups = [c for c in index if c not in _ROW_NAMES]
+    compares = f"bold: best per column among rows of the same {', '.join(groups)}" if groups else \
+        "bold: best per column"
+    if any(c not in out.formats for c in values) and any(out.score_rows):
+        fixed.append(compares)
+    caption = table.caption + (f" ({'; '.join(fixed)})" if fixed else "")
+    return replace(out, caption=caption)
 
 
 def _cell(v: float | None, signed: bool, fmt: str | None = None) -> str:
@@ -297,11 +360,14 @@ def latex_escape(text: str) -> str:
 
 
 def to_latex(table: Table) -> str:
-    """booktabs tabular: index columns left-aligned, values right-aligned, best per column bold."""
+    """A table float: booktabs tabular (index columns left-aligned, values right-aligned, the best of
+    comparable rows per column bold) and its caption."""
     best = _best(table)
     spec = "l" * len(table.index) + "r" * len(table.values)
     lines = [
         f"% {table.caption}",
+        r"\begin{table}[t]",
+        r"\centering",
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
         " & ".join(latex_escape(c) for c in (*table.index, *table.values)) + r" \\",
@@ -311,11 +377,11 @@ def to_latex(table: Table) -> str:
         cells = [latex_escape(row[c] if row[c] is not None else "") for c in table.index]
         for col in table.values:
             text = latex_escape(_cell(row[col], signed=not is_score, fmt=table.formats.get(col)))
-            if is_score and row[col] is not None and row[col] == best[col]:
+            if _is_best(best, table, row, col, is_score):
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(table.caption)}.}}", r"\end{table}"]
     lines += [f"% note: {n}" for n in table.notes]
     return "\n".join(lines) + "\n"
 
@@ -330,7 +396,7 @@ def to_markdown(table: Table) -> str:
         cells = [str(row[c] or "") for c in table.index]
         for col in table.values:
             text = _cell(row[col], signed=not is_score, fmt=table.formats.get(col))
-            if is_score and row[col] is not None and row[col] == best[col]:
+            if _is_best(best, table, row, col, is_score):
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
@@ -347,7 +413,7 @@ def render(table: Table, fmt: str) -> bytes:
         table.frame.write_parquet(buf)
         return buf.getvalue()
     if fmt == "markdown":
-        return to_markdown(table).encode()
+        return to_markdown(for_paper(table)).encode()
     if fmt == "latex":
-        return to_latex(table).encode()
+        return to_latex(for_paper(table)).encode()
     raise StoreError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -49,14 +49,21 @@ class Pair:
         return f"{self.intermediate}{variant}:{self.target} s{self.seed} vs none s{self.baseline_seed} [{self.model}]"
 
 
-def runs_with_predictions(store) -> pl.DataFrame:
-    """Indexed runs that have a predictions file (a folder listing; no predictions are read)."""
-    have = sorted(preds.available(store.root))
+def runs_with_predictions(store, run_ids=None, target: str | None = None) -> pl.DataFrame:
+    """Indexed runs that have a predictions file (a folder listing; no predictions are read).
+
+    Args:
+        store: an open store.
+        run_ids: only these runs (default all).
+        target: only runs of this target.
+    """
+    have = sorted(preds.available(store.root, run_ids))
     if not have:
         return pl.DataFrame(schema={c: (pl.Int64 if c == "seed" else pl.String) for c in _RUN_COLS})
     return store.query(
-        f"SELECT {', '.join(_RUN_COLS)} FROM runs WHERE list_contains(CAST($ids AS VARCHAR[]), run_id) ORDER BY run_id",
-        {"ids": have},
+        f"SELECT {', '.join(_RUN_COLS)} FROM runs WHERE list_contains(CAST($ids AS VARCHAR[]), run_id) "
+        "AND ($target IS NULL OR target = $target) ORDER BY run_id",
+        {"ids": have, "target": target},
     )
 
 
@@ -66,9 +73,12 @@ def _matches(f: Filters, row: dict) -> bool:
     return all(not getattr(f, name) or row[col] in getattr(f, name) for name, col in checks.items())
 
 
-def find_pairs(store, f: Filters | None = None) -> list[Pair]:
-    """Every run with predictions (matching ``f``) and a baseline with predictions to pair it with."""
-    runs = runs_with_predictions(store)
+def find_pairs(store, f: Filters | None = None, runs: pl.DataFrame | None = None) -> list[Pair]:
+    """Every run with predictions (matching ``f``) and a baseline with predictions to pair it with.
+
+    ``runs``: the candidate runs (default: :func:`runs_with_predictions` of the whole store).
+    """
+    runs = runs_with_predictions(store) if runs is None else runs
     if runs.is_empty():
         return []
     rows = runs.to_dicts()
@@ -96,7 +106,9 @@ def pair_for(store, run_id: str, baseline_id: str | None = None) -> Pair:
     Raises:
         StoreError: the run has no predictions, no matching baseline, or ``baseline_id`` is not one.
     """
-    pairs = [p for p in find_pairs(store) if p.run_id == run_id]
+    target = store.query("SELECT target FROM runs WHERE run_id = $id", {"id": run_id})["target"]
+    candidates = runs_with_predictions(store, target=target[0]) if len(target) else None
+    pairs = [p for p in find_pairs(store, runs=candidates) if p.run_id == run_id] if candidates is not None else []
     if not pairs:
         if run_id not in preds.available(store.root):
             raise StoreError(f"run {run_id} has no predictions in this store; rerun it without --no-predictions")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dashboard import charts, commands, data, sidebar, transforms
+from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
+from dashboard.data import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
+from dashboard.data import render_claims
 from dashboard.views import View, show
-from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
-from store.claims import render as render_claims
 
 SHOW = ("all", *VERDICTS)
 ICONS = {SUPPORTED: ":material/check_circle:", CONTRADICTED: ":material/cancel:", UNDECIDED: ":material/help:"}
@@ -49,7 +49,7 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
     view.frames["about"] = about.select("id", "text", "origin", "extracted_by", "confidence", "evidence", "notes", "verdict") \
         if not about.is_empty() else about
     home = data.default_store()  # the commands write where this page reads, as the Question page's do
-    view.text["missing"] = commands.with_store("\n".join(missing_commands(results)), sel.store, home)
+    view.text["missing"] = data.with_store("\n".join(missing_commands(results)), sel.store, home)
     if not shown:
         view.notes.append(f"No claim is {show_verdict} for {sel.model} on this store.")
     for r in shown:
@@ -62,7 +62,7 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
             view.frames[f"config:{cid}:{i}"] = detail
             view.text[f"config:{cid}:{i}"] = label
         view.frames[f"runs:{cid}"] = runs[cid]
-        view.text[f"missing:{cid}"] = commands.with_store("\n".join(r.missing), sel.store, home)
+        view.text[f"missing:{cid}"] = data.with_store("\n".join(r.missing), sel.store, home)
     return view
 
 

@@ -14,17 +14,17 @@ import json
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
+from dashboard.data import DISTANCE_KINDS
 from dashboard.views import View, show
-from store.catalog import DISTANCE_KINDS
 
 DEFAULT_KIND = "syntactic"
 
 
 def compute(reader, options: Options, sel: Selection, kind: str = DEFAULT_KIND) -> View:
     """The distance sections for one selection and distance kind."""
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     view = View()
     source = reader.distance_source()
     view.text["source"] = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, sidebar, transforms
+from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 
@@ -29,7 +29,7 @@ def compute(reader, options: Options, sel: Selection, run_id: str | None = None,
     ``analyse=False`` lists the pairs only.
     """
     view = View()
-    pairs = reader.example_pairs(sel.filters(options))
+    pairs = reader.example_pairs(data.filters(sel, options))
     view.text["pairs"] = transforms.pair_options(pairs)
     if not pairs:
         view.notes.append("No run in this selection has per-example predictions and a none baseline with predictions "
@@ -60,7 +60,7 @@ def _from_matrix(pairs: dict[str, str], reader, options, sel) -> None:
     if not cell:
         return
     row, target = cell
-    for p in reader.example_pairs(sel.filters(options)):
+    for p in reader.example_pairs(data.filters(sel, options)):
         variant = f"{p.intermediate} ({p.variant})" if p.variant else p.intermediate
         if p.target == target and variant == row:
             st.session_state["ex_run"] = p.run_id

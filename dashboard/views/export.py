@@ -12,14 +12,14 @@ import functools
 
 import streamlit as st
 
-from dashboard import export, sidebar
-from dashboard.state import DEMO_MARK, Options, Selection
+from dashboard import data, export, sidebar
+from dashboard.state import Options, Selection
 from dashboard.views import View, distance, languages, matrix, question
-from store.errors import StoreError
 
 NONE = "none"
 TABLE_TITLES = {"matrix": "Intermediate task x target (mean score)", "per-language": "Score per language",
                 "gains": "Gain over the none baseline per target",
+                "paired": "Paired tests against the none baseline (per-example predictions)",
                 "distance": "Gain against URIEL+ distance to English (Spearman's rho per target type and kind)"}
 #: Pages whose charts can be exported: name -> (title, how to build that page's view).
 CHART_SOURCES = {
@@ -35,9 +35,7 @@ CHART_SOURCES = {
 
 def table_names() -> tuple[str, ...]:
     """The paper tables on offer (``store export --table``)."""
-    from store.exports import TABLES
-
-    return tuple(TABLES)
+    return tuple(data.TABLES)
 
 
 def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_of: str = NONE,
@@ -57,9 +55,9 @@ def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_
     tables: dict[str, object] = {}
     if table != NONE:
         try:
-            f = sel.filters(options, include_capped=include_capped and sel.capped == "shown")
+            f = data.filters(sel, options, include_capped=include_capped and sel.capped == "shown")
             tables[table] = reader.paper_table(table, f)
-        except StoreError as e:
+        except data.StoreError as e:
             tables[table] = str(e)
     view = View()
     if charts_of != NONE:
@@ -70,17 +68,13 @@ def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_
 
 
 def _table_bytes(table, fmt: str) -> bytes:
-    from store.exports import render
-
-    return render(table, fmt)
+    return data.render_table(table, fmt)
 
 
 def _render_table(name: str, table) -> None:
-    from store.exports import FORMATS
-
     with_demo = False
     if getattr(table, "demo", False):
-        st.warning(f"**{DEMO_MARK}**: this table holds made-up `store demo` rows. Pick *Source: published* in "
+        st.warning(f"**{data.DEMO_MARK}**: this table holds made-up `store demo` rows. Pick *Source: published* in "
                    "the sidebar to leave them out, or tick the box to download it anyway, marked as such "
                    "(`store export --allow-demo`).")
         with_demo = st.checkbox("Export demonstration data (marked)", key="export_demo")
@@ -91,8 +85,8 @@ def _render_table(name: str, table) -> None:
     if table.demo and not with_demo:
         st.caption("Demonstration data: not offered for download unless the box above is ticked.")
         return
-    cols = st.columns(len(FORMATS))
-    for col, fmt in zip(cols, FORMATS):
+    cols = st.columns(len(data.TABLE_FORMATS))
+    for col, fmt in zip(cols, data.TABLE_FORMATS):
         col.download_button(fmt, functools.partial(_table_bytes, table, fmt), file_name=export.file_name(f"xstilts-{name}", fmt),
                             mime=export.MIME[fmt], key=f"dl-{name}-{fmt}", on_click="ignore", icon=":material/download:")
     st.caption(table.caption)  # names the benchmark whose languages the averages are over
@@ -124,7 +118,7 @@ def render() -> None:
     if charts_of == NONE:
         return
     _, view = compute(ctx.reader, ctx.options, ctx.selection, charts_of=charts_of)
-    mark = DEMO_MARK if ctx.reader.has_demo() else ""
+    mark = data.DEMO_MARK if ctx.reader.has_demo() else ""
     for note in view.notes:
         st.info(note)
     if not view.charts:

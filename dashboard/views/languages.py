@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, heatmaps, sidebar, transforms
+from dashboard import charts, data, heatmaps, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from dashboard.views import distance as distance_sections
@@ -49,7 +49,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
         group: family, genus, script or resource class.
         low_only: keep low-resource languages only.
     """
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     view = View()
     langs = reader.languages()
     if value == "gain":
@@ -94,7 +94,7 @@ def render() -> None:
     c1, c2, c3 = st.columns([2, 3, 2])
     # Opens on gains when the slice has per-language gains; otherwise on the scores it does have
     # (the bundled store's published sources print averages only), rather than on an empty page.
-    has_gains = not ctx.reader.gain_summary(ctx.selection.filters(ctx.options), ("language",)).filter(
+    has_gains = not ctx.reader.gain_summary(data.filters(ctx.selection, ctx.options), ("language",)).filter(
         pl.col("language") != "avg").is_empty()
     with c1:
         value = sidebar.page_choice(st.radio, "Value", "lvalue", VALUES, "gain" if has_gains else "score",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, heatmaps, sidebar, transforms
+from dashboard import charts, data, heatmaps, sidebar, transforms
 from dashboard.state import Options, Selection
 from dashboard.views import View, show
 from dashboard.views.examples import FROM_MATRIX
@@ -19,7 +19,7 @@ VALUE_TITLES = {"gain": "gain over none (points)", "score": "score (points)"}
 
 def compute(reader, options: Options, sel: Selection, value: str = "gain", cell: tuple[str, str] | None = None) -> View:
     """The matrix for one selection; ``cell`` = (row, target) adds its per-language breakdown."""
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     view = View()
     if value == "gain":
         frame = transforms.row_label(reader.gain_summary(f, ("source", "intermediate", "variant", "target")))

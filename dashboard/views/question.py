@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, commands, data, sidebar, transforms
+from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
+from dashboard.data import Filters
 from dashboard.views import View, show
-from store.analysis import Filters
 
 AXES = ("A", "B", "C", "D")
 
@@ -31,14 +31,14 @@ def compute_published(reader, sel: Selection) -> View:
     view.frames["published"] = pub
     if not pub.is_empty():
         view.charts["published"] = charts.published_chart(pub)
-    view.text["command"] = commands.runner_commands(sel.model, reader.targets_of_types(sel.target_types), sel.store,
-                                                      default_store=data.default_store())
+    view.text["command"] = data.fill_script(sel.model, reader.targets_of_types(sel.target_types), sel.store,
+                                           reader.study_design(), default_store=data.default_store())
     return view
 
 
 def compute(reader, options: Options, sel: Selection, axis: str = "A") -> View:
     """The Question page for one selection and complexity axis."""
-    f = sel.filters(options)
+    f = data.filters(sel, options)
     summary = reader.gain_summary(f, ("target_type", "intermediate"), True)
     if summary.is_empty():
         view = compute_published(reader, sel)
@@ -47,7 +47,7 @@ def compute(reader, options: Options, sel: Selection, axis: str = "A") -> View:
     view = View()
     complexity = reader.complexity(sel.model)
     corr = reader.correlation(f, axis)
-    points = transforms.complexity_points(summary, complexity, axis)
+    points = transforms.complexity_points(summary, complexity, axis, data.AXES[axis])
     points = transforms.with_panel(points, transforms.panel_titles(corr))
     view.frames.update(summary=summary, correlation=corr, points=points, complexity=complexity)
     if points.is_empty():

@@ -20,7 +20,7 @@ def compute(reader, options: Options, sel: Selection, targets: tuple[str, ...] =
     """Sources, the runs of the selection (plus page filters), and optionally two runs compared."""
     view = View()
     view.frames["sources"] = reader.sources()
-    f = sel.filters(options, targets=targets, intermediates=intermediates)
+    f = data.filters(sel, options, targets=targets, intermediates=intermediates)
     view.frames["runs"] = reader.runs(f)
     if pair is not None:
         a, b = (reader.run_record(r) for r in pair)
@@ -47,7 +47,7 @@ def render() -> None:
         st.text(notes[0] if notes and notes[0] else "(no notes)")
 
     st.subheader("Runs")
-    every = ctx.reader.runs(ctx.selection.filters(ctx.options))
+    every = ctx.reader.runs(data.filters(ctx.selection, ctx.options))
     c1, c2 = st.columns(2)
     targets = c1.multiselect("Targets", sorted(every["target"].unique()), key="run_targets", placeholder="all")
     inters = c2.multiselect("Intermediate tasks", sorted(every["intermediate"].unique()), key="run_inters",

@@ -90,7 +90,8 @@ def no_exception(at: AppTest) -> None:
 
 
 def store_fingerprint(path: str) -> dict[str, str]:
-    """sha256 of every file under a store folder (to prove the app wrote nothing)."""
+    """sha256 of every file under a store folder (to prove the app wrote nothing), except the derived
+    results cache (``cache/``, :mod:`store.derived`: kept beside the index, never the only copy)."""
     root = Path(path)
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != "cache"}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.data import Reader
+from dashboard.data import Reader, filters
 from dashboard.state import default_selection
+from store.api import StoreReader
 from store.database import Store
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "dashboard_latency.py"
@@ -23,10 +24,10 @@ def test_bench_builds_its_store_and_times_every_page(tmp_path):
     assert built and runs > 1440 and rows > 100_000
     assert bench.build_store(tmp_path / "store", seeds=1)[2] is False  # reused, not inserted twice
     with Store.open(tmp_path / "store", read_only=True) as store:
-        reader = Reader(store)
+        reader = Reader(StoreReader(store))
         options = reader.options()
         sel = default_selection(options, str(tmp_path / "store"))
-        pair = tuple(reader.runs(sel.filters(options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
+        pair = tuple(reader.runs(filters(sel, options, targets=("xnli",), intermediates=("mnli",)))["run_id"][:2])
         work = bench.page_work(options, sel, pair)
         baseline = bench.PandasBaseline(store, options, sel, pair)
         for page in (*bench.PAGES, *bench.ON_REQUEST):

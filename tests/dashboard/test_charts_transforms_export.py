@@ -7,17 +7,17 @@ import json
 import polars as pl
 import pytest
 
-from dashboard import charts, commands, compare, export, heatmaps, transforms
+from dashboard import charts, compare, export, heatmaps, transforms
 from dashboard.data import Reader
 from dashboard.state import Selection
 from dashboard.views import languages, matrix, question, runs
 from dashboard.views import export as export_view
-from store.database import Store
+from store.api import TABLES, StoreReader, render_table
 
 
 @pytest.fixture(scope="module")
 def reader(generated_store):
-    r = Reader(Store.open(generated_store, read_only=True))
+    r = Reader(StoreReader.open(generated_store))
     yield r
     r.store.close()
 
@@ -62,12 +62,9 @@ def test_published_comparison_and_runner_commands(reader, bundled_store):
     assert set(t7["level"]) == {"per category"} and (t7["target_type"] == "aggregate").all()
     assert "for target in xnli pawsx xcopa; do" in view.text["command"]
     assert "runner run --pair" in view.text["command"]
-    assert commands.runner_commands("m", ("xnli",), "/a b").endswith("--store '/a b'\n    done\n  done\ndone")
-    # no --store when the runs go to the default store anyway (where the Claims page's commands write too)
-    assert "--store" not in commands.runner_commands("m", ("xnli",), "/home/u/s", default_store="/home/u/s")
-    assert commands.with_store("runner run --pair none:xnli\nx", "/s", "/d") == "runner run --pair none:xnli --store /s\nx"
-    hub = commands.runner_commands("m", ("xnli",), "hf://datasets/org/name")
-    assert "--store PATH/TO/LOCAL/STORE" in hub and hub.endswith("store push --store PATH/TO/LOCAL/STORE --repo org/name")
+    assert f"--store {bundled_store}" in view.text["command"]  # the store the page shows, the catalog's design:
+    assert "for inter in none anli ccg commonsenseqa cosmosqa hellaswag mnli qqp squad sst2; do" in view.text["command"]
+    assert "for seed in 1 2 3; do" in view.text["command"]
 
 
 def test_run_comparison_aligns_languages():
@@ -147,12 +144,10 @@ def test_charts_export_as_images(reader, generated_store, fmt, magic):
 
 def test_paper_tables_come_from_the_store(reader, bundled_store):
     assert export_view.compute(reader, reader.options(), _sel(bundled_store)) == ({}, export_view.View())  # nothing picked
-    assert set(export_view.table_names()) >= {"matrix", "per-language", "gains"}
+    assert export_view.table_names() == TABLES and {"matrix", "per-language", "gains", "paired"} <= set(TABLES)
     tables, view = export_view.compute(reader, reader.options(), _sel(bundled_store), table="gains")
     assert list(tables) == ["gains"] and not view.charts
-    from store.exports import render
-
-    latex = render(tables["gains"], "latex").decode()
+    latex = render_table(tables["gains"], "latex").decode()
     assert r"\toprule" in latex and "80.0" in latex  # X-STILTs XNLI as printed in RemBERT Table 16
 
 
@@ -166,7 +161,7 @@ def test_file_names_and_mime():
 @pytest.mark.parametrize("model,setting", [("xlm-roberta-large", "zero-shot"), ("xlm-roberta-large", "translate-train-all"),
                                            ("roberta-large-mnli", "translate-test")])
 def test_settings_never_meet_in_one_chart(bundled_store, model, setting):
-    with Store.open(bundled_store, read_only=True) as st:
+    with StoreReader.open(bundled_store) as st:
         reader = Reader(st)
         opts = reader.options()
         sel = _sel(bundled_store, model=model, setting=setting)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate
+from store.api import StoreReader
 from store.database import Store
 from tests.dashboard.conftest import make_app, no_exception
 
@@ -172,7 +173,7 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
 
     def page():
         with Store.open(path, read_only=True) as st:
-            reader = Reader(st)
+            reader = Reader(StoreReader(st))
             options = reader.options()
             view = claims_view.compute(reader, options, default_selection(options, str(path)))
             return view.frames["claims"], {k: v.height for k, v in view.frames.items() if k.startswith("runs:")}

@@ -47,9 +47,9 @@ def test_export_page_offers_demo_tables_only_when_asked_and_marks_charts(monkeyp
 def test_exported_charts_carry_the_mark(demo_store):
     from dashboard.data import Reader
     from dashboard.state import default_selection
-    from store.database import Store
+    from store.api import StoreReader
 
-    with Store.open(demo_store, create=False) as st:
+    with StoreReader.open(demo_store) as st:
         reader = Reader(st)
         options = reader.options()
         tables, view = export_view.compute(reader, options, default_selection(options, demo_store), table="gains",

@@ -6,11 +6,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dashboard.data import Reader
+from dashboard.data import Reader, filters
 from dashboard.state import default_selection
 from store import distance
 from store.analysis import gains
 from store.catalog import DISTANCE_KINDS
+from store.api import StoreReader
 from store.database import Store
 from tests.dashboard.conftest import make_app, no_exception, snapshot
 
@@ -27,8 +28,8 @@ def _frame(at, *columns: str):
 
 def _expected_correlation(path: str, kind: str) -> pl.DataFrame:
     with Store.open(path) as st:
-        options = Reader(st).options()
-        f = default_selection(options, path).filters(options)
+        options = Reader(StoreReader(st)).options()
+        f = filters(default_selection(options, path), options)
         return distance.distance_correlation(gains(st, f), distance.distances(st, kind), kind).sort("target_type")
 
 
@@ -69,8 +70,8 @@ def test_bundled_store_shows_published_gaps_labelled_by_source(monkeypatch, bund
     specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
     assert "English score" in specs
     with Store.open(bundled_store) as st:
-        options = Reader(st).options()
-        f = default_selection(options, bundled_store).filters(options)
+        options = Reader(StoreReader(st)).options()
+        f = filters(default_selection(options, bundled_store), options)
         g = distance.gaps(st, f)
     assert "fairseq_xlmr_readme" in set(g["source"])  # MLQA per language, XLM-R: a published baseline gap
     mlqa_de = g.filter((pl.col("source") == "fairseq_xlmr_readme") & (pl.col("language") == "de")).row(0, named=True)

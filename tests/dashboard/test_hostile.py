@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from dashboard.data import Reader
-from store.analysis import Filters
+from store.api import Filters, StoreReader
 from store.database import Store
 from tests.dashboard.conftest import PAGES, make_app, no_exception, store_fingerprint
 
@@ -68,7 +68,7 @@ def test_a_store_path_that_is_not_a_store_is_refused_and_not_created(monkeypatch
 
 def test_hostile_values_reach_sql_only_as_parameters(generated_store):
     before = store_fingerprint(generated_store)
-    reader = Reader(Store.open(generated_store, read_only=True))
+    reader = Reader(StoreReader.open(generated_store))
     assert reader.run_results(DROP).is_empty()
     assert reader.run_record(DROP) == {}
     assert reader.runs(Filters(targets=(DROP,), intermediates=(DROP,))).is_empty()

@@ -54,7 +54,7 @@ def test_question_without_runs_says_so_and_prints_the_command(monkeypatch, bundl
     no_exception(at)
     assert any("no intermediate-task runs" in i.value for i in at.info)
     code = at.code[0].value
-    assert f'runner run --pair "$inter:$target" --model xlm-roberta-large --seed "$seed" --store {bundled_store}' in code
+    assert f'runner run --pair "$inter:$target" --seed "$seed" --model xlm-roberta-large --store {bundled_store}' in code
     table = at.dataframe[0].value
     assert set(table["source"]) == {"rembert_t16", "rembert_t7", "mt5_readme"}
     assert {"per target", "per category"} == set(table["level"])

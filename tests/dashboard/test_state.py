@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboard.data import filters
 from dashboard.state import Options, Selection, default_selection, parse_choice, parse_url, safe_text, to_url
 
 OPTS = Options(models=("mbert", "xlm-roberta-large"), metrics=("accuracy", "f1"), splits=("test", "validation"),
@@ -36,13 +37,13 @@ def test_url_round_trip_writes_only_non_defaults():
 
 
 def test_filters_map_source_metric_and_lists():
-    f = Selection(store="/s", source="published", metric="f1", target_types=("retrieval",)).filters(OPTS)
+    f = filters(Selection(store="/s", source="published", metric="f1", target_types=("retrieval",)), OPTS)
     assert f.sources == ("rembert_t16", "mt5_readme") and f.metrics == ("f1",) and not f.headline_only
     assert f.models == ("xlm-roberta-large",) and f.settings == ("zero-shot",) and f.target_types == ("retrieval",)
-    f = Selection(store="/s", source="runner").filters(OPTS, targets=("xnli",))
+    f = filters(Selection(store="/s", source="runner"), OPTS, targets=("xnli",))
     assert f.sources == ("runner", "demo") and f.headline_only and f.targets == ("xnli",)  # own runs: runner and demo
-    assert Selection(store="/s").filters(OPTS).sources == ()
-    assert hash(f) == hash(Selection(store="/s", source="runner").filters(OPTS, targets=("xnli",)))
+    assert filters(Selection(store="/s"), OPTS).sources == ()
+    assert hash(f) == hash(filters(Selection(store="/s", source="runner"), OPTS, targets=("xnli",)))
 
 
 def test_parse_choice():

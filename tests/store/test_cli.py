@@ -179,3 +179,23 @@ def test_help_everywhere(capsys, sub):
     with pytest.raises(SystemExit) as e:
         main([sub, "--help"])
     assert e.value.code == 0 and "--store" in capsys.readouterr().out
+
+
+def test_default_latex_export_is_one_model_split_and_setting_and_bolds_only_comparable_rows(capsys, store_dir):
+    rc, out, err = run(capsys, "export", "--store", str(store_dir), "--format", "latex")
+    assert rc == 0 and "--model xlm-roberta-large --split test" in err
+    caption = out.splitlines()[0]
+    assert "xlm-roberta-large" in caption and "test split" in caption and "zero-shot" in caption
+    assert r"\caption{" in out
+    header = out.split(r"\toprule")[1].split(r"\midrule")[0].strip().rstrip(" \\").split(" & ")
+    assert header[:2] == ["source", "row"]  # model, setting and split are constant: in the caption
+    body = out.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines()
+    rows = [[c.strip() for c in line.rstrip(" \\").split(" & ")] for line in body]
+    assert "bert-large" not in out  # the English-only MLQA 80.2 of another model is not in it
+    for col in range(2, len(header)):
+        assert any(r[col] != "–" for r in rows), header[col]  # no empty column
+        for source in {r[0] for r in rows}:  # bold only among rows of one source, and only where two compete
+            cells = [r[col] for r in rows if r[0] == source and r[col] != "–"]
+            bold = [c for c in cells if c.startswith(r"\textbf")]
+            assert len(bold) <= 1 and (not bold or len(cells) > 1), (source, header[col], cells)
+    assert r"\textbf{76.0}" in out  # TyDiQA-GoldP: X-STILTs against XLM-R within RemBERT Table 16
