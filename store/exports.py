@@ -120,7 +120,7 @@ def _with_seeds(wide: pl.DataFrame, m: pl.DataFrame, index: list[str]) -> tuple[
 
 def _caption(text: str, f: Filters) -> str:
     capped = "" if f.include_capped else "; capped (debug) runs left out"
-    return f"{text} (benchmark: {BENCHMARKS[f.benchmark]}{capped})"
+    return f"{text}; benchmark {BENCHMARKS[f.benchmark]}{capped}"
 
 
 def _column_order(frame: pl.DataFrame) -> list[str]:
@@ -292,7 +292,7 @@ def mark_demo(table: Table) -> Table:
 
 # ---------------------------------------------------------------------- formatting
 #: Index columns that name a row rather than a group of comparable rows.
-_ROW_NAMES = ("row", "data")
+_ROW_NAMES = ("row", "data", "seeds")
 _FIXED_NAMES = {"split": "{} split", "setting": "{}", "model": "{}", "source": "source {}", "target": "{}",
                 "metric": "{}"}
 

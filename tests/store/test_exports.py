@@ -97,7 +97,7 @@ def test_matrix_with_runs_averages_over_the_benchmark_languages(tmp_path):
             _pawsx(st, inter, v)  # 7 XTREME languages, fr 2 points above the other six
         t = build_table(st, "matrix", Filters(sources=("runner",)))
         assert t.frame.select("row", "PAWS-X acc").rows() == [("none", 70 + 2 / 7), ("mnli", 74 + 2 / 7)]
-        assert "benchmark: XTREME" in t.caption and not t.notes
+        assert "benchmark XTREME" in t.caption and not t.notes
         g = build_table(st, "gains", Filters(sources=("runner",)))
         assert g.frame["PAWS-X acc"].to_list() == pytest.approx([70 + 2 / 7, 74 + 2 / 7, 4.0])
 
