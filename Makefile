@@ -53,6 +53,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/runner_throughput.py
 	$(VENV)/bin/python bench/dashboard_latency.py
 	$(VENV)/bin/python bench/store_readers.py
+	$(VENV)/bin/python bench/examples_latency.py --store var/bench-examples
 
 clean:
 	rm -rf $(VENV) $(APP) var test-output

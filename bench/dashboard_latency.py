@@ -18,7 +18,7 @@ functions, the same charts) and the ratio baseline / dashboard is printed (>1: t
 faster). Target: p95 <= 100 ms per page.
 
 Cold means no Streamlit cache and a fresh reader; what depends only on the store's content (the
-judged claims) is computed once per store state and kept in ``STORE/cache/`` (:mod:`store.derived`),
+judged claims) is computed once per store state and kept in a cache outside the store (:mod:`store.derived`),
 so a cold Claims render reads it; the render that computes it (after a new run) is timed apart.
 The Export page builds nothing until the user picks a table or a page's charts; what one pick
 builds is timed apart too.
@@ -64,9 +64,9 @@ BASELINE_OF = {"question": "question", "matrix": "matrix", "languages": "languag
 
 def clear_derived(path: Path) -> None:
     """Deletes the store's derived cache (the judged claims): the next render computes them again."""
-    from store.derived import CACHE_DIR
+    from store.derived import cache_dir
 
-    for f in (path / CACHE_DIR).glob("*.json"):
+    for f in cache_dir(path).glob("*.json"):
         f.unlink()
 
 _RUNS_SQL = """

@@ -80,9 +80,16 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="1", help="seeds separated by commas, or a range: 1,2,3 or 1-3 (default 1)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (plus the hint to --help), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="runner", description="Fine-tune and evaluate INTERMEDIATE:TARGET pairs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("tasks", help="list tasks with their types and languages")
     t.add_argument("--sources", action="store_true", help="also list every Hub file pattern and revision")
     r = sub.add_parser("run", help="run one pair: intermediate fine-tune, target fine-tune, zero-shot evaluation")
@@ -181,11 +188,16 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"run {lay.pair.intermediate}:{lay.pair.target}  model={run.model}  seed={run.seed}  run_id={run.run_id}")
     for phase, what, state, folder in phase_status(lay):
         print(f"  phase {phase:<15} {what:<32} {state:<18} {folder or ''}")
+    missing = None
     try:
         check_inputs(lay)
-        where = f"local copy in {lay.loc.data_dir}" if lay.loc.data_dir else "the Hub (checked when loaded)"
-        print(f"  data    ok: {where}")
+        if lay.loc.data_dir:
+            print(f"  data    ok: every split found in the local copy in {lay.loc.data_dir}")
+        else:
+            print("  data    not checked: each split is fetched from the Hub when its phase loads it "
+                  "(--data-dir DIR checks a local copy now)")
     except RunnerError as e:
+        missing = e
         print(f"  data    MISSING: {e}")
     metrics = lay.target.metrics
     n_dev = len(lay.pair.tasks) + (1 if lay.stage_dirs else 0)
@@ -193,6 +205,9 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
           f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
+    if missing is not None:
+        print(f"error: the run cannot start: {missing}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -208,6 +223,16 @@ def _setup_logging(run_dir: Path) -> None:
     log.addHandler(fh)
     log.addHandler(sh)
     log.propagate = False
+
+
+def _check_store_path(path: Path) -> None:
+    """A store path must be a store folder, or nothing yet: never a file nor some other folder."""
+    from store.database import is_store_folder
+
+    if path.exists() and not path.is_dir():
+        raise RunnerError(f"store path {path} is a file; give a store folder (`store build --store DIR` makes one)")
+    if path.is_dir() and any(path.iterdir()) and not is_store_folder(path):
+        raise RunnerError(f"{path} is a folder but not a store (no index.duckdb, no runs/); check --store")
 
 
 def _local_store(spec: str | None, command: str) -> None:
@@ -240,11 +265,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = build_config(_settings(args))
     lay = layout(cfg)
     if args.dry_run:
-        return _dry_run(lay, resolve_store(cfg.store))  # an hf:// store is pulled into a read-only cache
+        path = resolve_store(cfg.store)  # an hf:// store is pulled into a read-only cache
+        _check_store_path(path)
+        return _dry_run(lay, path)
     _local_store(cfg.store, "run")
     store_path = resolve_store(cfg.store)
-    if store_path.exists() and not store_path.is_dir():
-        raise RunnerError(f"store path {store_path} is a file; give a folder")
+    _check_store_path(store_path)
     check_inputs(lay)
     from runner.models import check_model
 
@@ -368,6 +394,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     values = _settings(args)
     store = resolve_store(values.get("store"))
+    _check_store_path(store)
     grid, selection = _grid(args, values, store)
     cfg = build_config(values)
     if args.measure_throughput:
@@ -385,14 +412,53 @@ def cmd_plan(args: argparse.Namespace) -> int:
 COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan}
 
 
+#: The runner extra's modules (pyproject.toml), which the app environment of `make run` lacks.
+RUNNER_MODULES = ("torch", "transformers", "tokenizers", "datasets", "seqeval", "yaml", "submitit")
+_INSTALL = ("install them with `pip install torch==2.13.0` (or your CUDA build) first, then `pip install -e '.[runner]'`; "
+            "or use `.venv/bin/runner` (`make test` sets it up)")
+
+
+def missing_modules(names: tuple[str, ...] = RUNNER_MODULES) -> list[str]:
+    """The modules of ``names`` that cannot be imported here (checked without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in names:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as in a test of the app environment
+                missing.append(name)
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def _needs_runner_extra(command: str) -> None:
+    """`runner run` and `runner grid` (dry runs too) train models: refuse at once where they cannot."""
+    missing = missing_modules()
+    if missing:
+        raise RunnerError(f"`runner {command}` needs the runner's dependencies, missing in this environment "
+                          f"({sys.prefix}): {', '.join(missing)}; {_INSTALL}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``runner`` console script."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
+        if args.command in ("run", "grid"):
+            _needs_runner_extra(args.command)
         return COMMANDS[args.command](args)
     except (RunnerError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:  # a runner dependency needed further in (e.g. a tokenizer for `runner plan`)
+        if (e.name or "").split(".")[0] not in RUNNER_MODULES:
+            raise
+        print(f"error: `runner {args.command}` needs {e.name}, missing in this environment; {_INSTALL}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)

@@ -25,7 +25,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,7 @@ from runner.errors import RunnerError
 from runner.mixing import MixConfig
 from runner.variants import MlmConfig, TranslatedConfig, check_variant
 from store.catalog import suggest
+from store.records import SEED_MAX
 
 
 @dataclass
@@ -59,6 +62,10 @@ class TrainConfig:
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
+        floats = ("learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm", "dropout")
+        for name in floats:
+            if not math.isfinite(getattr(self, name)):
+                raise RunnerError(f"train config: {name} {getattr(self, name)!r} is not a finite number")
         checks = [
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
@@ -151,14 +158,30 @@ class RunConfig:
                 raise RunnerError(f"{name} must be a mapping of settings (e.g. {name}.FIELD=VALUE), got {value!r}")
         if not self.work_dir:
             self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
+        _check_folder(self.work_dir, "--work-dir")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RunnerError(f"device {self.device!r} must be auto, cpu or cuda")
         if self.variant == "none":
             self.variant = ""
         check_variant(self.variant, self.mlm, self.translated)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= SEED_MAX:
+            raise RunnerError(
+                f"seed {self.seed!r} is out of range: give a whole number from 0 to {SEED_MAX:,} "
+                "(what the store's seed column holds)"
+            )
         for stage, n in self.epochs.items():
             if not isinstance(n, int) or n < 1:
                 raise RunnerError(f"epochs.{stage} must be a whole number >= 1, got {n!r}")
+
+
+def _check_folder(path: str, flag: str) -> None:
+    """A folder that exists or can be created: neither it nor a parent may be a file."""
+    p = Path(path).expanduser()
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise RunnerError(f"{flag} {path}: {q} is a file, not a folder; give a folder")
+            return
 
 
 #: Nested sections of RunConfig (YAML mappings, ``--set SECTION.FIELD=VALUE``).
@@ -202,7 +225,10 @@ def _coerce(value, f: dataclasses.Field, where: str):
                 raise ValueError(value)
             return int(value)
         if typ.startswith("float"):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise RunnerError(f"{where}.{f.name}: {value!r} is not a finite number; give e.g. {f.default!r}")
+            return number
     except (TypeError, ValueError) as e:
         raise RunnerError(f"{where}.{f.name}: {value!r} is not a valid {typ}") from e
     return value
@@ -258,6 +284,38 @@ def parse_set(assignments: list[str]) -> dict:
         except ValueError as e:
             raise RunnerError(f"--set epochs.{stage}={value}: give a whole number of epochs") from e
     return out
+
+
+#: (section, field) of every length in sub-tokens that must fit the model's position table.
+_LENGTHS = (("train", "max_length"), ("qa", "max_length"), ("retrieval", "max_length"))
+_NOTED: set[tuple] = set()
+
+
+def cap_lengths(cfg: RunConfig, limit: int | None, model: str = "the model") -> RunConfig:
+    """``cfg`` with every sequence length capped at the model's position limit (a note says so).
+
+    A length over the limit would index past the position table at evaluation time; the capped
+    value is what is run, so it is what the run records (and its run id reflects).
+    """
+    if not limit:
+        return cfg
+    changes = {}
+    for section, name in _LENGTHS:
+        value = getattr(getattr(cfg, section), name)
+        if value > limit:
+            changes.setdefault(section, {})[name] = limit
+            if cfg.qa is getattr(cfg, section) and cfg.qa.doc_stride > limit // 3:
+                changes[section]["doc_stride"] = max(1, limit // 3)  # windows still overlap
+            key = (model, section, name, value, limit)
+            if key not in _NOTED:
+                _NOTED.add(key)
+                print(f"note: {section}.{name} {value} is more than {model}'s {limit} positions; using {limit}",
+                      file=sys.stderr)
+    if not changes:
+        return cfg
+    return dataclasses.replace(
+        cfg, **{section: dataclasses.replace(getattr(cfg, section), **values) for section, values in changes.items()}
+    )
 
 
 def as_dict(cfg: RunConfig) -> dict:

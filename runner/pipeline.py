@@ -19,6 +19,7 @@ phase 2. A phase whose artefact exists is skipped; a phase that was killed resum
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -35,8 +36,8 @@ from runner.config import RunConfig
 from runner.data import DataLocation, check_available, read_source, read_stage
 from runner.errors import RunnerError
 from runner.features import Encoded, encode, tokenizer_fingerprint
-from runner.tasks import Stage, TaskSpec, all_sources, get_task, intermediate_stage
-from store.catalog import MULTITASK, load_catalog
+from runner.tasks import Stage, TaskSpec, all_sources, get_task, intermediate_stage, registry
+from store.catalog import MULTITASK, load_catalog, suggest
 from store.errors import StoreError
 from store.records import DevScore, Result, Run
 
@@ -140,11 +141,47 @@ def _sources_record(specs: list[TaskSpec], stages: list[Stage] = ()) -> list[str
     return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for _, src in pairs for r in src.refs})
 
 
+@functools.lru_cache(maxsize=32)
+def position_limit(model: str) -> int | None:
+    """Longest input in sub-tokens that the model's position table holds; None when unknown.
+
+    Read from the config alone (no weights, no network: a Hub model counts once it is cached).
+    RoBERTa-style models (XLM-R) number positions after the padding index: 514 embeddings hold
+    512 tokens.
+    """
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not loadable offline: check_model says why, later
+        return None
+    config = getattr(config, "text_config", None) or config
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return None
+    if "roberta" in str(getattr(config, "model_type", "")) or getattr(config, "model_type", "") == "camembert":
+        n -= (getattr(config, "pad_token_id", None) or 1) + 1
+    return n
+
+
+def _check_epoch_stages(cfg: RunConfig) -> None:
+    """``epochs.STAGE`` must name a training stage: a typo would silently train the default."""
+    from runner.tasks_qa import SQUAD_V2_STAGE
+
+    known = {st.name for spec in registry().values() for st in spec.stages} | {SQUAD_V2_STAGE.name}
+    for stage in cfg.epochs:
+        if stage not in known:
+            raise RunnerError(f"epochs.{stage}: no training stage is called {stage!r}{suggest(stage, known)}; "
+                              f"stages: {', '.join(sorted(known))}")
+
+
 def layout(cfg: RunConfig) -> Layout:
     """Parses the pair and derives run id, intermediate key and every artefact path."""
     if not cfg.pair:
         raise RunnerError("give --pair INTERMEDIATE:TARGET, e.g. --pair mnli:xnli")
     pair = parse_pair(cfg.pair)
+    _check_epoch_stages(cfg)
+    cfg = config_mod.cap_lengths(cfg, position_limit(str(Path(cfg.model).expanduser())), model_name(cfg))
     target = get_task(pair.target, role="target", runnable=True)
     inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,

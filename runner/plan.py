@@ -97,6 +97,8 @@ class TokenCounter:
         self._fingerprint = ""
         self.tokenizer_error = ""
         self.rows = _catalog_rows()
+        #: (stage or target, split) with no size in the catalog: their tokens count as 0 (a lower bound)
+        self.unknown: set[tuple[str, str]] = set()
 
     # -------------------------------------------------------------- sources
     def _local(self, src: Source) -> bool:
@@ -158,6 +160,7 @@ class TokenCounter:
             n = _number(row.get(f"{split}_size", "")) if row else None
             size_bytes = None
         if n is None:
+            self.unknown.add((name, split))
             return SplitTokens(0, 0, "unknown")
         n = min(n, limit) if limit else n
         per_example = size_bytes / BYTES_PER_TOKEN if size_bytes else ASSUMED_TOKENS[kind]
@@ -261,6 +264,14 @@ def _h(hours: float) -> str:
     return f"{hours:.2g}" if hours < 1 else f"{hours:.1f}" if hours < 100 else f"{hours:,.0f}"
 
 
+def _hours(hours: float, cost: Cost | None = None, lower: bool = False) -> str:
+    """GPU-hours for a table cell: ``?`` where nothing of a phase is known, ``≥x`` where part is not."""
+    unknown = lower or (cost is not None and "unknown" in cost.bases)
+    if unknown:
+        return "?" if hours == 0 else f"≥{_h(hours)}"
+    return _h(hours)
+
+
 def _basis_line(bases: set[str], counter: TokenCounter) -> str:
     parts = []
     if "counted" in bases:
@@ -272,7 +283,8 @@ def _basis_line(bases: set[str], counter: TokenCounter) -> str:
         parts.append(f"estimated from the catalog's split sizes x mean tokens per example ({why}; "
                      f"bytes per example / {BYTES_PER_TOKEN:g}, else {ASSUMED_TOKENS} by head kind: assumptions)")
     if "unknown" in bases:
-        parts.append("some splits have no size in the catalog and count as 0 (counted once the data are local)")
+        parts.append("some splits have no size in the catalog: shown as ? (or ≥ where part of a phase is known), "
+                     "counted as 0 in the totals, which are therefore lower bounds (listed below)")
     return "; ".join(parts)
 
 
@@ -309,8 +321,9 @@ def render(grid: Grid, tp: Throughput, counter: TokenCounter, selection: str) ->
         totals["intermediate"][0] += hours
         totals["intermediate"][1] += hours * left
         shared = ", ".join(r.pair.split(":")[1] for r in chain.runs)
-        lines.append(f"  {chain.label.rsplit(' ', 1)[0]:<16} {chain.runs[0].seed:>4} {cost.train_tokens:>13,} "
-                     f"{_h(hours):>8}  {state:<18} {len(chain.runs)} runs: {shared}")
+        tokens = "?" if "unknown" in cost.bases and not cost.train_tokens else f"{cost.train_tokens:,}"
+        lines.append(f"  {chain.label.rsplit(' ', 1)[0]:<16} {chain.runs[0].seed:>4} {tokens:>13} "
+                     f"{_hours(hours, cost):>8}  {state:<18} {len(chain.runs)} runs: {shared}")
     lines.append("")
     lines.append("runs (phase 1 intermediate | phase 2 target fine-tuning | phase 3 zero-shot evaluation; GPU-h)")
     rows = [["#", "pair", "seed", "phase 1", "phase 2", "phase 3", "state"]]
@@ -324,7 +337,8 @@ def render(grid: Grid, tp: Throughput, counter: TokenCounter, selection: str) ->
                 hours = c[phase].hours(tp)
                 totals[phase][0] += hours
                 totals[phase][1] += hours * remaining(lay, phase, is_stored)
-                cells.append(f"{c[phase].what} {_h(hours)}")
+                skipped = phase == "target" and not lay.stage_dirs  # no target fine-tuning (BUCC, Tatoeba)
+                cells.append(f"{c[phase].what} {_h(hours) if skipped else _hours(hours, c[phase])}")
             state = "stored" if is_stored else "partial (resumes)" if lay.run_dir.exists() else "to run"
             rows.append([str(r.index), r.pair, str(r.seed), p1, *cells, state])
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
@@ -333,11 +347,19 @@ def render(grid: Grid, tp: Throughput, counter: TokenCounter, selection: str) ->
         lines.append("  " + " ".join(cell.rjust(widths[k]) if k in right else cell.ljust(widths[k])
                                      for k, cell in enumerate(row)).rstrip())
     lines.append("")
+    lower = {p: any("unknown" in c[p].bases for c in costs.values() if p in c) for p in totals}
     lines.append(f"  {'GPU-hours':<14} {'whole grid':>12} {'to run':>12}")
     for phase, (whole, left) in totals.items():
-        lines.append(f"  {phase:<14} {_h(whole):>12} {_h(left):>12}")
+        lines.append(f"  {phase:<14} {_hours(whole, lower=lower[phase]):>12} {_hours(left, lower=lower[phase]):>12}")
     whole, left = sum(t[0] for t in totals.values()), sum(t[1] for t in totals.values())
-    lines.append(f"  {'total':<14} {_h(whole):>12} {_h(left):>12}")
+    if any(lower.values()):
+        lines.append(f"  {'total':<14} {_hours(whole, lower=True):>12} {_hours(left, lower=True):>12}  (lower bound)")
+        missing = ", ".join(f"{name} {split}" for name, split in sorted(counter.unknown))
+        lines.append(f"lower bound: {len(counter.unknown)} splits have no size in the catalog and count as 0 tokens: "
+                     f"{missing}; with the data local (--data-dir DIR, without --from-catalog) every split is counted "
+                     "with the model's tokenizer")
+    else:
+        lines.append(f"  {'total':<14} {_h(whole):>12} {_h(left):>12}")
     n_left = len(runs) - len(stored)
     lines.append(f"to run: {n_left} of {len(runs)} runs; `runner grid` with the same flags runs them "
                  "(excluded: model loading and saving, tokenising, queueing)")

@@ -238,8 +238,12 @@ def corpus(seed: int = 0) -> list[str]:
     return lines
 
 
-def build_model(folder: Path, hidden: int = 64, layers: int = 2, vocab_size: int = 1000, seed: int = 0) -> Path:
-    """Saves a random XLM-R-style encoder and a locally trained XLM-R tokenizer in ``folder``."""
+def build_model(folder: Path, hidden: int = 64, layers: int = 2, vocab_size: int = 1000, seed: int = 0,
+                positions: int = 514) -> Path:
+    """Saves a random XLM-R-style encoder and a locally trained XLM-R tokenizer in ``folder``.
+
+    ``positions`` is the size of the position table (XLM-R: 514, i.e. 512 tokens).
+    """
     import json
 
     import torch
@@ -257,7 +261,7 @@ def build_model(folder: Path, hidden: int = 64, layers: int = 2, vocab_size: int
     tokenizer = XLMRobertaTokenizer(vocab=vocab)
     torch.manual_seed(seed)
     config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                              num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=514,
+                              num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=positions,
                               type_vocab_size=1, pad_token_id=tokenizer.pad_token_id,
                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ store unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -158,9 +159,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(output: str) -> Path:
+    """Refuses an ``-o`` that cannot be written before any work is done."""
+    out = Path(output).expanduser()
+    if out.is_dir():
+        raise StoreError(f"-o {output} is a folder; give a file name inside it, e.g. {out / 'table.csv'}")
+    if not out.parent.is_dir():
+        raise StoreError(f"-o {output}: folder {out.parent} does not exist; create it or choose another file")
+    if (out.exists() and not os.access(out, os.W_OK)) or not os.access(out.parent, os.W_OK | os.X_OK):
+        raise StoreError(f"-o {output} is not writable by this user; choose another file")
+    return out
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         raise StoreError("Parquet is binary: give --output FILE.parquet")
+    out = _check_output(args.output) if args.output else None
     f = _filters(args)
     with Store.open(args.store, read_only=True, create=False) as st:
         f, chosen = paper_defaults(st, f)
@@ -177,8 +191,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format in ("csv", "parquet"):  # Markdown and LaTeX carry the caption and notes themselves
         for note in (table.caption, *table.notes):
             print(f"note: {note}", file=sys.stderr)
-    if args.output:
-        Path(args.output).write_bytes(data)
+    if out is not None:
+        try:
+            out.write_bytes(data)
+        except OSError as e:
+            raise StoreError(f"cannot write -o {args.output}: {e.strerror or e}; choose another file") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode())
@@ -188,7 +205,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from store.validation import validate_store
 
-    problems = validate_store(args.store, rebuild=args.rebuild)
+    problems = validate_store(args.store, rebuild=args.rebuild, fix=args.fix)
     for p in problems:
         print(f"problem: {p}")
     if problems:
@@ -329,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every shard against the catalog and the index against the shards")
     _add_store(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild the index first")
+    p.add_argument("--fix", action="store_true",
+                   help="remove temporary files left by killed writers (never a running writer's)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(

@@ -23,32 +23,45 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
-from store import catalog as catalog_mod
-from store import configuration
+from store import fs
 from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
 from store.demo import DEMO_SOURCE
 from store.errors import StoreError
+from store.index_tables import insert_runs, insert_sources, load_catalog_tables
 from store.published import PUBLISHED_KEYS, Source, load_published
-from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
-from store.shards import list_shards, read_shard, write_shard
+from store.records import (
+    RUNNER_SOURCE,
+    TEXT_MAX,
+    Result,
+    Run,
+    check_source_key,
+    check_text,
+    content_hash,
+    validate,
+)
+from store.shards import SHARD_SUFFIX, list_shards, read_shard, write_shard
 
 SCHEMA_FILE = Path(__file__).parent / "schema.sql"
 SCHEMA_VERSION = "2"  # 2: configuration identity columns on runs
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
-_LOCK_WAIT_S = 30.0
+_LOCK_WAIT_S = 30.0  # a query waits this long for a writer to let go of the index file
+_READER_WAIT_S = 3.0  # a reader whose index is missing or outdated waits this long, then builds a private one
+_WRITER_WAIT_S = 10.0  # opening: how long a writer waits to take new shards in (it never fails over it)
+_REBUILD_WAIT_S = 120.0  # a rebuild waits this long for writers updating the index
+_TRANSIENT_RETRIES = 5  # opening errors that are not lock conflicts (a swap under our feet)
 
 RUNNER_SOURCE_ROW = Source(
     RUNNER_SOURCE,
@@ -87,6 +100,18 @@ def _is_lock_error(e: Exception) -> bool:
     return "lock" in text or "conflicting" in text or "different configuration" in text
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+@dataclass
+class _IndexState:
+    """What a read-only look at the index found: ``kind`` is current, outdated, missing or busy."""
+
+    kind: str
+    pending: list[Path] = field(default_factory=list)  # shard files the index has not seen
+
+
 class Store:
     """A store folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
@@ -97,6 +122,7 @@ class Store:
         self.sources_dir = root / "sources"
         self.index_path = root / INDEX_NAME
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._private: Path | None = None  # a private index folder, when the store is not writable here
         self.catalog: Catalog = load_catalog()
 
     # ------------------------------------------------------------------ opening
@@ -104,6 +130,9 @@ class Store:
     def open(cls, path: str | os.PathLike | None = None, read_only: bool = True, rebuild: bool = False,
              create: bool = True) -> Store:
         """Opens the store at ``path`` and brings its index up to date.
+
+        A store this process cannot write (another user's, a read-only copy) is still readable:
+        if its index lags behind its shards, a private index is built in a temporary folder.
 
         Args:
             path: store folder; None means ``$XSTILTS_STORE`` or the default location.
@@ -129,38 +158,37 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create store folder {root}: {e.strerror}") from e
         st = cls(root, read_only)
+        if not read_only and not st.writable():
+            raise StoreError(f"store {root} is not writable by this user; open it read-only or copy it")
         if rebuild:
             st.rebuild()
-        if read_only:
+        elif read_only:
             st._catch_up_reader()
-        else:
-            st.refresh(wait=True, wait_s=_LOCK_WAIT_S)
+        elif not st.refresh(wait=True, wait_s=_WRITER_WAIT_S):
+            # A writer never fails because a dashboard or another writer holds the index: its shards
+            # are the record, and the index takes them in later.
+            _warn(f"{st.index_path} is held by another process; new runs appear once it is free")
+        if not read_only:
+            fs.remove(fs.stale_files(root))  # leftovers of killed writers on this host (never a live one's)
         return st
 
     def _catch_up_reader(self) -> None:
-        """A reader's refresh: read-only unless shards are missing from the index, and never waiting."""
-        if not self._index_current():
-            self.rebuild()  # a new file swapped in atomically: takes no lock from anyone
+        """A reader's refresh: read-only unless shards are missing from the index, and never waiting
+        for anyone but a rebuild; a store it cannot write (or whose index stays locked) gets a
+        private index instead."""
+        state = self._index_state(keep=True)
+        if state.kind == "busy" or (state.kind == "current" and not state.pending):
+            return  # nothing new (the connection is kept), or a writer holds it a moment (queries wait)
+        if state.kind in ("missing", "outdated"):
+            if not self.refresh(wait=True, wait_s=_READER_WAIT_S):
+                self._build_private()  # derived state never blocks reading the shards
             return
-        try:
-            con = duckdb.connect(str(self.index_path), read_only=True)
-        except duckdb.Error as e:
-            if _is_lock_error(e):
-                return  # a writer holds it for a moment; queries wait for it (_connection)
-            raise
-        known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
-        missing = [rid for rid in list_shards(self.runs_dir) if rid not in known]
-        if not missing:
-            self._con = con  # nothing new: keep this read-only connection for the queries
-            return
-        con.close()
         if not self.refresh(wait=False):
             # A reader must not fail, nor wait, because a dashboard or writer holds the index: it
             # reads what is indexed and says which newer shards are not shown yet.
-            print(
-                f"warning: {len(missing)} new run(s) in {self.runs_dir} are not in the index yet "
-                f"({self.index_path} is held by another process, e.g. a dashboard); they appear once it is free",
-                file=sys.stderr,
+            _warn(
+                f"{len(state.pending)} new run(s) in {self.runs_dir} are not in the index yet "
+                f"({self.index_path} is held by another process, e.g. a dashboard); they appear once it is free"
             )
 
     def __enter__(self) -> Store:
@@ -170,65 +198,131 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        self._drop_connection()
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+            self.index_path = self.root / INDEX_NAME
+
+    def _drop_connection(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
 
+    def writable(self) -> bool:
+        """True when this process may add shards and update the index."""
+        return fs.writable(self.root, self.root / INDEX_NAME, self.root / fs.LOCK_NAME, self.runs_dir)
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + _LOCK_WAIT_S
+        transient = 0
         while self._con is None:
             try:
                 self._con = duckdb.connect(str(self.index_path), read_only=True)
-            except duckdb.Error as e:  # a writer holds the file for a moment
-                if not _is_lock_error(e) or time.monotonic() >= deadline:
+            except duckdb.Error as e:
+                # A writer holds the file for a moment, or a rebuild swapped it in while we opened.
+                transient += not _is_lock_error(e)
+                if transient > _TRANSIENT_RETRIES or time.monotonic() >= deadline:
                     raise StoreError(
-                        f"cannot open {self.index_path}: another process holds it; close it and retry"
+                        f"cannot open {self.index_path}: another process holds it or it is damaged "
+                        "(close other users of the store and retry, or run `store build`)"
                     ) from e
                 time.sleep(0.05)
         return self._con
 
     # ------------------------------------------------------------------ index
-    def _index_current(self) -> bool:
-        """True when the index exists and matches this package's schema and data files."""
+    def _index_state(self, keep: bool = False) -> _IndexState:
+        """Looks at the index read-only: is it current, and which shard files has it not seen?
+
+        Args:
+            keep: when it is current and complete, keep the read-only connection for queries.
+        """
         if not self.index_path.exists():
-            return False
-        try:
-            with duckdb.connect(str(self.index_path), read_only=True) as con:
+            return _IndexState("missing")
+        for attempt in range(_TRANSIENT_RETRIES + 1):
+            con = None
+            try:
+                con = duckdb.connect(str(self.index_path), read_only=True)
                 meta = dict(con.sql("SELECT key, value FROM meta").fetchall())
-        except duckdb.Error as e:
-            if _is_lock_error(e):
-                return True  # someone is writing it: it exists and is being kept current
-            return False
-        return meta.get("schema_version") == SCHEMA_VERSION and meta.get("fingerprint") == self.catalog.fingerprint()
+                known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
+                break
+            except duckdb.Error as e:
+                if con is not None:
+                    con.close()
+                if _is_lock_error(e):
+                    return _IndexState("busy")  # a writer is changing it right now
+                if attempt == _TRANSIENT_RETRIES:
+                    return _IndexState("outdated")  # damaged: it is derived, so it is rebuilt
+                time.sleep(0.05)
+        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("fingerprint") != self.catalog.fingerprint():
+            con.close()
+            return _IndexState("outdated")
+        pending = [
+            p for rid, p in sorted(list_shards(self.runs_dir).items())
+            if rid not in known and meta.get(f"file:{p.name}") != _file_stamp(p)
+        ]
+        if keep and not pending and self._con is None:
+            self._con = con
+        else:
+            con.close()
+        return _IndexState("current", pending)
 
     def rebuild(self) -> None:
-        """Builds the index from scratch in a temporary file, then swaps it in atomically."""
-        self.close()
-        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".duckdb", dir=self.root)
-        os.close(fd)
-        os.unlink(tmp)  # DuckDB wants to create the file itself
+        """Builds the index from scratch in a temporary file, then swaps it in under the index lock.
+
+        The swap waits for writers that are updating the index, so none of them loses the file
+        under an open connection. A store this process cannot write gets a private index.
+        """
+        self._drop_connection()
+        if not self.writable():
+            self._build_private()
+            return
+        with fs.index_lock(self.root, _REBUILD_WAIT_S) as got:
+            if not got:
+                raise StoreError(f"{self.index_path} stayed locked by another process for {_REBUILD_WAIT_S:.0f} s; retry")
+            self._rebuild_locked()
+
+    def _build(self, target: Path) -> None:
+        """Writes a complete index to ``target`` (which must not exist)."""
+        with duckdb.connect(str(target)) as con:
+            con.execute(SCHEMA_FILE.read_text())
+            load_catalog_tables(con, self.catalog)
+            sources, published = load_published(self.catalog)
+            insert_sources(con, [RUNNER_SOURCE_ROW, *sources, *self._imported_sources()])
+            for run, results in published:
+                validate(run, results, self.catalog)
+            insert_runs(con, [(r, res, content_hash(r, res)) for r, res in published])
+            self._insert_shards(con, list_shards(self.runs_dir).values(), set())
+            con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?), ('fingerprint', ?)",
+                [SCHEMA_VERSION, self.catalog.fingerprint()],
+            )
+
+    def _rebuild_locked(self) -> None:
+        tmp = self.root / fs.temp_name("index", ".duckdb")
         try:
-            with duckdb.connect(tmp) as con:
-                con.execute(SCHEMA_FILE.read_text())
-                _load_catalog_tables(con, self.catalog)
-                sources, published = load_published(self.catalog)
-                _insert_sources(con, [RUNNER_SOURCE_ROW, *sources, *self._imported_sources()])
-                for run, results in published:
-                    validate(run, results, self.catalog)
-                _insert_runs(con, [(r, res, content_hash(r, res)) for r, res in published])
-                _insert_runs(con, _unique_shards(list_shards(self.runs_dir).values(), set()))
-                con.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?), ('fingerprint', ?)",
-                    [SCHEMA_VERSION, self.catalog.fingerprint()],
-                )
+            self._build(tmp)
+            os.chmod(tmp, fs.file_mode())
+            # A WAL left by a killed writer belongs to the old file: it must not be replayed into
+            # the new one. No writer is using it (we hold the index lock).
+            wal = Path(f"{self.index_path}.wal")
+            if wal.exists():
+                wal.unlink()
             os.replace(tmp, self.index_path)
         finally:
-            for leftover in (tmp, tmp + ".wal"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                if leftover.exists():
+                    leftover.unlink()
 
-    def refresh(self, wait: bool = True, wait_s: float = _LOCK_WAIT_S) -> bool:
-        """Adds shards that the index does not have yet.
+    def _build_private(self) -> None:
+        """An index of this store in a private temporary folder (the store is not writable here)."""
+        self.close()
+        self._private = Path(tempfile.mkdtemp(prefix="xstilts-index-"))
+        self.index_path = self._private / INDEX_NAME
+        self._build(self.index_path)
+
+    def refresh(self, wait: bool = True, wait_s: float = _WRITER_WAIT_S) -> bool:
+        """Adds shards that the index does not have yet (rebuilding it if it is missing or outdated).
 
         Args:
             wait: retry while another process holds the index (up to ``wait_s``); otherwise give
@@ -238,38 +332,82 @@ class Store:
         Returns:
             True if the index is current afterwards.
         """
-        if not self._index_current():
-            self.rebuild()
+        self._drop_connection()
+        if self._private is not None:
+            self._build_private()
             return True
         deadline = time.monotonic() + (wait_s if wait else 0.0)
-        self.close()
         while True:
-            try:
-                with duckdb.connect(str(self.index_path)) as con:
-                    known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
-                    missing = [p for rid, p in list_shards(self.runs_dir).items() if rid not in known]
-                    if missing:
-                        con.execute("BEGIN TRANSACTION")
-                        _insert_sources(con, self._imported_sources(), skip_existing=True)
-                        _insert_runs(con, _unique_shards(missing, known))
-                        con.execute("COMMIT")
+            state = self._index_state()
+            if state.kind == "current" and not state.pending:
                 return True
-            except duckdb.Error as e:
-                if not _is_lock_error(e):
-                    raise
-                if time.monotonic() >= deadline:
-                    if wait and not self.read_only:
-                        raise StoreError(
-                            f"the store index {self.index_path} is held by another process; "
-                            "close it (a dashboard or a writer) and retry"
-                        ) from e
+            if not self.writable():
+                if state.kind == "busy":
                     return False
-                time.sleep(0.05 + 0.1 * (os.getpid() % 7) / 7)
+                self._build_private()  # never needs write access to the store
+                return True
+            with fs.index_lock(self.root, max(0.0, deadline - time.monotonic())) as got:
+                if got and self._update_locked():
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05 + 0.1 * (os.getpid() % 7) / 7)
+
+    def _update_locked(self) -> bool:
+        """Brings the index up to date while holding the index lock; False if a reader holds the file."""
+        state = self._index_state()
+        if state.kind in ("missing", "outdated"):
+            self._rebuild_locked()
+            return True
+        if state.kind == "busy":
+            return False
+        if not state.pending:
+            return True
+        try:
+            with duckdb.connect(str(self.index_path)) as con:
+                known = {r for (r,) in con.sql("SELECT run_id FROM runs").fetchall()}
+                con.execute("BEGIN TRANSACTION")
+                insert_sources(con, self._imported_sources(), skip_existing=True)
+                self._insert_shards(con, state.pending, known)
+                con.execute("COMMIT")
+            return True
+        except duckdb.Error as e:
+            if _is_lock_error(e):
+                return False  # a reader holds it open; the shards wait for the next refresh
+            _warn(f"the index {self.index_path} could not be updated ({str(e).splitlines()[0]}); rebuilding it")
+            self._rebuild_locked()
+            return True
+
+    def _insert_shards(self, con, paths, known: set[str]) -> None:
+        """Indexes readable, valid shards; a bad one is skipped with a warning (and remembered,
+        so it is not read again until the file changes). `store validate` lists it."""
+        items, seen = [], []
+        for p in sorted(paths):
+            try:
+                item = read_shard(p)
+                validate(item[0], item[1], self.catalog)
+            except StoreError as e:
+                _warn(f"skipped {p.parent.name}/{p.name}: {e}")
+                seen.append(p)
+                continue
+            if p.name != f"{item[0].run_id}{SHARD_SUFFIX}":
+                seen.append(p)  # a renamed copy: indexed under its own run id at most once
+            if item[0].run_id not in known:
+                known.add(item[0].run_id)
+                items.append(item)
+        insert_runs(con, items)
+        for p in seen:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"file:{p.name}", _file_stamp(p)])
 
     def _imported_sources(self) -> list[Source]:
-        if not self.sources_dir.is_dir():
-            return []
-        return [Source(**json.loads(p.read_text())) for p in sorted(self.sources_dir.glob("*.json"))]
+        """Registered sources; a damaged or misnamed file is skipped with a warning."""
+        sources = []
+        for p in sorted(self.sources_dir.glob("*.json")) if self.sources_dir.is_dir() else ():
+            try:
+                sources.append(read_source(p))
+            except StoreError as e:
+                _warn(f"skipped {e}")
+        return sources
 
     # ------------------------------------------------------------------ writing
     def write_run(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
@@ -288,39 +426,68 @@ class Store:
         Raises:
             StoreError: invalid run, results or predictions, or the same run id with different content.
         """
+        written = self._write(run, results, predictions)
+        self._refresh_after_write()
+        return written
+
+    def write_runs(self, items: Sequence[tuple[Run, Sequence[Result]]]) -> int:
+        """Stores many runs (all validated before the first is written), refreshing the index once.
+
+        Returns:
+            How many were new.
+        """
+        for run, results in items:
+            self._check_writable(run)
+            validate(run, results, self.catalog)
+        new = sum(self._write(run, results) for run, results in items)
+        self._refresh_after_write()
+        return new
+
+    def _check_writable(self, run: Run) -> None:
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
         if run.source != RUNNER_SOURCE and not (self.sources_dir / f"{run.source}.json").exists():
             raise StoreError(f"source {run.source!r} is not registered; add it with add_source() first")
+
+    def _write(self, run: Run, results: Sequence[Result], predictions=None) -> bool:
+        self._check_writable(run)
         validate(run, results, self.catalog)
         if predictions is not None and not self.has_run(run.run_id):
             frame = predictions_mod.normalize(predictions)
             predictions_mod.check_against(frame, run, results)
             _, digest = predictions_mod.write_predictions(self.root, run.run_id, frame)
             run = replace(run, predictions=digest)
-        _, written = write_shard(self.runs_dir, run.stamped(), results)
-        self.refresh(wait=False)
-        return written
+        return write_shard(self.runs_dir, run.stamped(), results)[1]
+
+    def _refresh_after_write(self) -> None:
+        """The shard is the record: an index that cannot be updated now never fails the write."""
+        try:
+            self.refresh(wait=False)
+        except (duckdb.Error, OSError) as e:
+            _warn(f"the run is stored; the index takes it in on the next command ({e})")
 
     def add_source(self, source: Source) -> None:
-        """Registers the citation of imported results (refuses to change an existing one)."""
+        """Registers the citation of imported results.
+
+        Registering the same citation and locator again is a no-op (another file of the same
+        source, or the same numbers re-imported); a different citation under a known key is
+        refused. Concurrent registrations never share a temporary file, and exactly one wins.
+        """
         if self.read_only:
             raise StoreError("this store was opened read-only; open it with read_only=False to write")
-        if source.source in (RUNNER_SOURCE, DEMO_SOURCE) or source.source in PUBLISHED_KEYS:
-            raise StoreError(f"source key {source.source!r} is reserved; choose another --source")
+        check_source(source)
         self.sources_dir.mkdir(parents=True, exist_ok=True)
         path = self.sources_dir / f"{source.source}.json"
-        payload = json.dumps(source.__dict__, sort_keys=True, indent=1)
-        if path.exists():
-            if path.read_text() != payload:
-                raise StoreError(
-                    f"source {source.source!r} is already registered with another citation or locator; "
-                    "use a new source key"
-                )
-            return
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(payload)
-        os.replace(tmp, path)
+        if not path.exists():
+            payload = json.dumps(source.__dict__, sort_keys=True, indent=1).encode()
+            if fs.publish(fs.write_temp(self.sources_dir, "tmp", ".json", payload), path):
+                return
+        old = read_source(path)
+        if (old.citation, old.locator) != (source.citation, source.locator):
+            raise StoreError(
+                f"source {source.source!r} is already registered with citation {old.citation!r} and locator "
+                f"{old.locator!r}; repeat those to add to it, or use a new --source key"
+            )
 
     def counts(self) -> tuple[int, int]:
         """(runs, result rows) in the index."""
@@ -341,179 +508,34 @@ class Store:
             cur.close()
 
 
-def _unique_shards(paths, known: set[str]) -> list[tuple[Run, list[Result], str]]:
-    """Reads shards, skipping run ids already indexed (a renamed copy is `store validate`'s to report)."""
-    out = []
-    for p in sorted(paths):
-        item = read_shard(p)
-        if item[0].run_id not in known:
-            known.add(item[0].run_id)
-            out.append(item)
-    return out
+# ---------------------------------------------------------------------- loading helpers
+def _file_stamp(p: Path) -> str:
+    """Size and modification time: a file seen (and skipped) is read again only once it changes."""
+    st = p.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
-    if not rows:
-        return
-    frame = pa.Table.from_pylist(rows)
-    con.register("_incoming", frame)
-    cols = ", ".join(frame.column_names)
-    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")  # table: fixed names
-    con.unregister("_incoming")
+def check_source(source: Source) -> None:
+    """Raises StoreError unless ``source`` can be registered: a free, well-formed key and sane texts."""
+    check_source_key(source.source)
+    if source.source in (RUNNER_SOURCE, DEMO_SOURCE) or source.source in PUBLISHED_KEYS:
+        raise StoreError(f"source key {source.source!r} is reserved; choose another --source")
+    for name in ("citation", "locator", "quality"):
+        check_text(getattr(source, name), f"source {name}", TEXT_MAX)
+    for name in ("file", "notes"):
+        check_text(getattr(source, name), f"source {name}", TEXT_MAX, single_line=False)
 
 
-def _insert_sources(con, sources: Sequence[Source], skip_existing: bool = False) -> None:
-    if skip_existing:
-        have = {s for (s,) in con.sql("SELECT source FROM sources").fetchall()}
-        sources = [s for s in sources if s.source not in have]
-    _insert_frame(con, "sources", [dict(s.__dict__) for s in sources])
-
-
-def _insert_runs(con, items: Sequence[tuple[Run, Sequence[Result], str]]) -> None:
-    runs, results, dev = [], [], []
-    for run, res, chash in items:
-        runs.append(
-            {
-                "run_id": run.run_id,
-                "source": run.source,
-                "model": run.model,
-                "label": run.label,
-                "intermediate": run.intermediate,
-                "target": run.target,
-                "variant": run.variant,
-                "setting": run.setting,
-                "seed": run.seed,
-                "hparams": json.dumps(dict(run.hparams), sort_keys=True),
-                "config": json.dumps(dict(run.config), sort_keys=True, default=str),
-                "code_version": run.code_version,
-                "hardware": run.hardware,
-                "wall_time_s": run.wall_time_s,
-                "gpu_hours": run.gpu_hours,
-                "created_at": run.created_at,
-                "content_hash": chash,
-                "config_id": configuration.config_id(run),
-                "target_config_id": configuration.target_config_id(run),
-                "target_data": configuration.target_data(run),
-                "configuration": json.dumps(configuration.flatten(run), sort_keys=True),
-                "capped": configuration.is_capped(run),
-            }
-        )
-        results.extend({"run_id": run.run_id, **r.__dict__} for r in res)
-        dev.extend({"run_id": run.run_id, **s.__dict__} for s in run.dev_scores)
-    _insert_frame(con, "runs", runs)
-    _insert_frame(con, "results", results)
-    _insert_frame(con, "dev_scores", dev)
-
-
-def _format_rank(level: str) -> int | None:
-    return int(level) if level.isdigit() else None
-
-
-def _int_or_none(cell: str) -> int | None:
-    return int(cell) if cell.strip().isdigit() else None
-
-
-def _load_catalog_tables(con, cat: Catalog) -> None:
-    _insert_frame(
-        con,
-        "tasks",
-        [
-            {**t.__dict__, "benchmarks": ";".join(t.benchmarks), "metrics": ";".join(t.metrics)}
-            for t in cat.tasks.values()
-        ],
-    )
-    names = {t.name: t.task for t in cat.tasks.values()}
-    complexity = []
-    for r in catalog_mod._read_csv("intermediate_tasks.csv"):
-        task = names.get(r["task"])
-        if task is None or cat.tasks[task].role != "intermediate":
-            continue  # candidates outside the nine, and the multi-task row
-        complexity.append(
-            {
-                "task": task,
-                "format_level": r["format_level"],
-                "format_rank": _format_rank(r["format_level"]),
-                "task_format": r["task_format"],
-                "n_labels_or_choices": _int_or_none(r["n_labels_or_choices"]),
-                "n_labels_source": r["n_labels_source"],
-                "train_size": _int_or_none(r["train_size"]),
-                "train_size_source": r["train_size_source"],
-                "bytes_per_example": _int_or_none(r["hf_train_bytes_per_example"]),
-                "input_structure": r["input_structure"],
-                "reasoning_type": r["reasoning_type"],
-                "reasoning_source": r["reasoning_source"],
-                "english_model_score": r["english_model_score"],
-                "english_model": r["english_model"],
-                "english_model_source": r["english_model_source"],
-                "human_score": r["human_score"],
-                "human_source": r["human_source"],
-                "notes": r["notes"],
-            }
-        )
-    _insert_frame(con, "task_complexity", complexity)
-    _insert_frame(
-        con,
-        "languages",
-        [
-            {
-                "language": lang.code,
-                "name": lang.name,
-                "family": lang.family,
-                "genus": lang.genus,
-                "script": lang.script,
-                "resource_class": lang.resource_class,
-                "in_xtreme": lang.in_xtreme,
-                "in_xtreme_r": lang.in_xtreme_r,
-            }
-            for lang in cat.languages.values()
-        ],
-    )
-    dist = catalog_mod.load_distances()
-    _insert_frame(
-        con,
-        "language_distances",
-        [
-            {"language": lang, "kind": kind, "distance": value, "uriel_code": dist.uriel_codes[lang]}
-            for lang, by_kind in dist.values.items()
-            for kind, value in by_kind.items()
-        ],
-    )
-    _insert_frame(
-        con,
-        "distance_source",
-        [
-            {
-                "package": dist.package,
-                "package_version": dist.package_version,
-                "citation": dist.citation,
-                "base_citation": dist.base_citation,
-                "reference_language": dist.reference_language,
-                "configuration": json.dumps(dist.configuration, sort_keys=True),
-            }
-        ],
-    )
-    _insert_frame(
-        con,
-        "task_languages",
-        [
-            {"benchmark": b, "task": t, "language": lang}
-            for (b, t), langs in cat.benchmark_languages.items()
-            for lang in langs
-        ],
-    )
-    _insert_frame(con, "models", [dict(m.__dict__) for m in cat.models.values()])
-    stats_names = {"POS": "udpos", "NER": "panx", "BUCC": "bucc2018"}
-    _insert_frame(
-        con,
-        "dataset_statistics",
-        [
-            {
-                "task": stats_names.get(r["target_task"]) or names.get(r["target_task"], r["target_task"]),
-                "statistic": r["metric"],
-                "value_as_printed": r["value"],
-                "notes": r["notes"],
-                "source": r["source"],
-            }
-            for r in catalog_mod._read_csv("xtreme_dataset_statistics_rembert_table11.csv")
-        ],
-    )
+def read_source(p: Path) -> Source:
+    """A registered source record; raises StoreError naming the file if it is damaged or misnamed."""
+    rel = f"{p.parent.name}/{p.name}"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        src = Source(**data)
+    except (ValueError, TypeError, OSError) as e:
+        raise StoreError(f"{rel} is not a source record ({type(e).__name__}); remove it or import again") from None
+    if not all(isinstance(v, str) for v in src.__dict__.values()):
+        raise StoreError(f"{rel} is not a source record (a field is not text); remove it or import again")
+    if src.source != p.stem:
+        raise StoreError(f"{rel} registers source {src.source!r} (a renamed file); remove it")
+    return src

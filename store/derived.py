@@ -2,21 +2,23 @@
 
 Some reads depend on nothing but the store's content and take long: judging every claim for one
 model runs dozens of bootstraps (about a second at 10^6 result rows). :func:`memo` computes such a
-result once per *store state* and keeps it in ``STORE/cache/<name>-<args>-<state>.json``, so a
-later reader (another session, a restarted dashboard, another process) loads it in milliseconds.
+result once per *store state* and keeps it in ``<cache>/<name>-<args>-<state>.json``, so a later
+reader (another session, a restarted dashboard, another process) loads it in milliseconds.
+``<cache>`` (:func:`cache_dir`) is outside the store folder: reading a store never writes into it
+(the store may be read-only, shared, or a pulled Hub copy).
 
 The state key (:func:`state_key`) covers everything a derived result can depend on: every run's
 id and content hash (a new, replaced or removed run changes it), the sources, the index's schema
 and catalog fingerprint, and the code of the ``store`` package with its data files (a new release
 or a changed statistic changes it). A stale entry is therefore never read: it is simply not found,
 and entries of other states are deleted when a new one is written. The cache is derived like the
-index: deleting ``cache/`` loses nothing.
+index: deleting it loses nothing.
 
 Entries are JSON, never pickle: values are encoded by :func:`encode` (frozen dataclasses of the
 ``store`` package, tuples, lists, dicts, polars frames as Arrow IPC, numbers, strings) and decoded
 only into dataclasses defined under ``store.``. A value that cannot be encoded is returned without
-being kept; a damaged or unreadable entry is recomputed; a store folder that cannot be written
-(read-only media) just means the next reader computes again.
+being kept; a damaged or unreadable entry is recomputed; a cache folder that cannot be written
+just means the next reader computes again.
 
 Example:
     >>> import tempfile
@@ -46,7 +48,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-CACHE_DIR = "cache"
+ENV_VAR = "XSTILTS_DERIVED_CACHE"
 _PACKAGE = Path(__file__).resolve().parent
 _CODE_SUFFIXES = {".py", ".sql", ".json", ".csv"}
 T = TypeVar("T")
@@ -60,6 +62,17 @@ def code_fingerprint() -> str:
         if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts:
             h.update(p.relative_to(_PACKAGE).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def cache_dir(root: str | os.PathLike) -> Path:
+    """Where the derived results of the store at ``root`` are kept.
+
+    ``$XSTILTS_DERIVED_CACHE/<id>`` if set, else ``$XDG_CACHE_HOME/xstilts/derived/<id>``
+    (``~/.cache/...``), with ``<id>`` a hash of the store's absolute path.
+    """
+    base = os.environ.get(ENV_VAR) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xstilts" / "derived"
+    key = hashlib.sha256(str(Path(root).expanduser().absolute()).encode()).hexdigest()[:16]
+    return Path(base).expanduser() / key
 
 
 def state_key(store) -> str:
@@ -82,7 +95,7 @@ def state_key(store) -> str:
 
 
 def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | None = None) -> T:
-    """``compute()`` once per store state for ``(name, args)``; read back from ``STORE/cache/`` after.
+    """``compute()`` once per store state for ``(name, args)``; read back from :func:`cache_dir` after.
 
     Args:
         store: an open :class:`store.database.Store`.
@@ -93,7 +106,7 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
         state: :func:`state_key` of ``store`` if the caller has it already (saves a query).
     """
     arg_key = hashlib.sha256(json.dumps([name, list(args)], default=str).encode()).hexdigest()[:12]
-    folder = Path(store.root) / CACHE_DIR
+    folder = cache_dir(store.root)
     path = folder / f"{name}-{arg_key}-{state or state_key(store)}.json"
     try:
         return decode(json.loads(path.read_text(encoding="utf-8")))
@@ -113,7 +126,7 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
 def _write(folder: Path, path: Path, text: str, stale: str) -> None:
     """Writes atomically (temporary file + rename) and deletes entries of other states; never raises."""
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -204,4 +217,4 @@ def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
 
-__all__ = ["CACHE_DIR", "code_fingerprint", "decode", "encode", "memo", "state_key"]
+__all__ = ["cache_dir", "code_fingerprint", "decode", "encode", "memo", "state_key"]

@@ -386,14 +386,41 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_escape(text: str) -> str:
+    """A cell that cannot break the table: ``|`` escaped, line breaks as spaces."""
+    return " ".join(str(text).replace("\\", "\\\\").replace("|", "\\|").splitlines())
+
+
+#: OWASP's list: a cell starting with one of these is a formula to a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells (and headers) that a spreadsheet would run as a formula get a leading ``'``.
+
+    OWASP's CSV-injection advice: a model named ``=cmd|' /C calc'!A0`` is exported as
+    ``'=cmd|' /C calc'!A0``, shown as text. Numbers are numeric columns and never touched.
+    """
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    risky = {c: pl.any_horizontal(*(pl.col(c).str.starts_with(ch) for ch in _FORMULA_START)) for c in text}
+    frame = frame.with_columns(
+        pl.when(risky[c]).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
+    )
+    return frame.rename({c: _csv_header(c) for c in frame.columns if _csv_header(c) != c})
+
+
+def _csv_header(name: str) -> str:
+    return "'" + name if name.startswith(_FORMULA_START) else name
+
+
 def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table, best per column in bold."""
     best = _best(table)
-    header = [*table.index, *table.values]
+    header = [markdown_escape(c) for c in (*table.index, *table.values)]
     lines = [f"*{table.caption}*", ""] if table.demo else []
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(table.index) + ["---:"] * len(table.values)) + "|"]
     for row, is_score in zip(table.frame.iter_rows(named=True), table.score_rows):
-        cells = [str(row[c] or "") for c in table.index]
+        cells = [markdown_escape(row[c] or "") for c in table.index]
         for col in table.values:
             text = _cell(row[col], signed=not is_score, fmt=table.formats.get(col))
             if _is_best(best, table, row, col, is_score):
@@ -407,7 +434,7 @@ def to_markdown(table: Table) -> str:
 def render(table: Table, fmt: str) -> bytes:
     """The table in ``fmt`` (CSV and Parquet keep full precision; Markdown and LaTeX one decimal)."""
     if fmt == "csv":
-        return table.frame.write_csv().encode()
+        return csv_safe(table.frame).write_csv().encode()
     if fmt == "parquet":
         buf = io.BytesIO()
         table.frame.write_parquet(buf)

@@ -6,32 +6,49 @@ run id already stored with other numbers leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import csv
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from store.catalog import load_catalog
-from store.database import Store
+from store.database import Store, check_source, read_source, resolve_store_path
 from store.errors import StoreError
 from store.published import Source
-from store.records import RUNNER_SOURCE, Result, Run, content_hash, validate
+from store.records import RUNNER_SOURCE, Result, Run, check_source_key, content_hash, validate
 from store.shards import read_shard_hash, shard_path
 
 REQUIRED = ("model", "intermediate", "target", "language", "metric", "value")
 OPTIONAL = {"split": "test", "seed": "", "variant": "", "setting": "zero-shot", "n_examples": ""}
 
 
+def _header(path: Path) -> list[str]:
+    """The column names exactly as the file has them (polars renames duplicates silently)."""
+    if path.suffix.lower() == ".parquet":
+        return pq.read_schema(path).names
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f), [])
+
+
 def _read(path: Path) -> pl.DataFrame:
     if not path.is_file():
         raise StoreError(f"{path} does not exist or is not a file")
+    kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
     try:
-        if path.suffix.lower() == ".parquet":
+        names = _header(path)
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise StoreError(f"{path.name} has the column(s) {', '.join(map(repr, dup))} more than once; keep one of each")
+        if kind == "Parquet":
             df = pl.read_parquet(path)
             return df.with_columns(pl.all().cast(pl.String))
         return pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise StoreError(f"cannot read {path} as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {e}") from e
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError, csv.Error) as e:
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise StoreError(f"cannot read {path} as {kind}: {reason}") from None
 
 
 def _number(cell: str, what: str, fraction: bool) -> tuple[float, str]:
@@ -48,8 +65,8 @@ def _int(cell: str, what: str, column: str) -> int | None:
     if cell in ("", None):
         return None
     try:
-        return int(cell)
-    except ValueError:
+        return int(cell.strip())
+    except (ValueError, AttributeError):
         raise StoreError(f"{what}: {column} {cell!r} is not an integer") from None
 
 
@@ -138,17 +155,33 @@ def import_file(store_path, path: Path, source: str, citation: str, locator: str
     """Imports ``path``; returns (runs, rows, runs newly written)."""
     if source == RUNNER_SOURCE:
         raise StoreError("'runner' is reserved for the runner's own runs; choose another --source")
+    check_source_key(source)
     if not citation.strip() or not locator.strip():
         raise StoreError("--citation and --locator must say where the numbers come from")
+    record = Source(source, citation.strip(), locator.strip(), "imported", path.name, notes)
+    check_source(record)
     planned = plan_import(path, source, fraction, small_values_are_points)
+    _refuse_conflicts(resolve_store_path(store_path), record, planned)  # before anything is opened
     with Store.open(store_path, read_only=False, create=False) as st:
-        for run, results in planned:  # refuse conflicts before writing anything
-            existing = shard_path(st.runs_dir, run.run_id)
-            if existing.exists() and read_shard_hash(existing) != content_hash(run, results):
-                raise StoreError(
-                    f"run {run.model} {run.intermediate}:{run.target} seed {run.seed} of source {source!r} "
-                    "is already stored with other numbers; use a new --source key"
-                )
-        st.add_source(Source(source, citation.strip(), locator.strip(), "imported", path.name, notes))
-        new = sum(st.write_run(run, results) for run, results in planned)
+        st.add_source(record)
+        new = st.write_runs(planned)  # one index refresh for the whole file
     return len(planned), sum(len(r) for _, r in planned), new
+
+
+def _refuse_conflicts(root: Path, record: Source, planned: list[tuple[Run, list[Result]]]) -> None:
+    """Raises if the source key or a run id is already taken by other content (reads files only)."""
+    src = root / "sources" / f"{record.source}.json"
+    if src.exists():
+        old = read_source(src)
+        if (old.citation, old.locator) != (record.citation, record.locator):
+            raise StoreError(
+                f"source {record.source!r} is already registered with citation {old.citation!r} and locator "
+                f"{old.locator!r}; repeat those to add to it, or use a new --source key"
+            )
+    for run, results in planned:
+        existing = shard_path(root / "runs", run.run_id)
+        if existing.exists() and read_shard_hash(existing) != content_hash(run, results):
+            raise StoreError(
+                f"run {run.model} {run.intermediate}:{run.target} seed {run.seed} of source {record.source!r} "
+                "is already stored with other numbers; use a new --source key"
+            )

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -58,6 +57,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store.errors import StoreError
+from store.fs import write_temp
 
 PREDICTIONS_DIR = "predictions"
 SUFFIX = ".parquet"
@@ -179,8 +179,7 @@ def write_predictions(root: Path, run_id: str, frame: pl.DataFrame, digest: str 
     if final.exists() and read_hash(final) == digest:
         return final, digest
     table = frame.to_arrow().replace_schema_metadata({_META_HASH: digest.encode(), _META_RUN: run_id.encode()})
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=folder)
-    os.close(fd)
+    tmp = str(write_temp(folder, "tmp", SUFFIX))  # unique, group-readable (store.fs)
     try:
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb") as f:

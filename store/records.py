@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -33,6 +34,15 @@ VARIANTS = ("", "mlm", "translated")
 PHASES = ("intermediate", "target")
 # Values are on a 0-100 scale; this much float noise is tolerated when comparing content.
 _VALUE_DECIMALS = 9
+#: What the index columns hold: ``runs.seed`` is INTEGER (int32), ``n_examples`` BIGINT (int64).
+SEED_MAX = 2**31 - 1
+N_EXAMPLES_MAX = 2**63 - 1
+#: Longest accepted text per field (characters). A name is an id, a path or a label; free text
+#: (notes, citations) may be longer but must still fit comfortably in one shard and one index row.
+NAME_MAX = 512
+TEXT_MAX = 20_000
+SOURCE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _canonical_json(obj: object) -> str:
@@ -167,12 +177,72 @@ def _check_value(value: float, what: str) -> None:
         )
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:40]) + f"... ({len(text):,} characters)"
+
+
+def check_source_key(key: str) -> None:
+    """Raises StoreError unless ``key`` is a short file-name-safe key (it names ``sources/<key>.json``)."""
+    if not isinstance(key, str) or not SOURCE_KEY.match(key):
+        raise StoreError(
+            f"source key {_shown(str(key))} is not a short key: use 1-64 letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit), e.g. smith2024_table3"
+        )
+
+
+def check_text(value: object, what: str, limit: int = NAME_MAX, single_line: bool = True) -> None:
+    """Raises StoreError unless ``value`` is a string of at most ``limit`` characters (one line if asked)."""
+    if not isinstance(value, str):
+        raise StoreError(f"{what} must be text, not {type(value).__name__}")
+    if len(value) > limit:
+        raise StoreError(f"{what} {_shown(value)} is too long: at most {limit:,} characters")
+    if single_line and _CONTROL.search(value):
+        raise StoreError(f"{what} {_shown(value)} holds a line break or control character; give one line of text")
+
+
+def check_int(value: object, what: str, low: int, high: int) -> None:
+    """Raises StoreError unless ``value`` is None or an integer in ``[low, high]`` (what the index holds)."""
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StoreError(f"{what} {value!r} is not an integer")
+    if not low <= value <= high:
+        raise StoreError(f"{what} {_shown(str(value))} is out of range: give an integer from {low} to {high:,}")
+
+
+def _check_sizes(run: Run, results: Sequence[Result]) -> None:
+    """Every field fits the shard and index types, before anything else looks at it."""
+    check_source_key(run.source)
+    for name in ("model", "intermediate", "target", "variant", "setting", "label"):
+        check_text(getattr(run, name), name)
+    for name in ("code_version", "hardware", "created_at"):
+        check_text(getattr(run, name), name, TEXT_MAX, single_line=False)
+    check_int(run.seed, "seed", 0, SEED_MAX)
+    for t in (run.wall_time_s, run.gpu_hours):
+        if t is not None and (not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0):
+            raise StoreError(f"run {run.intermediate}:{run.target}: a timing is {t!r}; give seconds/hours >= 0")
+    if len(_canonical_json([dict(run.hparams), dict(run.config)])) > 50 * TEXT_MAX:
+        raise StoreError("the run's hparams and config are too large to store (over 1 MB of JSON)")
+    for s in run.dev_scores:
+        for name in ("phase", "task", "metric"):
+            check_text(getattr(s, name), f"dev score {name}")
+        check_int(s.n_examples, "dev score n_examples", 0, N_EXAMPLES_MAX)
+    for r in results:
+        for name in ("language", "metric", "split", "metric_as_printed", "value_as_printed", "conversion"):
+            check_text(getattr(r, name), name)
+        check_text(r.notes, "notes", TEXT_MAX, single_line=False)
+        check_int(r.n_examples, f"{run.target}/{r.language}/{r.metric}: n_examples", 0, N_EXAMPLES_MAX)
+
+
 def validate(run: Run, results: Sequence[Result], catalog: Catalog | None = None) -> None:
-    """Raises StoreError (one line, with a fix) if the run or any result is not storable."""
+    """Raises StoreError (one line, with a fix) if the run or any result is not storable.
+
+    Sizes and ranges come first (every text fits, ``seed`` fits ``runs.seed``, ``n_examples``
+    fits BIGINT), so nothing that the shard or the index cannot hold gets any further.
+    """
     cat = catalog or load_catalog()
     published = run.source != RUNNER_SOURCE
-    if not run.source or any(c in run.source for c in "/\\ "):
-        raise StoreError(f"source {run.source!r} must be a short key without spaces or slashes")
+    _check_sizes(run, results)
     if not run.model:
         raise StoreError("model is empty: give a catalog model id or a Hub id / local path")
     if not (published and run.intermediate == BEST_PER_TARGET):
@@ -222,8 +292,6 @@ def validate(run: Run, results: Sequence[Result], catalog: Catalog | None = None
             )
         if r.split not in SPLITS:
             raise StoreError(f"{what}: split {r.split!r} is not one of {', '.join(SPLITS)}")
-        if r.n_examples is not None and r.n_examples < 0:
-            raise StoreError(f"{what}: n_examples is negative")
         _check_value(r.value, what)
         if r.key() in seen:
             raise StoreError(f"{what} ({r.split}) appears twice in one run")

@@ -2,15 +2,14 @@
 
 A shard holds the run's result rows; the run record (identity, config, dev scores, stamps) and
 its content hash travel in the file's key-value metadata. A shard is written to a temporary file
-in the same folder and published with ``os.link``, which fails if the name exists: two writers
-of the same run cannot both win, and a killed writer leaves only a temporary file that readers
-never look at.
+in the same folder (a unique name, see :mod:`store.fs`) and published with ``os.link``, which
+fails if the name exists: two writers of the same run cannot both win, and a killed writer leaves
+only a temporary file that readers never look at and ``store validate --fix`` removes.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store.errors import StoreError
+from store.fs import publish, write_temp
 from store.records import Result, Run, content_hash
 
 SHARD_SUFFIX = ".parquet"
@@ -62,18 +62,25 @@ def read_shard(path: Path) -> tuple[Run, list[Result], str]:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as e:
-        raise StoreError(f"shard {path} is unreadable ({e}); delete it and rerun or pull again") from e
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise StoreError(f"shard {path} is unreadable ({reason}); delete it and rerun or pull again") from None
     meta = table.schema.metadata or {}
-    if _META_RUN not in meta:
-        raise StoreError(f"{path} is not an xstilts shard (no run record in its metadata)")
-    run = Run.from_json(meta[_META_RUN].decode())
-    results = [Result(**row) for row in table.to_pylist()]
-    return run, results, meta[_META_HASH].decode()
+    if _META_RUN not in meta or _META_HASH not in meta:
+        raise StoreError(f"{path} is not an xstilts shard (no run record in its metadata); delete it")
+    try:
+        run = Run.from_json(meta[_META_RUN].decode())
+        results = [Result(**row) for row in table.to_pylist()]
+        return run, results, meta[_META_HASH].decode()
+    except (ValueError, TypeError, AttributeError) as e:
+        raise StoreError(f"shard {path} holds a malformed run record ({type(e).__name__}); delete it") from None
 
 
 def read_shard_hash(path: Path) -> str:
     """The content hash of a shard, read from its footer only."""
-    meta = pq.read_schema(path).metadata or {}
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return ""  # unreadable: never equal to a real hash
     return meta.get(_META_HASH, b"").decode()
 
 
@@ -92,18 +99,16 @@ def write_shard(runs_dir: Path, run: Run, results: Sequence[Result]) -> tuple[Pa
     new_hash = table.schema.metadata[_META_HASH].decode()
     if final.exists():
         return final, _same_or_conflict(final, new_hash, run.run_id)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SHARD_SUFFIX, dir=runs_dir)
-    os.close(fd)
+    tmp = write_temp(runs_dir, "tmp", SHARD_SUFFIX)  # unique name, group-readable mode
     try:
         pq.write_table(table, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        try:
-            os.link(tmp, final)  # atomic, and refuses to replace an existing shard
-        except FileExistsError:
-            return final, _same_or_conflict(final, new_hash, run.run_id)
-    finally:
-        os.unlink(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if not publish(tmp, final):  # atomic, and refuses to replace an existing shard
+        return final, _same_or_conflict(final, new_hash, run.run_id)
     return final, True
 
 

@@ -275,8 +275,44 @@ def push(store_path: str | os.PathLike | None, repo: str | os.PathLike | Remote,
             except RemoteChanged:  # someone committed since we listed: list again, compare again
                 _backoff(attempt)
                 continue
-            return PushReport(**{**report.__dict__, "commits": 1})
+            extra = _refresh_derived(remote, mirror, label, covered={*local, *remote_only})
+            return PushReport(**{**report.__dict__, "commits": 1 + extra})
     raise StoreError(f"{remote.name} kept changing during the push ({MAX_ATTEMPTS} attempts); retry")
+
+
+def _refresh_derived(remote: Remote, mirror: Path, label: str, covered: set[str]) -> int:
+    """After a push, rebuilds the remote's tables and card from the remote's own shards whenever
+    other pushers added shards that our snapshot did not cover (concurrent pushes): the last
+    derived files written always describe every shard on the remote.
+
+    Returns:
+        How many extra commits it made.
+    """
+    commits = 0
+    for attempt in range(MAX_ATTEMPTS):
+        parent = remote.revision()
+        listing = remote.stat(revision=parent)
+        files = [rel for rel in listing if _is_store_file(rel)]
+        if set(files) <= covered:
+            return commits
+        with tempfile.TemporaryDirectory(prefix="xstilts-push-") as tmp_name:
+            tmp = Path(tmp_name)
+            _fetch_into(remote, listing, files, mirror, parent)
+            snap = _snapshot({}, mirror, files, tmp / "snapshot")
+            try:
+                derived, _ = card.export(snap, tmp / "derived", label)
+            finally:
+                snap.close()
+            try:
+                remote.commit(derived, "Refresh catalog, tables and card from the remote's shards (store push)",
+                              parent=parent)
+            except RemoteChanged:
+                _backoff(attempt)
+                continue
+        commits += 1
+        covered = set(files)
+    log.warning("%s kept changing; its tables and card may lag until the next push", remote.name)
+    return commits
 
 
 def push_run(store_path: str | os.PathLike | None, run_id: str, repo: str | os.PathLike | Remote) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# the derived-results cache (store/derived.py) of the tests' stores, out of the user's ~/.cache
+os.environ.setdefault("XSTILTS_DERIVED_CACHE", tempfile.mkdtemp(prefix="xstilts-derived-"))
 
 
 @pytest.fixture

@@ -39,4 +39,6 @@ def test_bench_builds_its_store_and_times_every_page(tmp_path):
             if bench.BASELINE_OF[page]:
                 getattr(baseline, bench.BASELINE_OF[page])()
         bench.clear_derived(tmp_path / "store")
-        assert not list((tmp_path / "store" / "cache").glob("*.json"))
+        from store.derived import cache_dir
+
+        assert not list(cache_dir(tmp_path / "store").glob("*.json"))

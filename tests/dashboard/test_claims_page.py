@@ -169,7 +169,7 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     from tests.store.test_claims import DESIGN
 
     path = tmp_path / "store"
-    shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns(derived.CACHE_DIR, "index.duckdb*"))
+    shutil.copytree(claims_store, path, ignore=shutil.ignore_patterns("index.duckdb*"))
 
     def page():
         with Store.open(path, read_only=True) as st:
@@ -180,14 +180,14 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
 
     before, runs_before = page()
     assert page()[0].equals(before)  # read back from the derived cache: same page
-    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1
+    assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1
     run, results = next((r, res) for r, res in DESIGN if (r.model, r.intermediate, r.target) == (LARGE, "mnli", "xnli"))
     with Store.open(path, read_only=False) as st:  # another seed of mnli:xnli, as `runner run` would write it
         assert st.write_run(dataclasses.replace(run, seed=7), [dataclasses.replace(x, value=x.value - 5) for x in results])
     after, runs_after = page()
     assert not after.equals(before) and runs_after != runs_before
     assert _shown_frame(after) == _expected(_engine(str(path), LARGE))
-    assert len(list((path / derived.CACHE_DIR).glob("claims-*.json"))) == 1  # the old state's entry is gone
+    assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1  # the old state's entry is gone
 
 
 def _shown_frame(frame) -> dict[str, tuple]:

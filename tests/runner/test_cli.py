@@ -198,3 +198,49 @@ def test_sampling_and_variants_define_the_run(run_args, mlm_corpus, translated_d
                          "wikimedia/wikipedia", "--dry-run")) == 0
     out = capsys.readouterr().out
     assert "mnli+sst2 (temperature T=2) + mlm every 1 on wikimedia/wikipedia" in out and "data    ok" in out
+
+
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
+def test_run_without_the_runner_extra_names_what_to_install(monkeypatch, capsys, tmp_path, extra):
+    # the app environment of `make run` has the `runner` command but no torch
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["run", "--pair", "squad:xnli", "--store", str(tmp_path / "s"), *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: `runner run` needs the runner's dependencies, missing in this environment")
+    assert "torch" in err and "pip install torch==2.13.0" in err and "'.[runner]'" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_dry_run_with_data_missing_exits_2_and_says_so(run_args, tmp_path, capsys):
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    args = run_args("mnli:pawsx", "--dry-run")
+    args[args.index("--data-dir") + 1] = str(empty)
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert "data    MISSING" in out and err.startswith("error: the run cannot start: ") and err.count("\n") == 1
+    assert "hf download" in err  # the exact command that fetches what is missing
+
+
+def test_dry_run_on_the_hub_says_nothing_was_checked(run_args, capsys):
+    args = [a for a in run_args("mnli:pawsx", "--dry-run")]
+    i = args.index("--data-dir")
+    del args[i:i + 2]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "data    not checked: each split is fetched from the Hub when its phase loads it" in out
+    assert "data    ok" not in out
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_store_path_that_is_no_store_is_refused(command, capsys, tmp_path):
+    f = tmp_path / "passwd"
+    f.write_text("root:x:0:0")
+    argv = (["plan", "--intermediate", "mnli", "--target", "xnli", "--seeds", "1", "--from-catalog"]
+            if command == "plan" else ["run", "--pair", "mnli:xnli", "--dry-run"])
+    for store, message in ((f, "is a file"), (tmp_path, "is a folder but not a store")):
+        assert main([*argv, "--store", str(store), "--work-dir", str(tmp_path / "w")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert f.read_text() == "root:x:0:0"

@@ -134,3 +134,19 @@ def test_plan_reads_an_hf_store_through_its_local_copy(plan_args, run_args, tmp_
     out = capsys.readouterr().out
     assert f"store: {cache / 'lab--xstilts'} (1 of 12 runs already there)" in out
     assert {(r[1], r[2]): r[-1] for r in table(out, "runs (phase 1 intermediate")}[("none:pawsx", "1")] == "stored"
+
+
+def test_catalog_plan_labels_its_total_a_lower_bound_and_names_the_missing_splits(tmp_path, capsys):
+    from runner.cli import main
+
+    assert main(["plan", "--intermediate", "squad,mnli", "--target", "xquad,tatoeba,xnli", "--seeds", "1",
+                 "--from-catalog", "--work-dir", str(tmp_path / "w"), "--tokens-per-second", "1000"]) == 0
+    out = capsys.readouterr().out
+    squad = next(line for line in out.splitlines() if line.lstrip().startswith("squad "))
+    assert squad.split()[2:4] == ["?", "?"]  # not "0" tokens and "-" hours
+    total = next(line for line in out.splitlines() if line.lstrip().startswith("total"))
+    assert "(lower bound)" in total and "≥" in total
+    lower = next(line for line in out.splitlines() if line.startswith("lower bound:"))
+    for split in ("squad train", "xquad test", "tatoeba test"):
+        assert split in lower
+    assert "xnli test" not in lower  # known from the catalog (RemBERT Table 11)

@@ -38,7 +38,8 @@ def test_computed_once_per_state_and_read_back_by_another_process_s_store(tmp_pa
     assert f.calls == 1
     for got in (again, third):
         assert got["rows"] == (1, 2.5, None) and got["frame"].equals(first["frame"])
-    assert [p.name.split("-")[0] for p in (tmp_path / derived.CACHE_DIR).glob("*.json")] == ["thing"]
+    assert [p.name.split("-")[0] for p in derived.cache_dir(tmp_path).glob("*.json")] == ["thing"]
+    assert not (tmp_path / "cache").exists() and derived.cache_dir(tmp_path) != derived.cache_dir(tmp_path / "x")
     with Store.open(tmp_path) as st:
         derived.memo(st, "thing", ("other",), f)  # other arguments: another entry
     assert f.calls == 2
@@ -55,7 +56,7 @@ def test_a_new_run_changes_the_state_and_the_old_entry_goes(tmp_path):
         after = derived.state_key(st)
         derived.memo(st, "n", (), f)
     assert before != after and f.calls == 2
-    entries = list((tmp_path / derived.CACHE_DIR).glob("*.json"))
+    entries = list(derived.cache_dir(tmp_path).glob("*.json"))
     assert len(entries) == 1 and after in entries[0].name
 
 
@@ -110,7 +111,7 @@ def test_a_planted_or_damaged_entry_is_never_trusted(tmp_path, planted):
     fill_store(tmp_path, [1])
     with Store.open(tmp_path) as st:
         derived.memo(st, "x", (), lambda: 1)
-        (entry,) = (tmp_path / derived.CACHE_DIR).glob("x-*.json")
+        (entry,) = derived.cache_dir(tmp_path).glob("x-*.json")
         entry.write_text(planted if isinstance(planted, str) else json.dumps(planted))
         assert derived.memo(st, "x", (), lambda: 2) == 2  # recomputed, and replaced
         assert derived.memo(st, "x", (), lambda: 3) == 2
@@ -121,7 +122,7 @@ def test_values_that_cannot_be_kept_and_unwritable_folders_still_return(tmp_path
     fill_store(tmp_path, [1])
     with Store.open(tmp_path) as st:
         arr = derived.memo(st, "arr", (), lambda: np.arange(3))
-        assert list(arr) == [0, 1, 2] and not list((tmp_path / derived.CACHE_DIR).glob("arr-*"))
+        assert list(arr) == [0, 1, 2] and not list(derived.cache_dir(tmp_path).glob("arr-*"))
 
         def no_space(*a, **k):
             raise OSError(28, "No space left on device")

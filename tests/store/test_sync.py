@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import threading
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from store.card import DUCKDB_QUERIES, MANIFEST
@@ -285,6 +287,12 @@ def test_eight_processes_pushing_at_once_lose_nothing(tmp_path, monkeypatch):
             assert (remote / "runs" / f"{rid}.parquet").read_bytes() == (tmp_path / f"job{i}" / "runs" / f"{rid}.parquet").read_bytes()
     assert not [p for p in remote.rglob(".tmp-*")]
     assert (remote / "README.md").exists()
+    # the remote's tables and card describe every full pusher's runs, not only the last pusher's
+    # (the run-only pushes of the odd jobs appear from the next full push on)
+    tables = set(pl.read_parquet(remote / "tables" / "runs.parquet")["run_id"])
+    assert {rid for i, ids, _ in results if i % 2 == 0 for rid in ids} <= tables
+    snapshot = json.loads((remote / "xstilts.json").read_text())["snapshot"]
+    assert snapshot["runs"] == len(tables)
     pulled = tmp_path / "pulled"
     assert pull(remote, pulled).new_runs == 3 * n
     with Store.open(pulled) as st:
