@@ -146,10 +146,9 @@ def filters(sel: Selection, options: Options, **overrides: object) -> Filters:
 
 
 def _empty_summary(by: tuple[str, ...]) -> pl.DataFrame:
-    return pl.DataFrame(schema={**{c: pl.String for c in by}, "config": pl.String, "mean_gain": pl.Float64,
-                                "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64, "n_tasks": pl.Int64,
-                                "n_languages": pl.Int64, "n_seeds": pl.Int64, "baseline_n_seeds": pl.Int64,
-                                "coverage": pl.String})
+    ints = ("n", "n_tasks", "n_languages", "n_seeds", "baseline_n_seeds")
+    return pl.DataFrame(schema={**{c: pl.String for c in (*by, "config", "coverage")}, **{c: pl.Int64 for c in ints},
+                                **{c: pl.Float64 for c in ("mean_gain", "ci_low", "ci_high")}})
 
 
 def _read(method):
@@ -244,8 +243,7 @@ class Reader:
 
     @_read
     def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
-        """The store's ``summarize_gains`` of the slice (single intermediate tasks only if asked): task-first
-        means over the benchmark's languages with the two-level bootstrap interval."""
+        """The store's task-first ``summarize_gains`` of the slice (single intermediate tasks only if asked)."""
         rows = self._gain_rows(f, single_only)
         return _empty_summary(by) if rows.runs.is_empty() else summarize_gains(rows, by=by)
 
@@ -259,9 +257,7 @@ class Reader:
         """Spearman's rho of the chosen axis against the task-first mean gain, per target type, with the
         number of tasks behind it and the exact permutation p-value."""
         model = f.models[0] if len(f.models) == 1 else None
-        rows = self._gain_rows(f, single_only=True)
-        summary = _empty_summary(("target_type", "intermediate")) if rows.runs.is_empty() else \
-            summarize_gains(rows, by=("target_type", "intermediate"))
+        summary = self.gain_summary.__wrapped__(self, f, ("target_type", "intermediate"), True)
         return complexity_correlation(summary, self.complexity(model), axis=axis)
 
     @_read
