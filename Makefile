@@ -51,6 +51,7 @@ test: $(VENV)/.installed chromium
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/runner_throughput.py
+	$(VENV)/bin/python bench/gpu_throughput.py
 	$(VENV)/bin/python bench/dashboard_latency.py
 	$(VENV)/bin/python bench/store_readers.py
 	$(VENV)/bin/python bench/examples_latency.py --store var/bench-examples

@@ -1,7 +1,7 @@
 """Training throughput of the runner's loop against ``transformers.Trainer``, and padding efficiency.
 
 The runner and two ``transformers.Trainer`` configurations fine-tune the same tiny random XLM-R
-(2 layers, hidden 64, built offline by ``runner.testing.build_model``) for one epoch on the same
+(2 layers, hidden 64, built offline by ``runner.smoke.fixtures.build_model``) for one epoch on the same
 tokenised sentence pairs, whose lengths follow an XNLI-like distribution (log-normal, median about
 45 sub-tokens), with the same batch size. Throughput counts real (non-padding) tokens per second of
 training. The Trainer runs (1) with its defaults (random batches padded per batch by
@@ -45,7 +45,7 @@ def xnli_like_lengths(n: int, seed: int = 0) -> list[int]:
 
 def make_features(n: int, vocab: int, seed: int = 0):
     """Token ids with the XLM-R frame (<s> ... </s>) and 3-way labels."""
-    from runner.features import Encoded
+    from runner.modeling.features import Encoded
 
     rng = random.Random(seed)
     ids, labels = [], []
@@ -56,18 +56,20 @@ def make_features(n: int, vocab: int, seed: int = 0):
 
 
 def run_runner(model_dir: Path, train, dev, batch: int, out: Path) -> float:
-    """Seconds for one epoch of ``runner.training.train_stage`` (dev scoring and saving included)."""
+    """Seconds for one epoch of ``runner.training.loop.train_stage`` (dev scoring and saving included)."""
     import torch
     from transformers import AutoTokenizer
 
     from runner.config import TrainConfig
-    from runner.models import TaskModel, load_encoder
-    from runner.training import TaskData, set_seed, train_stage
+    from runner.kinds import build_model
+    from runner.modeling.encoder import load_encoder
+    from runner.training.device import set_seed
+    from runner.training.loop import TaskData, train_stage
 
     set_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = TaskModel(load_encoder(model_dir), {"nli": ("classification", 3)})
-    task = TaskData("nli", "classification", ("e", "n", "c"), train, dev)
+    model = build_model(load_encoder(model_dir), {"nli": ("pair_classification", 3)})
+    task = TaskData("nli", "pair_classification", ("e", "n", "c"), train, dev)
     cfg = TrainConfig(batch_size=batch, progress=False, save_every_steps=10**9)
     start = time.perf_counter()
     train_stage(model, [task], cfg, 1, out, torch.device("cpu"), tokenizer, seed=0)
@@ -105,7 +107,7 @@ def padding_report(batch: int) -> dict[str, float]:
     import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    from runner.features import length_grouped_batches, padding_efficiency
+    from runner.modeling.features import length_grouped_batches, padding_efficiency
 
     lengths = xnli_like_lengths(20000, seed=1)
     order = list(range(len(lengths)))
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from datasets import disable_progress_bars
 
-    from runner.testing import build_model
+    from runner.smoke.fixtures import build_model
 
     disable_progress_bars()
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,8 +14,12 @@ Commands::
                 [--push ORG/NAME]
     runner plan --intermediate all --target all --seeds 1,2,3 [run settings]
                 [--tokens-per-second N | --measure-throughput] [--from-catalog]
+    runner smoke [--device auto|cpu|cuda] [--folder DIR]
 
 User errors print ``error: <one line>`` and exit with status 2, leaving the store untouched.
+
+The commands import the pipeline (torch, transformers, datasets: several seconds) when they run,
+so that ``runner tasks`` and ``--help`` answer at once.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.tasks.registry import all_sources, registry
+from store.catalog import load_catalog
+from store.database import is_store_folder, resolve_store_path
 from store.errors import StoreError
+from store.hub import open_remote
+from store.remote import is_remote_store, parse_repo
+from store.sync import resolve_store
 
 log = logging.getLogger("runner")
 
@@ -63,6 +74,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    p.add_argument("--no-predictions", action="store_true",
+                   help="do not keep per-example predictions in the store (kept by default; see store/predictions.py)")
     for flag, name in TRAIN_FLAGS.items():
         kind = float if name == "learning_rate" else int
         p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=kind, help=f"train.{name}")
@@ -132,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="first measure the model's throughput on this machine's device and keep it in WORK/cache")
     pl.add_argument("--from-catalog", action="store_true",
                     help="estimate tokens from the catalog's split sizes even when the data are local (fast)")
+    s = sub.add_parser("smoke", help="build a tiny model and fixture data here and run mnli:xnli end to end on this "
+                                     "device (no download): what to run first on a new GPU node")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (cuda if available)")
+    s.add_argument("--folder", help="where the model, data, work files and store go (default: a new temporary folder)")
     return p
 
 
@@ -155,23 +172,22 @@ def _settings(args: argparse.Namespace) -> dict:
             values = merge(values, {section: {name: getattr(args, flag)}})
     if getattr(args, "overwrite", False):
         values["overwrite"] = True
+    if getattr(args, "no_predictions", False):
+        values["predictions"] = False
     return values
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Prints every task: role, head kind, benchmarks, languages, whether it runs here."""
-    from runner.tasks import all_sources, registry
-    from store.catalog import load_catalog
-
     cat = load_catalog()
     specs = sorted(registry().values(), key=lambda s: (s.role != "intermediate", s.name))
-    print(f"{'task':<14} {'role':<13} {'kind':<19} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
+    print(f"{'task':<14} {'role':<13} {'kind':<20} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
     for s in specs:
         task = cat.task(s.name)
         langs = cat.task_languages(s.name) if s.role == "target" else ("en",)
         shown = " ".join(langs) if len(langs) <= 16 else " ".join(langs[:16]) + f" ... (+{len(langs) - 16})"
         note = f"  [{s.note}]" if s.note else ""
-        print(f"{s.name:<14} {s.role:<13} {s.kind:<19} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
+        print(f"{s.name:<14} {s.role:<13} {s.kind:<20} {';'.join(task.benchmarks) or '-':<15} {len(langs):>5}  "
               f"{'yes' if s.implemented else 'later':<5} {shown}{note}")
         if args.sources and s.implemented:
             for what, src in all_sources(s):
@@ -211,24 +227,8 @@ def _dry_run(lay, store_path: Path) -> int:
     return 0
 
 
-def _setup_logging(run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    for h in list(log.handlers):
-        log.removeHandler(h)
-    fh = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(fh)
-    log.addHandler(sh)
-    log.propagate = False
-
-
 def _check_store_path(path: Path) -> None:
     """A store path must be a store folder, or nothing yet: never a file nor some other folder."""
-    from store.database import is_store_folder
-
     if path.exists() and not path.is_dir():
         raise RunnerError(f"store path {path} is a file; give a store folder (`store build --store DIR` makes one)")
     if path.is_dir() and any(path.iterdir()) and not is_store_folder(path):
@@ -237,8 +237,6 @@ def _check_store_path(path: Path) -> None:
 
 def _local_store(spec: str | None, command: str) -> None:
     """Runs write to a local store folder: an hf:// store is refused with a pointer to --push."""
-    from store.remote import is_remote_store, parse_repo
-
     if is_remote_store(spec):
         try:
             repo = parse_repo(spec) or "ORG/NAME"
@@ -251,16 +249,14 @@ def _local_store(spec: str | None, command: str) -> None:
 def _open_push_remote(spec: str | None) -> None:
     """Checks a --push remote before any training (malformed, offline, unauthorised: exit 2 now)."""
     if spec:
-        from store.remote import open_remote
-
         open_remote(spec).open(create=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validates everything, then runs the phases (or prints them with ``--dry-run``)."""
     from runner.config import build_config
-    from runner.pipeline import check_inputs, execute, layout
-    from store.sync import resolve_store
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging, layout, run
 
     cfg = build_config(_settings(args))
     lay = layout(cfg)
@@ -272,34 +268,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     store_path = resolve_store(cfg.store)
     _check_store_path(store_path)
     check_inputs(lay)
-    from runner.models import check_model
-
     check_model(cfg.model)
     _open_push_remote(args.push)
-    _setup_logging(lay.run_dir)
-    log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate, lay.pair.target,
-             cfg.model, cfg.seed, lay.run_dir / "run.log")
-    run, results, written = execute(lay, store_path)
-    langs = len({r.language for r in results})
-    state = "written" if written else "already in the store (identical); nothing written"
-    print(f"run {run.run_id}: {len(results)} results over {langs} languages {state} -> {store_path}")
-    for s in run.dev_scores:
+    console_logging(verbose=True)
+    report = run(lay, store_path, args.push)
+    run_record = report.run
+    langs = len({r.language for r in report.results})
+    state = "written" if report.written else "already in the store (identical); nothing written"
+    print(f"run {run_record.run_id}: {len(report.results)} results over {langs} languages {state} -> {store_path}")
+    for s in run_record.dev_scores:
         print(f"  English dev ({s.phase}) {s.task} {s.metric}: {s.value:.2f} (n={s.n_examples})")
-    if args.push:
-        from store.sync import push_run
-
-        try:
-            pushed = push_run(store_path, run.run_id, args.push)
-        except StoreError as e:
-            raise StoreError(f"run {run.run_id} is in the local store, but pushing it failed: {e}; rerun the same "
-                             "command (nothing is retrained) or `store push`") from e
-        print(f"  {'pushed' if pushed else 'already on'} {args.push}: runs/{run.run_id}.parquet")
+    if report.pushed.startswith("push failed"):
+        raise StoreError(f"run {run_record.run_id} is in the local store, but pushing it failed: "
+                         f"{report.pushed.removeprefix('push failed: ')}; rerun the same command (nothing is retrained) "
+                         "or `store push`")
+    if report.pushed:
+        print(f"  {'pushed' if report.pushed == 'pushed' else 'already on'} {args.push}: runs/{run_record.run_id}.parquet")
     return 0
 
 
 def _grid(args: argparse.Namespace, values: dict, store=None):
     """Selection flags -> the expanded grid (shared by grid and plan)."""
-    from runner.grid import parse_seeds, plan_grid, select_tasks
+    from runner.grid.chains import parse_seeds, plan_grid, select_tasks
 
     seeds = parse_seeds(args.seeds)
     inters, skipped_i = select_tasks(args.intermediate, "intermediate", values.get("ccg_path"), values.get("mewslix_path"))
@@ -322,13 +312,11 @@ def _absolute_paths(values: dict) -> dict:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     """Plans the grid, checks data, model and remote, then runs or submits its chains."""
-    import time
-
     from runner.config import build_config, merge
-    from runner.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
-    from runner.grid import ChainTask, console_logging, run_chain, summary
-    from runner.models import check_model
-    from runner.pipeline import check_inputs
+    from runner.grid.chains import ChainTask, run_chain, summary
+    from runner.grid.executors import ExecutorConfig, check_available, parse_slurm_set, submit, wait
+    from runner.modeling.encoder import check_model
+    from runner.pipeline import check_inputs, console_logging
 
     ex_cfg = ExecutorConfig(kind=args.executor, partition=args.partition, gpus_per_job=args.gpus_per_job,
                             cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
@@ -339,8 +327,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
     _local_store(values.get("store"), "grid")
     values = merge(_absolute_paths(values), {"train": {"progress": bool(args.progress)}})
     if values.get("store") is None:  # jobs must write where this process looks
-        from store.database import resolve_store_path
-
         values["store"] = str(resolve_store_path(None).absolute())
     grid, selection = _grid(args, values)
     for lay in grid.layouts.values():
@@ -355,7 +341,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
           f"{grid.store}; executor {args.executor}", flush=True)
     for name, why in grid.skipped:
         print(f"skipped: {name} ({why})")
-    console_logging(args.verbose)
+    console_logging(args.verbose, indent="    ")
     started = time.perf_counter()
     tasks = [ChainTask(c, str(grid.store), len(runs), args.push, verbose=args.verbose) for c in grid.chains]
     outcomes = []
@@ -388,9 +374,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """Prints the plan with estimated GPU-hours (an hf:// store is pulled into a read-only cache)."""
     from runner.config import build_config
-    from runner.plan import TokenCounter, render
-    from runner.throughput import measure, resolve, save_measured
-    from store.sync import resolve_store
+    from runner.grid.plan import TokenCounter, render
+    from runner.grid.throughput import measure, resolve, save_measured
 
     values = _settings(args)
     store = resolve_store(values.get("store"))
@@ -409,7 +394,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan}
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Runs ``mnli:xnli`` on fixtures built here; prints device, dtype and tokens/s; 1 if it did not learn."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local: never wait for the Hub
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    from runner.pipeline import console_logging
+    from runner.smoke.command import smoke
+
+    console_logging(verbose=False)
+    report = smoke(Path(args.folder) if args.folder else None, args.device)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan, "smoke": cmd_smoke}
 
 
 #: The runner extra's modules (pyproject.toml), which the app environment of `make run` lacks.
@@ -437,7 +435,7 @@ def missing_modules(names: tuple[str, ...] = RUNNER_MODULES) -> list[str]:
 
 
 def _needs_runner_extra(command: str) -> None:
-    """`runner run` and `runner grid` (dry runs too) train models: refuse at once where they cannot."""
+    """`runner run`, `runner grid` (dry runs too) and `runner smoke` train models: refuse at once where they cannot."""
     missing = missing_modules()
     if missing:
         raise RunnerError(f"`runner {command}` needs the runner's dependencies, missing in this environment "
@@ -449,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = _parser().parse_args(argv)
     try:
-        if args.command in ("run", "grid"):
+        if args.command in ("run", "grid", "smoke"):
             _needs_runner_extra(args.command)
         return COMMANDS[args.command](args)
     except (RunnerError, StoreError) as e:

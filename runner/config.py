@@ -12,8 +12,8 @@ YAML example::
       batch_size: 8
       grad_accum: 4
     epochs: {mnli: 1, udpos_en: 5}
-    mix: {sampling: temperature, temperature: 2.0}     # multi-task intermediate (runner.mixing)
-    variant: mlm                                       # or translated (runner.variants)
+    mix: {sampling: temperature, temperature: 2.0}     # multi-task intermediate (runner.training.mixing)
+    variant: mlm                                       # or translated (runner.training.variants)
     mlm: {corpus: wikimedia/wikipedia, files: [20231101.de/*.parquet, 20231101.fr/*.parquet]}
 
 Example:
@@ -32,9 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from runner.errors import RunnerError
-from runner.mixing import MixConfig
-from runner.variants import MlmConfig, TranslatedConfig, check_variant
+from runner.training.mixing import MixConfig
+from runner.training.variants import MlmConfig, TranslatedConfig, check_variant
 from store.catalog import suggest
 from store.records import SEED_MAX
 
@@ -133,7 +135,7 @@ class RunConfig:
     pair: str = field(default="", metadata={"help": "INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos"})
     model: str = field(default="xlm-roberta-large", metadata={"help": "Hub id or local folder of an encoder"})
     seed: int = field(default=1, metadata={"help": "random seed (data order, heads, dropout)"})
-    variant: str = field(default="", metadata={"help": "'' (plain), mlm or translated (runner.variants)"})
+    variant: str = field(default="", metadata={"help": "'' (plain), mlm or translated (runner.training.variants)"})
     data_dir: str | None = field(default=None, metadata={"help": "local copies of the Hub dataset repos"})
     ccg_path: str | None = field(default=None, metadata={"help": "folder with CCGbank train.jsonl/dev.jsonl"})
     mewslix_path: str | None = field(default=None, metadata={"help": "folder with XTREME-R's Mewsli-X jsonl files"})
@@ -141,11 +143,13 @@ class RunConfig:
     store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
     overwrite: bool = field(default=False, metadata={"help": "redo every phase even when its artefact exists"})
+    predictions: bool = field(default=True, metadata={
+        "help": "keep every evaluated example's prediction beside the run in the store (store.predictions)"})
     train: TrainConfig = field(default_factory=TrainConfig)
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
     qa: QAConfig = field(default_factory=QAConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
-    mix: MixConfig = field(default_factory=MixConfig, metadata={"help": "multi-task sampling (runner.mixing)"})
+    mix: MixConfig = field(default_factory=MixConfig, metadata={"help": "multi-task sampling (runner.training.mixing)"})
     mlm: MlmConfig = field(default_factory=MlmConfig, metadata={"help": "--variant mlm settings"})
     translated: TranslatedConfig = field(default_factory=TranslatedConfig, metadata={"help": "--variant translated settings"})
 
@@ -241,8 +245,6 @@ def build_config(values: Mapping) -> RunConfig:
 
 def load_yaml(path: str | Path) -> dict:
     """Reads a YAML config file into a mapping; RunnerError when it is missing or malformed."""
-    import yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
         data = yaml.safe_load(text) or {}

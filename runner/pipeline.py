@@ -26,22 +26,39 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transformers import AutoConfig
+
 from runner import config as config_mod
-from runner import mixing, variants
 from runner.config import RunConfig
-from runner.data import DataLocation, check_available, read_source, read_stage
+from runner.data.read import DataLocation, check_available, read_stage, stage_labels
 from runner.errors import RunnerError
-from runner.features import Encoded, encode, tokenizer_fingerprint
-from runner.tasks import Stage, TaskSpec, all_sources, get_task, intermediate_stage, registry
+from runner.evaluation.targets import TargetEvaluator
+from runner.kinds import KINDS, Kind, build_model
+from runner.modeling.encoder import load_encoder, load_tokenizer
+from runner.modeling.features import Encoded, tokenizer_fingerprint
+from runner.tasks.qa import SQUAD_V2_STAGE
+from runner.tasks.records import Stage, TaskSpec
+from runner.tasks.registry import all_sources, get_task, intermediate_stage, registry
+from runner.training import mixing, mlm, variants
+from runner.training.device import hardware, pick_device, set_seed
+from runner.training.loop import TaskData, epoch_plan, train_stage
 from store.catalog import MULTITASK, load_catalog, suggest
+from store.database import Store
 from store.errors import StoreError
 from store.records import DevScore, Result, Run
+from store.sync import push_run
 
 log = logging.getLogger("runner")
+#: Bumped when the features of a kind change shape: older tokenised caches are then not read.
+FEATURES_VERSION = 2
 
 
 @dataclass
@@ -93,8 +110,6 @@ def model_name(cfg: RunConfig) -> str:
 def code_version() -> str:
     """``xstilts <version>`` plus the git commit when the package runs from a checkout."""
     try:
-        from importlib.metadata import version
-
         text = f"xstilts {version('xstilts')}"
     except Exception:  # not installed (run from a checkout): the commit below identifies it
         text = "xstilts"
@@ -127,7 +142,8 @@ class Layout:
         return list(self.target.test)
 
 
-def _stage_epochs(cfg: RunConfig, stage: Stage) -> int:
+def stage_epochs(cfg: RunConfig, stage: Stage) -> int:
+    """Epochs of a stage: ``epochs.<stage>``, else ``train.epochs``, else the declared default."""
     return cfg.epochs.get(stage.name) or cfg.train.epochs or stage.epochs
 
 
@@ -141,6 +157,15 @@ def _sources_record(specs: list[TaskSpec], stages: list[Stage] = ()) -> list[str
     return sorted({f"{r.repo.repo}@{r.repo.revision}:{r.pattern()}" for _, src in pairs for r in src.refs})
 
 
+def _section_hparams(cfg: RunConfig, section: str, intermediate: bool) -> dict:
+    """The settings of one ``RunConfig`` section as run hyperparameters (``qa.squad_version``
+    only where an intermediate phase trains SQuAD)."""
+    values = dataclasses.asdict(getattr(cfg, section))
+    if section == "qa" and not intermediate:
+        values.pop("squad_version")
+    return values
+
+
 @functools.lru_cache(maxsize=32)
 def position_limit(model: str) -> int | None:
     """Longest input in sub-tokens that the model's position table holds; None when unknown.
@@ -149,8 +174,6 @@ def position_limit(model: str) -> int | None:
     RoBERTa-style models (XLM-R) number positions after the padding index: 514 embeddings hold
     512 tokens.
     """
-    from transformers import AutoConfig
-
     try:
         config = AutoConfig.from_pretrained(model, local_files_only=True)
     except Exception:  # noqa: BLE001 - not loadable offline: check_model says why, later
@@ -166,8 +189,6 @@ def position_limit(model: str) -> int | None:
 
 def _check_epoch_stages(cfg: RunConfig) -> None:
     """``epochs.STAGE`` must name a training stage: a typo would silently train the default."""
-    from runner.tasks_qa import SQUAD_V2_STAGE
-
     known = {st.name for spec in registry().values() for st in spec.stages} | {SQUAD_V2_STAGE.name}
     for stage in cfg.epochs:
         if stage not in known:
@@ -190,12 +211,12 @@ def layout(cfg: RunConfig) -> Layout:
     work = Path(cfg.work_dir).expanduser()
     hp = config_mod.hparams(cfg)
     inter_stages = [intermediate_stage(t, cfg.qa.squad_version) for t in pair.tasks]
-    inter_qa = any(s.kind == "question_answering" for s in inter_stages)
-    qa_hp = {k: v for k, v in dataclasses.asdict(cfg.qa).items() if k != "squad_version" or inter_qa}
-    if inter_qa or target.kind == "question_answering":
-        hp["qa"] = qa_hp  # QA settings define QA runs only (other run ids stay as they were)
-    if target.kind == "retrieval" and not target.stages:
-        hp["retrieval"] = dataclasses.asdict(cfg.retrieval)
+    # A kind's settings section (QA windows, retrieval pooling) defines the runs of that kind only
+    # (other run ids stay as they were); squad_version defines an intermediate QA phase only.
+    inter_sections = {KINDS[s.kind].config_section for s in inter_stages} - {None}
+    sections = (inter_sections | {KINDS[target.eval_kind].config_section}) - {None}
+    for section in sorted(sections):
+        hp[section] = _section_hparams(cfg, section, section in inter_sections)
     source = variants.resolve_for(cfg, pair.intermediate, pair.target, bool(pair.tasks), loc.data_dir)
     if len(pair.tasks) > 1:
         hp["mix"] = cfg.mix.hparams()  # how a multi-task phase samples its tasks defines the run
@@ -215,11 +236,10 @@ def layout(cfg: RunConfig) -> Layout:
     if inters:
         stages = inter_stages
         # other stages' epochs and the target's evaluation settings don't change phase 1
-        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", "qa", "retrieval")}
-        if inter_qa:
-            shared["qa"] = qa_hp
+        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", *sections)}
+        shared.update({section: hp[section] for section in inter_sections})
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
-                     "epochs": {s.name: _stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
+                     "epochs": {s.name: stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
         variant = f"__{cfg.variant}" if cfg.variant else ""
         inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}{variant}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
@@ -250,7 +270,7 @@ def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
         out.append(("2 target", f"none ({lay.target.name}: no target fine-tuning, as XTREME)", "skipped", None))
     for stage, folder in lay.stage_dirs:
         state = "cached" if (folder / "done.json").exists() else "partial (resumes)" if folder.exists() else "to run"
-        epochs = _stage_epochs(lay.cfg, stage)
+        epochs = stage_epochs(lay.cfg, stage)
         out.append(("2 target", f"{stage.name} ({epochs} epochs)", state, folder))
     done = sum((lay.run_dir / "predictions" / f"{lang}.json").exists() for lang in lay.languages)
     n = len(lay.languages)
@@ -263,8 +283,6 @@ class Runner:
     """Runs the phases of one layout; loads the tokenizer and model lazily."""
 
     def __init__(self, lay: Layout):
-        from runner.training import pick_device
-
         self.lay = lay
         self.cfg = lay.cfg
         self.device = pick_device(lay.cfg.device)
@@ -274,30 +292,27 @@ class Runner:
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            from runner.models import load_tokenizer
-
             self._tokenizer = load_tokenizer(self.cfg.model)
         return self._tokenizer
 
-    def _encoded(self, what: str, kind: str, examples_fn, labels, **options) -> Encoded:
+    def _encoded(self, what: str, kind: Kind, examples_fn, labels, training: bool = False, **options) -> Encoded:
         """Tokenised features, cached under a key of tokenizer, source and settings.
 
         ``options`` are kind-specific encoder settings (QA windows, dual-encoder lengths)."""
         tr = self.cfg.train
         options = {"max_length": tr.max_length, **options}
-        key = _hash({"what": what, "kind": kind, "labels": labels, "max_length": tr.max_length,
-                     "tok": tokenizer_fingerprint(self.tokenizer), **({"options": options} if len(options) > 1 else {})})
+        key = _hash({"what": what, "kind": kind.name, "labels": labels, "max_length": tr.max_length,
+                     "tok": tokenizer_fingerprint(self.tokenizer), "options": options, "training": training,
+                     "version": FEATURES_VERSION})
         path = self.lay.work / "cache" / "tokenized" / f"{key}.pkl"
         if path.exists():
             return Encoded.load(path)
-        enc = encode(kind, examples_fn(), self.tokenizer, **options)
+        enc = kind.encode(examples_fn(), self.tokenizer, training=training, **options)
         enc.save(path)
         return enc
 
-    def _stage_data(self, stage: Stage, head: str, translated: bool = False):
+    def _stage_data(self, stage: Stage, head: str, translated: bool = False) -> TaskData:
         """A stage's tokenised data; ``translated``: phase 1 of ``--variant translated``."""
-        from runner.training import TaskData
-
         tr, lay = self.cfg.train, self.lay
         cached = {}
 
@@ -310,61 +325,36 @@ class Runner:
                                                                tr.max_train_examples)
             return cached[part]
 
-        from runner.data import stage_labels
-
+        kind = KINDS[stage.kind]
         labels = stage_labels(stage, self.lay.loc)
         what = {"train": repr(stage.train), "dev": repr(stage.dev), "limits": [tr.max_train_examples, tr.max_eval_examples]}
-        options, evaluate = self._stage_options(stage)
+        options = kind.options(self.cfg, stage)
         train_what = {**what, "translated": lay.run.hparams["translated"]} if translated else what
-        train = self._encoded(json.dumps([train_what, "train"]), stage.kind, lambda: examples("train"), labels,
-                              **({**options, "training": True} if options else {}))
-        dev = self._encoded(json.dumps([what, "dev"]), stage.kind, lambda: examples("dev"), labels,
-                            **({**options, "training": False} if options else {}))
-        return TaskData(head, stage.kind, labels, train, dev, stage.metric, evaluate)
-
-    def _stage_options(self, stage: Stage) -> tuple[dict, object]:
-        """(encoder settings, dev scorer) of QA and dual-encoder stages; ({}, None) for the others."""
-        if stage.kind == "question_answering":
-            from runner import qa
-            from runner.target_eval import qa_options
-
-            return qa_options(self.cfg), qa.dev_evaluator(self.cfg.qa, stage.dev.columns.get("metric", "squad"))
-        if stage.kind == "dual_encoder":
-            from runner import dual_encoder
-
-            cols = stage.train.columns
-            options = {"query_length": int(cols["query_length"]), "candidate_length": int(cols["candidate_length"])}
-            return options, dual_encoder.dev_evaluator()
-        return {}, None
+        train = self._encoded(json.dumps([train_what, "train"]), kind, lambda: examples("train"), labels, True, **options)
+        dev = self._encoded(json.dumps([what, "dev"]), kind, lambda: examples("dev"), labels, False, **options)
+        return TaskData(head, stage.kind, labels, train, dev, stage.metric, kind.dev_evaluator(self.cfg, stage))
 
     def _model(self, start: str | Path, heads: dict, head_dir: Path | None = None):
-        from runner.models import TaskModel, load_encoder
-        from runner.training import set_seed
-
         encoder = load_encoder(start)
         set_seed(self.cfg.seed)  # heads start the same way on every run with this seed
-        model = TaskModel(encoder, heads, self.cfg.train.dropout)
+        model = build_model(encoder, heads, self.cfg.train.dropout)
         if head_dir is not None:
             model.load_heads(head_dir, list(heads))
         return model
 
     def phase_intermediate(self) -> list[DevScore]:
         """Phase 1: fine-tunes the encoder on the intermediate task(s); returns their dev scores."""
-        from runner.training import set_seed, train_stage
-
         lay = self.lay
         if lay.inter_dir is None:
             return []
         folder = lay.inter_dir
         if not (folder / "done.json").exists():
             log.info("phase 1 intermediate (%s): training in %s", lay.pair.intermediate, folder)
-            from runner.training import epoch_plan
-
             cfg, tr = self.cfg, self.cfg.train
             stages = [intermediate_stage(t, cfg.qa.squad_version) for t in lay.pair.tasks]
             tasks = [self._stage_data(s, name, cfg.variant == "translated") for s, name in zip(stages, lay.pair.tasks)]
             heads = {t.name: (t.kind, len(t.labels)) for t in tasks}
-            epochs = max(_stage_epochs(cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
+            epochs = max(stage_epochs(cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
             extra = self._dev_sizes(tasks)
             extra["n_train"] = {t.name: len(t.train) for t in tasks}
 
@@ -375,8 +365,6 @@ class Runner:
                 extra["mix"] = mixing.summary([len(t.train) for t in tasks], tr.batch_size, cfg.mix, [t.name for t in tasks])
                 log.info("phase 1: %s sampling, batches per epoch %s", cfg.mix.describe(), extra["mix"]["batches_per_epoch"])
             if cfg.variant == "mlm":
-                from runner import mlm
-
                 model, tasks, plan_fn, extra["mlm"] = mlm.attach(cfg, lay.variant_source, tasks, heads, plan_fn, epochs,
                                                                  self.tokenizer, lay.work / "cache" / "mlm")
             else:
@@ -398,8 +386,6 @@ class Runner:
     def phase_target(self) -> DevScore | None:
         """Phase 2: fine-tunes on the target's English training stage(s); returns the dev score
         (None for targets evaluated without fine-tuning: BUCC, Tatoeba)."""
-        from runner.training import set_seed, train_stage
-
         lay, tgt = self.lay, self.lay.target
         if not lay.stage_dirs:
             log.info("phase 2 target (%s): skipped, no target fine-tuning", tgt.name)
@@ -412,7 +398,7 @@ class Runner:
                 task = self._stage_data(stage, tgt.name)
                 model = self._model(start, {tgt.name: (task.kind, len(task.labels))}, head_dir)
                 set_seed(self.cfg.seed + 1 + i)
-                train_stage(model, [task], self.cfg.train, _stage_epochs(self.cfg, stage), folder, self.device,
+                train_stage(model, [task], self.cfg.train, stage_epochs(self.cfg, stage), folder, self.device,
                             self.tokenizer, self.cfg.seed + 1 + i, label=f"phase 2 {stage.name}",
                             extra=self._dev_sizes([task]))
             else:
@@ -425,44 +411,28 @@ class Runner:
         return DevScore("target", tgt.name, headline, value, done["n_dev"][tgt.name])
 
     def phase_evaluate(self) -> list[Result]:
-        """Phase 3: zero-shot evaluation on every language's test set, one file per language."""
-        from runner.training import predict, score
+        """Phase 3: zero-shot evaluation on every language's test set, one file per language.
 
+        The target's evaluated kind says how (``runner.kinds``: ``evaluate_target``)."""
         lay, tgt = self.lay, self.lay.target
         out_dir = lay.run_dir / "predictions"
-        model = None
         evaluator = None
         t0 = time.perf_counter()
         results: list[Result] = []
         for lang, src in tgt.test.items():
             path = out_dir / f"{lang}.json"
-            if not path.exists() and tgt.kind in ("question_answering", "retrieval"):
+            if path.exists() and self.cfg.predictions and "examples" not in json.loads(path.read_text()):
+                log.info("phase 3 %s: evaluated before predictions were kept; evaluating again", lang)
+                path.unlink()
+            if not path.exists():
                 if evaluator is None:
-                    from runner.target_eval import TargetEvaluator
-
-                    evaluator = TargetEvaluator(self)
+                    evaluator = TargetEvaluator(self, KINDS[tgt.eval_kind])
                 record = evaluator(lang, src)
                 _write_json(path, record)
                 log.info("phase 3 %s: %s", lang, json.dumps(record["metrics"]))
-            if not path.exists():
-                last_stage, last_dir = lay.stage_dirs[-1]
-                if model is None:
-                    model = self._model(last_dir / "best" / "encoder", {tgt.name: (last_stage.kind, len(tgt.labels))}, last_dir / "best")
-                    model.to(self.device)
-                labels = tgt.labels
-                enc = self._encoded(json.dumps([repr(src), self.cfg.train.max_eval_examples]), last_stage.kind,
-                                    lambda src=src, labels=labels: read_source(src, labels, lay.loc, self.cfg.train.max_eval_examples),
-                                    labels)
-                pad = self.tokenizer.pad_token_id or 0
-                preds = predict(model, enc, tgt.name, self.cfg.train, self.device, pad)
-                metrics = score(last_stage.kind, labels, "f1" if "f1" in tgt.metrics else "accuracy", enc, preds)
-                record = {"language": lang, "n_examples": len(set(enc.example_ids)), "metrics": metrics,
-                          "labels": list(labels), "predictions": preds}  # label indices (choice index for MC)
-                _write_json(path, record)
-                log.info("phase 3 %s: %s", lang, json.dumps(metrics))
             record = json.loads(path.read_text())
             results += [Result(lang, m, float(record["metrics"][m]), "test", record["n_examples"]) for m in tgt.metrics]
-        if model is not None or evaluator is not None:
+        if evaluator is not None:
             self.wall["evaluate"] = time.perf_counter() - t0
         return results
 
@@ -489,14 +459,23 @@ def _phase1_record(lay: Layout) -> dict:
     return {f"intermediate_{k}": done[k] for k in ("mix", "mlm") if k in done}
 
 
+def _example_rows(lay: Layout) -> list[dict] | None:
+    """Phase 3's per-example rows of every language (None with --no-predictions or when none)."""
+    if not lay.cfg.predictions:
+        return None
+    rows: list[dict] = []
+    for lang in lay.target.test:
+        record = json.loads((lay.run_dir / "predictions" / f"{lang}.json").read_text())
+        rows += [{**row, "language": lang} for row in record.get("examples") or ()]
+    return rows or None
+
+
 def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
     """Runs (or skips) the three phases and writes the run to the store.
 
     Returns:
         (run, results, written): ``written`` is False when the identical run was already stored.
     """
-    from store.database import Store
-
     if lay.cfg.overwrite:
         for folder in (lay.inter_dir, lay.run_dir):
             if folder is not None and folder.exists():
@@ -507,8 +486,6 @@ def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
     inter_scores = runner.phase_intermediate()
     target_score = runner.phase_target()
     results = runner.phase_evaluate()
-    from runner.training import hardware
-
     wall = _wall_total(lay, runner)
     gpu_hours = wall / 3600 * (1 if runner.device.type == "cuda" else 0)
     dev_scores = tuple(inter_scores) + ((target_score,) if target_score is not None else ())
@@ -518,9 +495,98 @@ def execute(lay: Layout, store_path: Path) -> tuple[Run, list[Result], bool]:
                  "wall_time_s": round(wall, 3), "gpu_hours": round(gpu_hours, 6)})
     try:
         with Store.open(store_path, read_only=False) as st:
-            written = st.write_run(run, results)
+            written = st.write_run(run, results, predictions=_example_rows(lay))
     except StoreError as e:
         raise RunnerError(f"store refused the run: {e}") from e
     (lay.run_dir / "results.json").write_text(json.dumps({"run_id": run.run_id, "results": [r.__dict__ for r in results],
                                                           "dev_scores": [s.__dict__ for s in run.dev_scores]}, indent=1))
     return run, results, written
+
+
+# ------------------------------------------------------------------------------------ one run
+@dataclass(frozen=True)
+class RunReport:
+    """What one ``run`` did.
+
+    Attributes:
+        run: the run as stored (record with dev scores, hardware, wall time).
+        results: its per-language results.
+        written: False when the identical run was already in the store.
+        pushed: ``''`` (no ``--push``), ``pushed``, ``already on the remote`` or ``push failed: ...``.
+    """
+
+    run: Run
+    results: list[Result]
+    written: bool
+    pushed: str = ""
+
+
+@contextmanager
+def run_log(run_dir: Path) -> Iterator[None]:
+    """Sends the ``runner`` logger to the run's own ``run.log`` while the run executes."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def console_logging(verbose: bool, indent: str = "") -> None:
+    """Phase log lines on stderr (``verbose``), else warnings only; every line also goes to run.log."""
+    log.setLevel(logging.INFO)
+    for h in [h for h in log.handlers if getattr(h, "_runner_console", False)]:
+        log.removeHandler(h)
+    console = _Stderr()
+    console.setFormatter(logging.Formatter(f"{indent}%(message)s"))
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console._runner_console = True  # type: ignore[attr-defined]
+    log.addHandler(console)
+    log.propagate = False
+
+
+def push_shard(store_path: Path, run_id: str, remote: str | None) -> str:
+    """Uploads the run's shard to ``remote`` (``store.sync.push_run``); says what happened."""
+    if not remote:
+        return ""
+    try:
+        return "pushed" if push_run(store_path, run_id, remote) else "already on the remote"
+    except StoreError as e:
+        return f"push failed: {e}"
+
+
+def run(lay: Layout, store_path: Path, push: str | None = None) -> RunReport:
+    """One run end to end: the function that ``runner run`` and every run of ``runner grid`` call.
+
+    Checks the run's local inputs, logs to ``WORK/runs/<run_id>/run.log``, runs (or skips) the
+    three phases, writes the run to the store, and uploads its shard to ``push`` if given.
+
+    Args:
+        lay: the run's layout (``layout(cfg)``).
+        store_path: the local store folder.
+        push: a Hub dataset (``ORG/NAME``) or ``file:///path`` for ``store.sync.push_run``, or None.
+
+    Raises:
+        RunnerError: missing data, a model that does not load, a store that refuses the run.
+    """
+    check_inputs(lay)
+    with run_log(lay.run_dir):
+        log.info("run %s: %s:%s, model %s, seed %d; log in %s", lay.run.run_id, lay.pair.intermediate,
+                 lay.pair.target, lay.cfg.model, lay.cfg.seed, lay.run_dir / "run.log")
+        stored, results, written = execute(lay, store_path)
+    return RunReport(stored, results, written, push_shard(store_path, stored.run_id, push))

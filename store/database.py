@@ -37,11 +37,11 @@ import polars as pl
 from store import fs
 from store import predictions as predictions_mod
 from store.catalog import Catalog, load_catalog
-from store.demo import DEMO_SOURCE
 from store.errors import StoreError
 from store.index_tables import insert_runs, insert_sources, load_catalog_tables
 from store.published import PUBLISHED_KEYS, Source, load_published
 from store.records import (
+    DEMO_SOURCE,
     RUNNER_SOURCE,
     TEXT_MAX,
     Result,

@@ -27,12 +27,12 @@ import os
 from pathlib import Path
 
 from store.catalog import BASELINE, load_catalog
+from store.database import Store
 from store.errors import StoreError
 from store.published import Source
-from store.records import DevScore, Result, Run, validate
+from store.records import DEMO_SOURCE, DevScore, Result, Run, validate
 from store.shards import list_shards, write_shard
 
-DEMO_SOURCE = "demo"
 DEMO_MARK = "DEMONSTRATION DATA, NOT RESULTS"
 DEMO_NOTE = (f"{DEMO_MARK}: every number in this store's 'demo' source is made up by `store demo` "
              "(a fixed pattern plus noise) to show what the views do; none was measured.")
@@ -137,8 +137,6 @@ def build_demo(path: str | os.PathLike, models=MODELS, seeds=SEEDS, targets: tup
     Raises:
         StoreError: the folder holds a real store or other files.
     """
-    from store.database import Store
-
     root = Path(path).expanduser()
     _check_folder(root)
     root.mkdir(parents=True, exist_ok=True)

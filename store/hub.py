@@ -28,9 +28,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from store.errors import StoreError
-from store.remote import Remote, RemoteChanged, RemoteFile, progress
+from store.remote import FolderRemote, Remote, RemoteChanged, RemoteFile, parse_repo, progress
 
 PROBE_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
@@ -309,3 +310,29 @@ class HubRemote(Remote):
         ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(f)) for p, f in files.items()]
         with self._errors("push to"):
             api.create_commit(self.repo_id, ops, commit_message=message, repo_type="dataset", parent_commit=parent)
+
+
+def open_remote(spec: str | os.PathLike | Remote, private: bool = False) -> Remote:
+    """A remote from what a user typed.
+
+    Args:
+        spec: ``ORG/NAME`` or ``hf://datasets/ORG/NAME`` (the Hub), ``file:///path`` (a folder),
+            a :class:`Remote` (returned as is) or a ``Path`` (a folder).
+        private: create a missing Hub repo as private.
+
+    Raises:
+        StoreError: the spec is none of these.
+    """
+    if isinstance(spec, Remote):
+        return spec
+    if isinstance(spec, os.PathLike):
+        return FolderRemote(spec)
+    if spec.startswith("file://"):
+        url = urlparse(spec)
+        if url.netloc not in ("", "localhost"):
+            raise StoreError(f"{spec}: file:// remotes must be on this machine (file:///abs/path)")
+        return FolderRemote(unquote(url.path))
+    repo = parse_repo(spec)
+    if repo is None:
+        raise StoreError(f"{spec!r} is not a remote; give ORG/NAME, hf://datasets/ORG/NAME or file:///path/to/folder")
+    return HubRemote(repo, private=private)  # huggingface_hub is imported on its first call

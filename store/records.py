@@ -28,6 +28,8 @@ from store.catalog import AVERAGE_LANGUAGE, BEST_PER_TARGET, Catalog, load_catal
 from store.errors import StoreError
 
 RUNNER_SOURCE = "runner"
+#: ``source`` of the synthetic runs of ``store demo`` (``store.demo``), never mixed with real ones.
+DEMO_SOURCE = "demo"
 SPLITS = ("test", "validation")
 SETTINGS = ("zero-shot", "translate-test", "translate-train", "translate-train-all")
 VARIANTS = ("", "mlm", "translated")

@@ -22,7 +22,8 @@ there ``os.link`` refuses to replace an add-only file, which gives the same guar
 
 Two implementations share one interface: :class:`FolderRemote` here (atomic writes with
 ``os.link``; used by the end-to-end tests and by clusters with a shared file system) and
-:class:`store.hub.HubRemote`, the only code that talks to the network.
+:class:`store.hub.HubRemote`, the only code that talks to the network; ``store.hub.open_remote``
+turns what a user typed into one of them (this module never imports ``store.hub``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from tqdm import tqdm
 
@@ -261,34 +261,6 @@ def parse_repo(spec: str) -> str | None:
             raise StoreError(f"{spec}: expected hf://datasets/ORG/NAME")
         return repo
     return spec if _REPO_ID.match(spec) else None
-
-
-def open_remote(spec: str | os.PathLike | Remote, private: bool = False) -> Remote:
-    """A remote from what a user typed.
-
-    Args:
-        spec: ``ORG/NAME`` or ``hf://datasets/ORG/NAME`` (the Hub), ``file:///path`` (a folder),
-            a :class:`Remote` (returned as is) or a ``Path`` (a folder).
-        private: create a missing Hub repo as private.
-
-    Raises:
-        StoreError: the spec is none of these.
-    """
-    if isinstance(spec, Remote):
-        return spec
-    if isinstance(spec, os.PathLike):
-        return FolderRemote(spec)
-    if spec.startswith("file://"):
-        url = urlparse(spec)
-        if url.netloc not in ("", "localhost"):
-            raise StoreError(f"{spec}: file:// remotes must be on this machine (file:///abs/path)")
-        return FolderRemote(unquote(url.path))
-    repo = parse_repo(spec)
-    if repo is None:
-        raise StoreError(f"{spec!r} is not a remote; give ORG/NAME, hf://datasets/ORG/NAME or file:///path/to/folder")
-    from store.hub import HubRemote  # lazily: only Hub remotes import huggingface_hub
-
-    return HubRemote(repo, private=private)
 
 
 def is_remote_store(spec: object) -> bool:

@@ -36,6 +36,7 @@ from pathlib import Path
 from store import card, predictions
 from store.database import INDEX_NAME, Store, resolve_store_path
 from store.errors import StoreError
+from store.hub import open_remote
 from store.published import Source
 from store.records import RUNNER_SOURCE, content_hash
 from store.remote import (
@@ -43,7 +44,6 @@ from store.remote import (
     RemoteChanged,
     hub_cache_dir,
     is_remote_store,
-    open_remote,
     same_bytes,
 )
 from store.shards import SHARD_SUFFIX, list_shards, read_shard, shard_path

@@ -101,5 +101,6 @@ def render(ctx) -> None:
     else:
         st.info("No single-task intermediate runs with format levels in this selection.")
     with st.expander(f"Every language's {kind} distance, and the URIEL+ configuration"):
-        st.dataframe(view.frames["distances"], hide_index=True, key="distance_table")
+        st.dataframe(view.frames["distances"].select("language", "name", "family", "kind", "distance"),
+                     hide_index=True, key="distance_table")
         st.code(view.text["configuration"], language="json")

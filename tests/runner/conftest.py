@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from runner.smoke.fixtures import build_model
+from tests.fixtures.mirror import build_corpus, build_full_mirror, build_translated
+from tests.fixtures.runs import FAST
+
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-#: Training flags that make the tiny model learn the synthetic signal in seconds.
-FAST = ["--lr", "1e-3", "--epochs", "2", "--batch-size", "16", "--no-progress"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,16 +33,12 @@ def offline_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fixture_data(tmp_path_factory) -> Path:
     """``--data-dir``: every declared split in its Hub schema and path, plus ``ccgbank/``."""
-    from runner.testing import build_mirror
-
-    return build_mirror(tmp_path_factory.mktemp("data"))
+    return build_full_mirror(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A random 2-layer, hidden-64 XLM-R with a locally trained tokenizer."""
-    from runner.testing import build_model
-
     return build_model(tmp_path_factory.mktemp("model") / "tiny-xlmr")
 
 
@@ -59,14 +57,26 @@ def run_args(fixture_data, tiny_model, tmp_path):
 @pytest.fixture(scope="session")
 def mlm_corpus(fixture_data) -> Path:
     """``wikimedia/wikipedia`` in the data mirror: ``20231101.{en,de,fr,zh}/train-*.parquet``."""
-    from runner.testing import build_corpus
-
     return build_corpus(fixture_data)
 
 
 @pytest.fixture(scope="session")
 def translated_data(fixture_data) -> Path:
     """MNLI machine-translated into de, fr and zh, in the layout of ``facebook/xnli``'s train splits."""
-    from runner.testing import build_translated
-
     return build_translated(fixture_data)
+
+
+@pytest.fixture()
+def one_thread(monkeypatch):
+    """One torch thread here and in child processes (jobs, the killed grid).
+
+    On 2 cores shared with other work, the tiny model with two threads spends most of its time
+    waiting for the other thread: the 12-run grid takes about 50 s instead of 7 s.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    torch.set_num_threads(before)

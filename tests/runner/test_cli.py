@@ -107,11 +107,8 @@ def test_an_uncached_hub_model_fails_fast_when_the_hub_cannot_be_reached(in_proc
     In this process huggingface_hub is offline (tests set HF_HUB_OFFLINE before it is imported);
     a subprocess with the Hub "online" but its endpoint refusing connections shows the probe.
     """
-    import time
-
     args = run_args("none:pawsx")
     args[args.index("--model") + 1] = "xstilts-tests/no-such-model"
-    started = time.perf_counter()
     if in_process:
         rc, err, reason = main(args), capsys.readouterr().err.strip(), "HF_HUB_OFFLINE is set"
     else:
@@ -120,7 +117,7 @@ def test_an_uncached_hub_model_fails_fast_when_the_hub_cannot_be_reached(in_proc
         p = subprocess.run([sys.executable, "-m", "runner.cli", *args], capture_output=True, text=True, env=env,
                            cwd=Path(__file__).resolve().parents[2], timeout=120)
         rc, err, reason = p.returncode, p.stderr.strip(), "no answer from http://127.0.0.1:9"
-    assert rc == 2 and time.perf_counter() - started < 30
+    assert rc == 2  # the reason below is the probe's, not what a minute of retries ends with
     assert err.startswith("error: model 'xstilts-tests/no-such-model' is not in the local cache") and "\n" not in err
     assert reason in err, err
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
@@ -164,7 +161,7 @@ def test_mix_and_variant_errors_exit_2_with_one_line(pair, extra, message, run_a
 
 
 def test_multitask_runs_every_intermediate_task_or_says_which_cannot_run_yet(run_args, capsys):
-    from runner.tasks import get_task
+    from runner.tasks.registry import get_task
     from store.catalog import load_catalog
 
     nine = load_catalog().intermediate_tasks()

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.data import ADAPTERS, DataLocation, check_available, read_source, read_stage
+from runner.data.read import ADAPTERS, DataLocation, check_available, read_source, read_stage
 from runner.errors import RunnerError
-from runner.tasks import POS_LABELS, all_sources, get_task
+from runner.tasks.registry import all_sources, get_task
+from runner.tasks.text import POS_LABELS
 
 PAIR = {"text_a": "premise", "text_b": "hypothesis", "label": "label"}
 
@@ -47,10 +48,10 @@ QA_RETRIEVAL_CASES = [
 ]
 
 CASES = [
-    ("classification", {"premise": "p", "hypothesis": "h", "label": 2}, PAIR,
+    ("labelled_text", {"premise": "p", "hypothesis": "h", "label": 2}, PAIR,
      {"text_a": "p", "text_b": "h", "label": 2}),
-    ("classification", {"premise": "p", "hypothesis": "h", "label": -1}, PAIR, None),  # GLUE test: unlabelled
-    ("classification", {"sentence": "s", "label": 1}, {"text_a": "sentence", "label": "label"},
+    ("labelled_text", {"premise": "p", "hypothesis": "h", "label": -1}, PAIR, None),  # GLUE test: unlabelled
+    ("labelled_text", {"sentence": "s", "label": 1}, {"text_a": "sentence", "label": "label"},
      {"text_a": "s", "text_b": None, "label": 1}),
     ("mc_siqa", {"context": "c", "question": "q", "answerA": "a", "answerB": "b", "answerC": "x", "label": "3"}, {},
      {"first": ["c q"] * 3, "second": ["a", "b", "x"], "label": 2}),
@@ -63,8 +64,8 @@ CASES = [
                      "answer3": "d", "label": 3}, {}, {"first": ["c q"] * 4, "second": ["a", "b", "c2", "d"], "label": 3}),
     ("mc_copa", {"premise": "P", "choice1": "x", "choice2": "y", "question": "effect", "label": 1}, {},
      {"first": ["P", "P"], "second": ["effect: x", "effect: y"], "label": 1}),
-    ("tagging", {"tokens": ["a", "b"], "pos_tags": [3, 0]}, {"tags": "pos_tags"}, {"tokens": ["a", "b"], "tags": [3, 0]}),
-    ("tagging", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, None),
+    ("tagged_tokens", {"tokens": ["a", "b"], "pos_tags": [3, 0]}, {"tags": "pos_tags"}, {"tokens": ["a", "b"], "tags": [3, 0]}),
+    ("tagged_tokens", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, None),
     ("ccg", {"text": "a b", "tags": "N NP"}, {}, {"tokens": ["a", "b"], "tags": ["N", "NP"]}),  # jiant's format
     ("ccg", {"tokens": ["a"], "tags": ["N"]}, {}, {"tokens": ["a"], "tags": ["N"]}),
     *QA_RETRIEVAL_CASES,
@@ -90,9 +91,9 @@ def test_ud_tags_are_mapped_by_name_onto_xtreme_tags(fixture_data):
     ud = read_source(get_task("udpos").test["pl"], POS_LABELS, loc)  # universal_dependencies, other order
     xtreme = read_source(get_task("udpos").test["de"], POS_LABELS, loc)
     assert ud and xtreme
-    from runner.testing import _Text
+    from runner.smoke.fixtures import FixtureText
 
-    pools = _Text(0).pos_pools
+    pools = FixtureText(0).pos_pools
     for ex in ud + xtreme:
         for word, tag in zip(ex["tokens"], ex["tags"]):
             assert word in pools[POS_LABELS[tag]]

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from runner.cli import main
-from runner.tasks import get_task
+from runner.tasks.registry import get_task
 from store.catalog import load_catalog
-from tests.runner.test_e2e import assert_one_row_per_language, stored
+from tests.fixtures.runs import assert_one_row_per_language, stored
 
 
 def sliced(store, variant: str):

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from runner import data as data_mod
+from runner.data import read as data_mod
 from runner.cli import main
-from tests.runner.test_e2e import assert_one_row_per_language, stored
+from tests.fixtures.runs import assert_one_row_per_language, stored
 
 #: Short windows (the fixture contexts then span several), few examples, one epoch.
 QA_FAST = ["--epochs", "1", "--max-train-examples", "80", "--max-eval-examples", "20",
            "--set", "qa.max_length=64", "--set", "qa.doc_stride=24"]
 
 
-def _timed(args: list[str]) -> float:
-    started = time.perf_counter()
-    assert main(args) == 0
-    return time.perf_counter() - started
-
-
 @pytest.mark.slow
 def test_squad_xquad_trains_squad_twice_and_scores_every_language(run_args, tmp_path):
-    elapsed = _timed(run_args("squad:xquad", *QA_FAST))
-    assert elapsed < 90, f"squad:xquad took {elapsed:.0f} s"
+    assert main(run_args("squad:xquad", *QA_FAST)) == 0
     [(run, results)] = stored(tmp_path / "store")
     assert_one_row_per_language(results, "xquad")
     assert {r.metric for r in results} == {"f1", "em"}
@@ -39,7 +31,7 @@ def test_squad_xquad_trains_squad_twice_and_scores_every_language(run_args, tmp_
 
 @pytest.mark.slow
 def test_squad_tydiqa_never_reads_non_english_training_rows(run_args, tmp_path, monkeypatch):
-    from runner.tasks_qa import TYDIQA_STAGE
+    from runner.tasks.qa import TYDIQA_STAGE
 
     seen: list[str] = []
     real = data_mod.read_source
@@ -51,8 +43,7 @@ def test_squad_tydiqa_never_reads_non_english_training_rows(run_args, tmp_path, 
         return out
 
     monkeypatch.setattr(data_mod, "read_source", recording)
-    elapsed = _timed(run_args("squad:tydiqa", *QA_FAST))
-    assert elapsed < 90, f"squad:tydiqa took {elapsed:.0f} s"
+    assert main(run_args("squad:tydiqa", *QA_FAST)) == 0
     [(run, results)] = stored(tmp_path / "store")
     assert_one_row_per_language(results, "tydiqa")
     assert seen and all(qid.startswith("english-") for qid in seen)
@@ -62,8 +53,8 @@ def test_squad_tydiqa_never_reads_non_english_training_rows(run_args, tmp_path, 
 def test_tydiqa_training_reads_only_the_english_rows_of_a_mixed_split(fixture_data):
     import pyarrow.parquet as pq
 
-    from runner.data import DataLocation, read_stage
-    from runner.tasks_qa import TYDIQA_STAGE
+    from runner.data.read import DataLocation, read_stage
+    from runner.tasks.qa import TYDIQA_STAGE
 
     [train_file] = (fixture_data / "google" / "xtreme" / "tydiqa").glob("train-*.parquet")
     languages = {qid.split("-")[0] for qid in pq.read_table(train_file).column("id").to_pylist()}
@@ -74,8 +65,7 @@ def test_tydiqa_training_reads_only_the_english_rows_of_a_mixed_split(fixture_da
 
 @pytest.mark.slow
 def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args, tmp_path):
-    elapsed = _timed(run_args("none:tatoeba", "--max-eval-examples", "20"))
-    assert elapsed < 60, f"none:tatoeba took {elapsed:.0f} s"
+    assert main(run_args("none:tatoeba", "--max-eval-examples", "20")) == 0
     [(run, results)] = stored(tmp_path / "store")
     assert_one_row_per_language(results, "tatoeba")
     assert run.dev_scores == () and run.config["phases"] == ["evaluation"]
@@ -87,8 +77,7 @@ def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args,
 
 @pytest.mark.slow
 def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
-    elapsed = _timed(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160"))
-    assert elapsed < 60, f"mnli:bucc2018 took {elapsed:.0f} s"
+    assert main(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160")) == 0
     [(run, results)] = stored(tmp_path / "store")
     assert_one_row_per_language(results, "bucc2018")
     assert [(s.phase, s.task) for s in run.dev_scores] == [("intermediate", "mnli")]
@@ -102,8 +91,7 @@ def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
 def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, run_args, fixture_data, tmp_path):
     args = run_args(pair, "--epochs", "1", "--max-train-examples", "64", "--max-eval-examples", "12",
                     "--mewslix-path", str(fixture_data / "mewsli-x"))
-    elapsed = _timed(args)
-    assert elapsed < 60, f"{pair} took {elapsed:.0f} s"
+    assert main(args) == 0
     [(run, results)] = stored(tmp_path / "store")
     target = pair.split(":")[1]
     assert_one_row_per_language(results, target)

@@ -5,10 +5,10 @@ import doctest
 import polars as pl
 import pytest
 
-from runner import examples
-from runner.metrics import accuracy, seqeval_f1
-from runner.metrics_qa import mlqa_em_f1, squad_em_f1
-from runner.metrics_retrieval import map_at_k
+from runner.evaluation import examples
+from runner.evaluation.metrics import accuracy, seqeval_f1
+from runner.evaluation.metrics_qa import mlqa_em_f1, squad_em_f1
+from runner.evaluation.metrics_retrieval import map_at_k
 from store import predictions as store_predictions
 
 
@@ -42,6 +42,19 @@ def test_tag_rows_span_counts_give_seqeval_f1():
     assert [r["label_types"] for r in rows] == ["LOC,PER", "LOC,PER", ""]
     assert [r["correct"] for r in rows] == [False, False, False]
     _check_columns(rows)
+
+
+def test_tag_rows_reproduce_seqeval_across_sentence_boundaries():
+    # seqeval reads the corpus as one sequence: a sentence opening with UPOS "X" (one letter, type
+    # "_") after the separator does not start a chunk of its own, which per-sentence spans would miss.
+    labels = ("X", "NOUN", "VERB")
+    exs = [{"tokens": list("abc"), "tags": [0, 1, 1]}, {"tokens": list("def"), "tags": [0, 1, 2]}]
+    preds = [[0, 1, 2], [0, 2, 2]]
+    rows = examples.tag_rows(exs, preds, labels, [3, 3])
+    official = seqeval_f1([[labels[t] for t in p] for p in preds], [[labels[t] for t in e["tags"]] for e in exs])["f1"]
+    tp, n_pred, n_gold = (sum(r[k] for r in rows) for k in ("tp", "n_pred", "n_gold"))
+    assert official == pytest.approx(20.0)  # sentence by sentence it would be 40.0
+    assert 200 * tp / (n_pred + n_gold) == pytest.approx(official)
 
 
 def test_tag_rows_pos_tags_without_prefixes_match_seqeval():

@@ -6,9 +6,10 @@ import random
 
 import pytest
 
-from runner.features import (IGNORE, collate, encode, length_grouped_batches, padding_efficiency, sorted_batches,
-                             special_tokens, split_windows)
-from runner.training import by_example
+from runner.kinds import encode
+from runner.modeling.features import (IGNORE, collate, length_grouped_batches, padding_efficiency, sorted_batches,
+                                      special_tokens, split_windows)
+from runner.evaluation.predict import by_example
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ def test_tokenizer_fingerprint_ignores_per_call_truncation_state(tiny_model):
     """A call with truncation sets state on the shared backend; cache keys must not change with it."""
     from transformers import AutoTokenizer
 
-    from runner.features import tokenizer_fingerprint
+    from runner.modeling.features import tokenizer_fingerprint
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)  # its own copy: this test changes it
     before = tokenizer_fingerprint(tokenizer)

@@ -10,11 +10,11 @@ from runner.errors import RunnerError
 from runner.pipeline import layout, position_limit
 from store.records import SEED_MAX
 from store.shards import list_shards, read_shard
-from tests.runner.conftest import FAST
+from tests.fixtures.runs import FAST
 
 
 def test_position_limit_reads_the_config_and_counts_the_roberta_offset(tiny_model, tmp_path):
-    from runner.testing import build_bert_model
+    from tests.fixtures.mirror import build_bert_model
 
     assert position_limit(str(tiny_model)) == 512  # XLM-R: 514 embeddings, positions start after padding
     assert position_limit(str(build_bert_model(tmp_path / "bert"))) == 512
@@ -65,7 +65,7 @@ def test_work_dir_that_is_a_file_is_refused(tmp_path):
 def test_tiny_model_with_130_positions_runs_mnli_xnli_end_to_end_at_default_settings(
     fixture_data, tmp_path, capsys
 ):
-    from runner.testing import build_model
+    from runner.smoke.fixtures import build_model
 
     model = build_model(tmp_path / "tiny-130", positions=130)
     assert position_limit(str(model)) == 128

@@ -6,8 +6,8 @@ import pathlib
 
 import pytest
 
-from runner import metrics, metrics_qa, metrics_retrieval
-from runner.metrics import METRICS, MetricSpec, accuracy, get_metric, register, seqeval_f1
+from runner.evaluation import metrics, metrics_qa, metrics_retrieval
+from runner.evaluation.metrics import METRICS, MetricSpec, accuracy, get_metric, register, seqeval_f1
 
 # --- accuracy ---------------------------------------------------------------------------------------
 

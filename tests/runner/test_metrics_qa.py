@@ -5,7 +5,7 @@ Expected values are worked out by hand from evaluate-v1.1.py and mlqa_evaluation
 
 import pytest
 
-from runner.metrics_qa import MLQA_LANGUAGES, mlqa_em_f1, mlqa_normalize, squad_em_f1, squad_normalize
+from runner.evaluation.metrics_qa import MLQA_LANGUAGES, mlqa_em_f1, mlqa_normalize, squad_em_f1, squad_normalize
 
 # --- normalisation ----------------------------------------------------------------------------------
 

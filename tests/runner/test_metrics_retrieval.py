@@ -7,7 +7,7 @@ utils_lareqa.py and utils_mewslix.py.
 import numpy as np
 import pytest
 
-from runner.metrics_retrieval import (
+from runner.evaluation.metrics_retrieval import (
     bucc_f1,
     bucc_optimal_threshold,
     map_at_k,

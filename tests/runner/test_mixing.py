@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from runner.errors import RunnerError
-from runner.mixing import MixConfig, epoch_counts, epoch_plan, largest_remainder, rates, summary
+from runner.training.mixing import MixConfig, epoch_counts, epoch_plan, largest_remainder, rates, summary
 
 SIZES = [8000, 1500, 400, 100]  # examples per task: a large, a medium and two small tasks
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from runner.config import TrainConfig
-from runner.features import IGNORE
-from runner.mlm import MlmData, build_model, chunk_texts, interleave, mask_tokens, read_texts
-from runner.variants import MlmConfig, resolve_source
+from runner.modeling.features import IGNORE
+from runner.training.mlm import MlmData, build_model, chunk_texts, interleave, mask_tokens, read_texts
+from runner.training.variants import MlmConfig, resolve_source
 
 
 def test_masking_follows_the_bert_recipe_and_never_touches_special_tokens():
@@ -106,15 +106,16 @@ class Killed(Exception):
 
 
 def _train_with_mlm(tiny_model, tokenizer, folder, kill_at=None):
-    from runner.training import TaskData, epoch_plan, set_seed, train_stage
-    from tests.runner.test_training import toy
+    from runner.training.device import set_seed
+    from runner.training.loop import TaskData, epoch_plan, train_stage
+    from tests.fixtures.runs import toy
 
     cfg = TrainConfig(learning_rate=1e-3, batch_size=8, save_every_steps=2, progress=False)
     task = TaskData("toy", "classification", ("x", "y", "z"), toy(32, 3), toy(8, 4))
     plan_fn, n = interleave(lambda e: epoch_plan([task], cfg, 7, e), 1, 2, cfg.batch_size, 2)
     corpus = _data(n=20, width=16, seed=7)
     model = build_model(tiny_model, {"toy": ("classification", 3)}, 0.1, seed=7)
-    tasks = [task, TaskData("mlm", "mlm", (), corpus, None)]
+    tasks = [task, TaskData("mlm", MlmData.kind, (), corpus, None)]
     set_seed(7)
     if kill_at is None:
         return train_stage(model, tasks, cfg, 2, folder, torch.device("cpu"), tokenizer, 7, plan_fn=plan_fn), model

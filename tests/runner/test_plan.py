@@ -8,8 +8,7 @@ import re
 import pytest
 
 from runner.cli import main
-from tests.runner.conftest import FAST
-from tests.runner.test_grid import SELECTION, TINY, one_thread  # noqa: F401 (fixture)
+from tests.fixtures.runs import FAST, SELECTION, TINY
 
 
 @pytest.fixture()
@@ -23,13 +22,13 @@ def plan_args(fixture_data, tiny_model, tmp_path, one_thread):
 
 def mnli_train_tokens(fixture_data, tiny_model) -> int:
     """Real tokens of the first 80 MNLI training pairs, encoded as the runner encodes them."""
-    from runner.data import DataLocation, read_stage
-    from runner.features import encode
-    from runner.models import load_tokenizer
-    from runner.tasks import STAGES
+    from runner.data.read import DataLocation, read_stage
+    from runner.kinds import encode
+    from runner.modeling.encoder import load_tokenizer
+    from runner.tasks.text import STAGES
 
     train, _, _ = read_stage(STAGES["mnli"], DataLocation(fixture_data), 80, 20)
-    enc = encode("classification", train, load_tokenizer(str(tiny_model)), 256)
+    enc = encode("pair_classification", train, load_tokenizer(str(tiny_model)), 256)
     return sum(enc.real_tokens(i) for i in range(len(enc)))
 
 

@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from runner import qa
-from runner.qa import (answer_token_span, decode_example, encode_qa, max_context_flags, pair_template,
+from runner.modeling import qa
+from runner.modeling.qa import (answer_token_span, decode_example, encode_qa, max_context_flags, pair_template,
                        squad_v2_em_f1, window_spans)
 
 
@@ -80,7 +80,7 @@ def _example(before: int, after: int, qid: str = "q1") -> dict:
 def test_pair_templates_of_xlmr_and_bert(tokenizer, tmp_path):
     from transformers import AutoTokenizer
 
-    from runner.testing import build_bert_model
+    from tests.fixtures.mirror import build_bert_model
 
     xlmr = pair_template(tokenizer)
     assert (xlmr.prefix, xlmr.middle, xlmr.suffix, xlmr.types) == ([0], [2, 2], [2], None)  # <s> q </s></s> c </s>
@@ -146,7 +146,7 @@ def test_gold_logits_decode_back_to_the_answer_text(tokenizer):
 def test_bert_contexts_get_segment_id_1(tmp_path):
     from transformers import AutoTokenizer
 
-    from runner.testing import build_bert_model
+    from tests.fixtures.mirror import build_bert_model
 
     tok = AutoTokenizer.from_pretrained(build_bert_model(tmp_path / "bert"))
     enc = encode_qa([_example(20, 20)], tok, 32, doc_stride=8, training=True)

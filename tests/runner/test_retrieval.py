@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from runner import retrieval
-from runner.adapters_qa import answer_sentence, entity_text, mention_query, split_sentences
-from runner.retrieval import (bucc_candidates, mean_pool, mine_bitext, reference_layer, top_k, unique_sentences)
+from runner.evaluation import retrieval
+from runner.data.adapters_qa import answer_sentence, entity_text, mention_query, split_sentences
+from runner.evaluation.retrieval import (bucc_candidates, mean_pool, mine_bitext, reference_layer, top_k, unique_sentences)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_repeated_sentences_map_to_no_id_as_xtreme_reads_bucc():
 
 
 def test_bucc_candidates_carry_sentence_ids_and_feed_the_threshold():
-    from runner.metrics_retrieval import bucc_f1, bucc_optimal_threshold
+    from runner.evaluation.metrics_retrieval import bucc_f1, bucc_optimal_threshold
 
     vectors = {"eins": [1, 0, 0], "zwei": [0, 1, 0], "drei": [0, 0, 1], "one": [1, 0.1, 0], "two": [0, 1, 0.1],
                "three": [0.1, 0, 1]}
@@ -175,7 +175,7 @@ def test_entity_text_joins_its_sentences():
 
 
 def test_docstring_examples_run():
-    from runner import adapters_qa
+    from runner.data import adapters_qa
 
     for module in (retrieval, adapters_qa):
         result = doctest.testmod(module)

@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from runner import tasks as tasks_mod
-from runner.data import ADAPTERS
+from runner.tasks import registry as tasks_mod
+from runner.data.read import ADAPTERS
 from runner.errors import RunnerError
-from runner.tasks import HEAD_KINDS, KINDS, all_sources, get_task, intermediate_stage, registry
+from runner.kinds import KINDS
+from runner.tasks.registry import all_sources, get_task, intermediate_stage, registry
 from store.catalog import load_catalog
 
 _KIND_OF_TYPE = {"question answering": "question_answering", "retrieval": "retrieval"}
@@ -29,14 +30,14 @@ def test_the_runner_covers_exactly_the_catalog_tasks_and_runs_them_all():
     assert runnable == set(cat.intermediate_tasks()) | set(cat.target_tasks())
     for name, spec in registry().items():
         assert get_task(name, runnable=True) is spec
-        assert spec.kind in KINDS and all(st.kind in HEAD_KINDS for st in spec.stages), name
+        assert spec.kind in KINDS and all(KINDS[st.kind].head is not None for st in spec.stages), name
         task_type = cat.task(name).task_type
         if task_type in _KIND_OF_TYPE:
             assert spec.kind == _KIND_OF_TYPE[task_type], name
 
 
 def test_a_catalog_task_without_a_declaration_is_refused(monkeypatch):
-    from runner import tasks_qa
+    from runner.tasks import qa as tasks_qa
 
     monkeypatch.setattr(tasks_qa, "targets", lambda: {})
     with pytest.raises(RunnerError, match="catalog tasks without a runner declaration: .*xquad"):
@@ -110,6 +111,8 @@ def test_retrieval_recipes():
 
 
 def test_a_duplicate_declaration_is_refused(monkeypatch):
-    monkeypatch.setattr(tasks_mod, "_targets", lambda: {"mnli": registry()["mnli"]})
+    from runner.tasks import text
+
+    monkeypatch.setattr(text, "targets", lambda: {"mnli": registry()["mnli"]})
     with pytest.raises(RunnerError, match="declared twice"):
         tasks_mod._build_registry()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import torch
 
 from runner.config import TrainConfig
-from runner.features import Encoded
-from runner.models import TaskModel, load_encoder
-from runner.training import TaskData, epoch_plan, linear_schedule, score, set_seed, train_stage
+from runner.kinds import KINDS, build_model
+from runner.modeling.encoder import load_encoder
+from runner.modeling.features import Encoded
+from runner.training.device import set_seed
+from runner.training.loop import TaskData, epoch_plan, linear_schedule, train_stage
+from tests.fixtures.runs import toy
 
 
 def test_linear_warmup_then_decay():
@@ -23,16 +25,6 @@ def test_linear_warmup_then_decay():
         opt.step()
         sched.step()
     assert lrs[:3] == [0.5, 1.0, 1.0] and lrs[-1] == pytest.approx(0.125) and lrs == sorted(lrs[:2]) + sorted(lrs[2:], reverse=True)
-
-
-def toy(n: int, seed: int, kind: str = "classification") -> Encoded:
-    rng = random.Random(seed)
-    ids, labels = [], []
-    for _ in range(n):
-        y = rng.randrange(3)
-        ids.append([0] + [rng.randrange(10, 200) for _ in range(rng.randint(3, 20))] + [300 + y, 2])
-        labels.append(y)
-    return Encoded(kind, ids, labels, list(range(n)))
 
 
 def test_multitask_epoch_mixes_every_batch_of_every_task_once():
@@ -54,11 +46,13 @@ def test_multitask_epoch_mixes_every_batch_of_every_task_once():
     ],
 )
 def test_score(kind, metric, labels, preds, golds, expected):
-    if kind == "tagging":
-        enc = Encoded(kind, [[0] * (len(g) + 2) for g in golds], [[-100] + g + [-100] for g in golds], list(range(len(golds))))
+    per_token = isinstance(golds[0], list)
+    if per_token:
+        enc = Encoded(kind, [[0] * (len(g) + 2) for g in golds], [[-100] + g + [-100] for g in golds],
+                      list(range(len(golds))), token_labels=True)
     else:
         enc = Encoded(kind, [[0, 1]] * len(golds), golds, list(range(len(golds))))
-    assert score(kind, labels, metric, enc, preds) == pytest.approx(expected)
+    assert KINDS[kind].score(labels, metric, enc, preds) == pytest.approx(expected)
 
 
 class Killed(Exception):
@@ -67,7 +61,7 @@ class Killed(Exception):
 
 def _train(tiny_model, tokenizer, folder, kill_at: int | None = None):
     set_seed(7)
-    model = TaskModel(load_encoder(tiny_model), {"toy": ("classification", 3)})
+    model = build_model(load_encoder(tiny_model), {"toy": ("classification", 3)})
     task = TaskData("toy", "classification", ("x", "y", "z"), toy(96, 3), toy(32, 4))
     cfg = TrainConfig(learning_rate=1e-3, batch_size=8, save_every_steps=3, progress=False)
     if kill_at is not None:
@@ -110,8 +104,9 @@ def test_a_killed_stage_resumes_to_exactly_the_same_model(tiny_model, tmp_path):
 @pytest.mark.filterwarnings("ignore:CUDA is not available")
 def test_gpu_settings_bf16_autocast_fused_adamw_and_padding_to_multiples_of_8():
     """The GPU path is chosen by device (checked here without a GPU: nothing is run on CUDA)."""
-    from runner.features import collate
-    from runner.training import autocast, build_optimizer
+    from runner.modeling.features import collate
+    from runner.training.device import autocast
+    from runner.training.loop import build_optimizer
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
     ctx = autocast(cuda, "auto")
@@ -132,7 +127,7 @@ def test_gradient_accumulation_counts_optimizer_steps(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 
     set_seed(0)
-    model = TaskModel(load_encoder(tiny_model), {"toy": ("classification", 3)})
+    model = build_model(load_encoder(tiny_model), {"toy": ("classification", 3)})
     task = TaskData("toy", "classification", ("x", "y", "z"), toy(100, 3), toy(16, 4))
     cfg = TrainConfig(learning_rate=1e-3, batch_size=8, grad_accum=4, progress=False)
     train_stage(model, [task], cfg, 2, tmp_path, torch.device("cpu"), AutoTokenizer.from_pretrained(tiny_model), seed=0)

@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from runner.errors import RunnerError
-from runner.tasks import NLI_LABELS, get_task
-from runner.variants import (TranslatedConfig, check_translated, read_translated, resolve_source,
+from runner.tasks.registry import get_task
+from runner.tasks.text import NLI_LABELS
+from runner.training.variants import (TranslatedConfig, check_translated, read_translated, resolve_source,
                              translated_languages)
 
 MNLI = get_task("mnli").stages[0]

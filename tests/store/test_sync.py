@@ -16,7 +16,8 @@ from store.card import DUCKDB_QUERIES, MANIFEST
 from store.cli import main
 from store.database import Store
 from store.errors import StoreError
-from store.remote import FolderRemote, RemoteFile, file_digest, open_remote, same_bytes
+from store.hub import open_remote
+from store.remote import FolderRemote, RemoteFile, file_digest, same_bytes
 from store.sync import pull, push, push_run
 from tests.store.sync_helpers import LAB, fill_store, files_of, make_run, table, wide
 

@@ -1,0 +1,197 @@
+"""Row adapters of the question-answering and retrieval Hub schemas, and their text preparation.
+
+Example shapes (what ``runner.data.read.read_source`` returns for these adapters):
+
+* ``squad`` (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): ``{"id", "question", "context", "answers": [str],
+  "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language.
+* ``bucc`` (google/xtreme ``bucc18.*``): ``{"src_id", "src", "tgt_id", "tgt"}`` (one gold pair).
+* ``tatoeba``: ``{"src", "tgt"}`` (a sentence and its English translation).
+* ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start"}``.
+* ``lareqa_pair`` (SQuAD, for training): ``{"query", "candidate": [sentence, paragraph], "cand_id"}``.
+* ``mewslix_pair`` (Wikipedia pairs, training): ``{"query", "candidate": [description, None], "cand_id"}``.
+* ``mewslix_mention`` (WikiNews test mentions): one ``{"id", "query", "gold"}`` per mention of the
+  row's paragraph in ``columns["language"]``.
+* ``mewslix_entity`` (the candidate entities): ``{"id", "text"}``.
+
+Example:
+    >>> split_sentences("It rained. Then it stopped! 好。")
+    [(0, 10), (11, 27), (28, 30)]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+
+Example = dict
+
+# --------------------------------------------------------------------------- question answering
+
+
+def squad(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
+    """SQuAD-format rows; with ``columns["language"]`` only TyDiQA ids ``<language>-...`` are kept."""
+    lang = cols.get("language")
+    if lang and not str(row["id"]).startswith(f"{lang}-"):
+        return None
+    answers = row.get("answers") or {}
+    return {"id": str(row["id"]), "question": row["question"], "context": row["context"],
+            "answers": [str(a) for a in answers.get("text") or []],
+            "starts": [int(s) for s in answers.get("answer_start") or []]}
+
+
+# ------------------------------------------------------------------------------ sentence retrieval
+
+
+def bucc(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """google/xtreme ``bucc18.<lang>``: one gold pair; the builder stores the sentence ids in the
+    columns named ``source_lang`` / ``target_lang`` (e.g. ``de-000012`` / ``en-000345``)."""
+    return {"src_id": str(row["source_lang"]), "src": row["source_sentence"],
+            "tgt_id": str(row["target_lang"]), "tgt": row["target_sentence"]}
+
+
+def tatoeba(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """A Tatoeba sentence (``columns["source"]``) and its English translation (``columns["target"]``)."""
+    return {"src": row[cols.get("source", "source_sentence")], "tgt": row[cols.get("target", "target_sentence")]}
+
+
+# Sentence ends: ASCII, Arabic, Devanagari and full-width marks, then closing quotes or brackets.
+_SENTENCE_END = re.compile(r"[.?!\u061f\u0964\u3002\uff01\uff1f][\"'\)\]\u201d\u2019\u00bb\u300d\u300f]*")
+_FULL_WIDTH_END = frozenset("\u3002\uff01\uff1f")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence ``(start, end)`` character spans of a paragraph (end exclusive, no outer spaces).
+
+    A sentence ends at ``.?!``, the Arabic question mark, the Devanagari danda or a full-width
+    ``。！？`` (plus any closing quotes or brackets) when whitespace or, for the full-width marks,
+    anything follows. Simpler than XTREME-R's English-specific ``sb_sed`` rules (no abbreviation
+    list), because the XQuAD-R copy on the Hub has no sentence breaks and covers 11 languages.
+    """
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        if end < len(text) and not text[end].isspace() and text[m.start()] not in _FULL_WIDTH_END:
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def answer_sentence(context: str, answer_start: int) -> tuple[int, str] | None:
+    """(position, text) of the sentence holding ``answer_start``, as LAReQA maps an answer to its
+    candidate (``start <= answer_start < end``); None when the start falls between sentences."""
+    for pos, (s, e) in enumerate(split_sentences(context)):
+        if s <= answer_start < e:
+            return pos, context[s:e]
+    return None
+
+
+def _paragraph_key(context: str) -> str:
+    return hashlib.sha1(context.encode("utf-8")).hexdigest()[:12]
+
+
+def lareqa_pair(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
+    """A SQuAD v1.1 question against its answer sentence and paragraph (XTREME-R's LAReQA training
+    pairs: the first answer only; questions whose answer start is in no sentence are skipped)."""
+    starts = (row.get("answers") or {}).get("answer_start") or []
+    if not starts:
+        return None
+    found = answer_sentence(row["context"], int(starts[0]))
+    if found is None:
+        return None
+    pos, sentence = found
+    return {"query": row["question"], "candidate": [sentence, row["context"]],
+            "cand_id": f"{_paragraph_key(row['context'])}:{pos}"}
+
+
+def lareqa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
+    """An XQuAD-R question with its paragraph and first answer start (its id is shared by the
+    question's translations, which is how the 11 relevant answers are found)."""
+    starts = (row.get("answers") or {}).get("answer_start") or []
+    if not starts:
+        return None
+    return {"id": str(row["id"]), "question": row["question"], "context": row["context"], "answer_start": int(starts[0])}
+
+
+# ---------------------------------------------------------------------------------------- Mewsli-X
+_MARKER_L, _MARKER_R = "{", "}"
+_MARKED = re.compile(r"\{(.*?)\}")
+
+
+def _normalise_spaces(text: str) -> str:
+    """Newlines to spaces and double spaces to single ones (once, as utils_mewslix does)."""
+    return " ".join(text.splitlines()).replace("  ", " ").strip()
+
+
+def _sentence_of(spans: Sequence[Mapping], start: int, end: int) -> tuple[int, int] | None:
+    for span in spans:
+        if span["start"] <= start < span["end"] and span["start"] < end <= span["end"]:
+            return span["start"], span["end"]
+    return None
+
+
+def mention_query(context: Mapping, mention: Mapping) -> str:
+    """The text encoding one mention, as ``utils_mewslix.preprocess_mention``.
+
+    One sentence of context (the one holding the mention), the mention marked with ``{ }`` (braces
+    already in the text become parentheses), and the mention prepended so that truncation at 64
+    tokens never drops it: ``"Smith: The verdict came back for { Smith } , who ..."`` (the
+    reference joins ``left {mention} right`` with spaces, hence `` ,``). A mention
+    that crosses sentence breaks keeps the whole paragraph (the reference asserts this never happens).
+    """
+    span = mention["mention_span"]
+    text = context["text"]
+    bounds = _sentence_of(context.get("sentence_spans") or [], span["start"], span["end"]) or (0, len(text))
+    left = _MARKED.sub(r"(\1)", text[bounds[0]:span["start"]])
+    right = _MARKED.sub(r"(\1)", text[span["end"]:bounds[1]])
+    return _normalise_spaces(f"{span['text']}: {left} {_MARKER_L} {span['text']} {_MARKER_R} {right}")
+
+
+def entity_text(entity: Mapping) -> str:
+    """An entity's description sentences joined by spaces (``preprocess_entity_description``)."""
+    description = entity["description"]
+    spans = entity.get("sentence_spans") or [{"start": 0, "end": len(description)}]
+    return _normalise_spaces(" ".join(description[s["start"]:s["end"]] for s in spans))
+
+
+def mewslix_pair(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """A Wikipedia ``MentionEntityPair``: the mention query against the entity's description."""
+    cm, entity = row["contextual_mention"], row["entity"]
+    return {"query": mention_query(cm["context"], cm["mention"]), "candidate": [entity_text(entity), None],
+            "cand_id": str(entity["entity_id"])}
+
+
+def mewslix_mention(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> list[Example]:
+    """Every mention of a WikiNews ``ContextualMentions`` row whose paragraph is in ``columns["language"]``."""
+    context = row["context"]
+    if cols.get("language") and context.get("language") != cols["language"]:
+        return []
+    return [{"id": str(m["example_id"]), "query": mention_query(context, m), "gold": str(m["entity_id"])}
+            for m in row["mentions"]]
+
+
+def mewslix_entity(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """One candidate entity of ``candidate_set_entities.jsonl``."""
+    return {"id": str(row["entity_id"]), "text": entity_text(row)}
+
+
+ADAPTERS = {
+    "squad": squad,
+    "bucc": bucc,
+    "tatoeba": tatoeba,
+    "lareqa": lareqa,
+    "lareqa_pair": lareqa_pair,
+    "mewslix_pair": mewslix_pair,
+    "mewslix_mention": mewslix_mention,
+    "mewslix_entity": mewslix_entity,
+}

@@ -1,0 +1,132 @@
+"""The records every task declaration is made of: Hub repos, splits, sources, stages, task specs.
+
+Data live in Hub dataset repos at a revision; a split is a set of Parquet files in the repo,
+named by a glob relative to the repo root. The same relative paths are read from a local copy
+of the repo (``--data-dir``), so a cluster without internet reads exactly the same files.
+
+A stage's and a task's ``kind`` is the name of an entry of the head-kind table (``runner.kinds``),
+which says what the kind's encoder input, head, loss, decoding, scorer and evaluators are.
+
+Example:
+    >>> one_split(XTREME, "PAN-X.de", "test", "tagged_tokens", tags="ner_tags").refs[0].pattern()
+    'PAN-X.de/test-*.parquet'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HubRepo:
+    """A Hub dataset repo at one revision, and how its Parquet files are laid out.
+
+    Attributes:
+        repo: ``owner/name``; a local copy lives at ``DATA_DIR/owner/name``.
+        revision: commit sha when pinned, else the branch the layout belongs to.
+        layout: glob of one split's files, with ``{config}`` and ``{split}``.
+        pinned: True when ``revision`` is a commit sha (reproducible download).
+    """
+
+    repo: str
+    revision: str
+    layout: str = "{config}/{split}-*.parquet"
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class SplitRef:
+    """One split of one config of a repo."""
+
+    repo: HubRepo
+    config: str
+    split: str
+
+    def pattern(self) -> str:
+        """Glob of the split's files, relative to the repo root."""
+        return self.repo.layout.format(config=self.config, split=self.split)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The examples of one split: files (concatenated), and the adapter that reads their schema.
+
+    Attributes:
+        refs: splits whose rows are concatenated (ANLI trains on rounds 1-3).
+        adapter: name of the row reader in ``runner.data.ADAPTERS`` (one per Hub schema).
+        columns: adapter options, e.g. which columns hold the texts and the label, the TyDiQA
+            language to keep; and evaluation options: ``metric`` (QA scorer: ``squad``, ``mlqa``,
+            ``squad_v2``), ``query_length`` / ``candidate_length`` (dual-encoder sub-tokens).
+    """
+
+    refs: tuple[SplitRef, ...]
+    adapter: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One English training stage: train and dev sources, label list, default epochs."""
+
+    name: str
+    kind: str
+    train: Source
+    dev: Source
+    epochs: int
+    labels: tuple[str, ...] = ()
+    metric: str = "accuracy"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How the runner treats one catalog task.
+
+    Attributes:
+        name: catalog id (``mnli``, ``xnli``, ...).
+        role: ``intermediate`` or ``target``.
+        kind: task kind, one of ``KINDS`` (its stages' heads are ``HEAD_KINDS``).
+        stages: English training stages, run in order (XCOPA: SIQA, then COPA).
+        test: target only: language -> evaluation source (zero-shot, test split).
+        labels: output labels of the task's head (classification and tagging).
+        metrics: metric names written to the store for each language.
+        implemented: False for a task declared but not runnable yet.
+        note: how the task follows the benchmark, shown by ``runner tasks``.
+        extra: more sources evaluation reads besides ``test``, by name: BUCC's per-language dev
+            split (``dev/de``, tunes the mining threshold), Mewsli-X's entity pool (``entities``).
+    """
+
+    name: str
+    role: str
+    kind: str
+    stages: tuple[Stage, ...] = ()
+    test: Mapping[str, Source] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ("accuracy",)
+    implemented: bool = True
+    note: str = ""
+    extra: Mapping[str, Source] = field(default_factory=dict)
+
+
+    @property
+    def eval_kind(self) -> str:
+        """The kind of what phase 3 evaluates: the last training stage's head, else the task's own
+        kind (retrieval targets without fine-tuning pool the encoder's states)."""
+        return self.stages[-1].kind if self.stages else self.kind
+
+
+# ---------------------------------------------------------------------------------------- repos
+# Revisions: a 40-hex sha where one was verified against the Hub's history; otherwise the branch
+# whose layout is declared (pin it before a paper run: `runner tasks --sources` lists them).
+XTREME = HubRepo("google/xtreme", "68bd9e06bf4bbe671073c975ccd61d754e1bd3d6", pinned=True)
+# Script-based repos: read from the Hub's Parquet conversion branch.
+CONVERTED = "{config}/{split}/*.parquet"
+#: CCGbank is licensed (LDC2005T13): a user-supplied folder, not a Hub repo.
+CCG_LOCAL = HubRepo("local/ccgbank", "local", "{split}.jsonl")
+#: Mewsli-X is built by a script (no Hub copy): a user-supplied folder of XTREME-R's jsonl files.
+MEWSLIX_LOCAL = HubRepo("local/mewsli-x", "local", "{split}.jsonl")
+
+
+def one_split(repo: HubRepo, config: str, split: str, adapter: str, **columns: str) -> Source:
+    """The Source of one split of one config, read by ``adapter`` with its column options."""
+    return Source((SplitRef(repo, config, split),), adapter, columns)
