@@ -43,6 +43,7 @@ from store.api import (  # noqa: F401 (some are re-exported: the pages take the 
     Pair,
     PairAnalysis,
     Filters,
+    GainRows,
     StoreError,
     StoreReader,
     StudyDesign,
@@ -137,13 +138,17 @@ def filters(sel: Selection, options: Options, **overrides: object) -> Filters:
         "target_types": sel.target_types,
         "families": sel.families,
         "headline_only": headline,
+        "benchmark": sel.benchmark,
+        "include_capped": sel.capped == "shown",
+        "configs": sel.configs,
     }
     return Filters(**{**fields, **overrides})
 
 
 def _empty_summary(by: tuple[str, ...]) -> pl.DataFrame:
-    return pl.DataFrame(schema={**{c: pl.String for c in by}, "mean_gain": pl.Float64,
-                                "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64})
+    ints = ("n", "n_tasks", "n_languages", "n_seeds", "baseline_n_seeds")
+    return pl.DataFrame(schema={**{c: pl.String for c in (*by, "config", "coverage")}, **{c: pl.Int64 for c in ints},
+                                **{c: pl.Float64 for c in ("mean_gain", "ci_low", "ci_high")}})
 
 
 def _read(method):
@@ -228,30 +233,38 @@ class Reader:
         """One number per run group and target."""
         return self.store.target_means(f)
 
+    def _gain_rows(self, f: Filters, single_only: bool = False) -> GainRows:
+        """Per-seed rows of the slice's runs and matched baselines, once per slice for this reader."""
+        rows = self._once(("gain_rows", f), lambda: self.store.gain_rows(f))
+        if single_only and not rows.runs.is_empty():
+            keep = [i for i in rows.runs["intermediate"].unique() if single_task(i)]
+            rows = GainRows(rows.runs.filter(pl.col("intermediate").is_in(keep)), rows.bases, rows.benchmark)
+        return rows
+
     @_read
     def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
-        """The store's ``summarize_gains`` of the slice's gains (single intermediate tasks only if asked)."""
-        g = self.gains(f)
-        if single_only and not g.is_empty():
-            g = g.filter(pl.col("intermediate").is_in([i for i in g["intermediate"].unique() if single_task(i)]))
-        return _empty_summary(by) if g.is_empty() else summarize_gains(g, by=by)
+        """The store's task-first ``summarize_gains`` of the slice (single intermediate tasks only if asked)."""
+        rows = self._gain_rows(f, single_only)
+        return _empty_summary(by) if rows.runs.is_empty() else summarize_gains(rows, by=by)
 
     @_read
     def complexity(self, model: str | None) -> pl.DataFrame:
-        """The complexity table (axes A, B, C), once per model for this reader."""
+        """The complexity table (axes A, B, C, D), once per model for this reader."""
         return self._once(("complexity", model), lambda: self.store.complexity(model))
 
     @_read
     def correlation(self, f: Filters, axis: str) -> pl.DataFrame:
-        """Spearman's rho of the chosen axis against mean gain, per target type."""
+        """Spearman's rho of the chosen axis against the task-first mean gain, per target type, with the
+        number of tasks behind it and the exact permutation p-value."""
         model = f.models[0] if len(f.models) == 1 else None
-        return complexity_correlation(self.gains(f), self.complexity(model), axis=axis)
+        summary = self.gain_summary.__wrapped__(self, f, ("target_type", "intermediate"), True)
+        return complexity_correlation(summary, self.complexity(model), axis=axis)
 
     @_read
     def simple_vs_complex(self, f: Filters) -> pl.DataFrame:
         """Simple (format levels 1-2) against complex (3-5) intermediate tasks, per target type."""
         model = f.models[0] if len(f.models) == 1 else None
-        return simple_vs_complex(self.gains(f), self.complexity(model))
+        return simple_vs_complex(self._gain_rows(f), self.complexity(model))
 
     # ------------------------------------------------------------------ distance to English
     @_read

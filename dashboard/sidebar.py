@@ -16,6 +16,9 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.state import (
+    BENCHMARK_CHOICES,
+    BENCHMARK_LABELS,
+    CAPPED_CHOICES,
     HEADLINE,
     SOURCE_CHOICES,
     SOURCE_LABELS,
@@ -33,7 +36,7 @@ _SEEDED = "_url_seeded"    # URL keys already applied to their widget
 _NOTES = "_url_notes"      # refused URL values (display-safe text)
 _PAGE = "_url_page"        # this run's page-level choices: {key: (value, default)}
 _CTX = "_ctx"
-_WIDGETS = ("model", "source", "setting", "metric", "split", "types", "families")
+_WIDGETS = ("model", "source", "setting", "metric", "split", "benchmark", "capped", "types", "families", "configs")
 
 
 @dataclass
@@ -86,16 +89,17 @@ def _seed(options: Options, store: str) -> Selection:
         st.session_state[_SEEDED].add("selection")
         sel, notes = parse_url(_raw_url(), options, store)
         _note(notes)
-        for key, value in zip(_WIDGETS, (sel.model, sel.source, sel.setting, sel.metric, sel.split,
-                                          list(sel.target_types), list(sel.families))):
+        for key, value in zip(_WIDGETS, (sel.model, sel.source, sel.setting, sel.metric, sel.split, sel.benchmark,
+                                          sel.capped, list(sel.target_types), list(sel.families), list(sel.configs))):
             st.session_state[key] = value
     # A value from another store may not be offered by this one: fall back to the default.
     allowed = {"model": options.models, "setting": options.settings, "metric": (HEADLINE, *options.metrics),
-               "split": options.splits, "source": SOURCE_CHOICES}
+               "split": options.splits, "source": SOURCE_CHOICES, "benchmark": BENCHMARK_CHOICES,
+               "capped": CAPPED_CHOICES}
     for key, ok in allowed.items():
         if st.session_state.get(key) not in ok:
             st.session_state[key] = getattr(default, key)
-    for key, ok in (("types", options.target_types), ("families", options.families)):
+    for key, ok in (("types", options.target_types), ("families", options.families), ("configs", options.configs)):
         st.session_state[key] = [v for v in st.session_state.get(key, []) if v in ok]
     return default
 
@@ -129,6 +133,17 @@ def render(launch: str) -> Context | None:
     metric = sb.selectbox("Metric", (HEADLINE, *options.metrics), key="metric",
                           help="headline: each target's own headline metric (accuracy, F1, ...)")
     split = sb.selectbox("Split", options.splits, key="split")
+    benchmark = sb.radio("Benchmark languages", BENCHMARK_CHOICES, key="benchmark", format_func=BENCHMARK_LABELS.get,
+                         horizontal=True, help="task averages are over exactly this benchmark's languages of each task, "
+                                               "and only where the run and its baseline cover all of them")
+    capped = sb.radio("Capped (debug) runs", CAPPED_CHOICES, key="capped", horizontal=True,
+                      help="runs with max_train_examples / max_eval_examples set: shown as configurations of their "
+                           "own, or left out (paper exports and claims leave them out)")
+    configs = sb.multiselect("Configurations", options.configs, key="configs", placeholder="all (never pooled)",
+                             format_func=options.config_label,
+                             help="configurations of own runs (everything but the seed), labelled by the keys that "
+                                  "differ; several configurations of one pair are always shown apart") \
+        if len(options.configs) > 1 else []
     types = sb.multiselect("Target types", options.target_types, key="types", placeholder="all")
     families = sb.multiselect("Language families", options.families, key="families", placeholder="all",
                               help="published averages have no language, so they drop out when a family is chosen")
@@ -141,7 +156,8 @@ def render(launch: str) -> Context | None:
         options = reader.options()
     sb.caption("Families and genera: Glottolog 5.1 and WALS Online (CC BY 4.0); see the Languages page.")
     sel = Selection(store=path, model=model, source=source, setting=setting, metric=metric, split=split,
-                    target_types=tuple(types), families=tuple(families))
+                    target_types=tuple(types), families=tuple(families), benchmark=benchmark, capped=capped,
+                    configs=tuple(configs))
     ctx = Context(reader, options, sel, launch)
     st.session_state[_CTX] = ctx
     st.session_state["_default_selection"] = default

@@ -29,8 +29,14 @@ DEFAULT_MODEL = "xlm-roberta-large"
 DEFAULT_SETTING = "zero-shot"
 DEFAULT_SPLIT = "test"
 #: URL keys of the shared sidebar, in the order they appear in a link.
-SIDEBAR_KEYS = ("store", "model", "source", "setting", "metric", "split", "types", "families")
-MULTI_KEYS = ("types", "families")
+SIDEBAR_KEYS = ("store", "model", "source", "setting", "metric", "split", "benchmark", "capped", "types", "families",
+                "configs")
+MULTI_KEYS = ("types", "families", "configs")
+#: Whose language sets task averages are over (the store's ``Filters.benchmark`` ids).
+BENCHMARK_CHOICES = ("xtreme", "xtreme-r")
+BENCHMARK_LABELS = {"xtreme": "XTREME", "xtreme-r": "XTREME-R"}
+#: Capped (debug) runs: shown as configurations of their own, or left out.
+CAPPED_CHOICES = ("shown", "left out")
 _MAX_SHOWN = 40
 
 
@@ -45,6 +51,13 @@ class Options:
     target_types: tuple[str, ...]
     families: tuple[str, ...]
     published_sources: tuple[str, ...]
+    #: configurations of own runs (config ids) and their labels: the keys that differ, "(capped)"
+    configs: tuple[str, ...] = ()
+    config_labels: tuple[str, ...] = ()
+
+    def config_label(self, config_id: str) -> str:
+        """A configuration's label for the sidebar (the id itself when unknown)."""
+        return dict(zip(self.configs, self.config_labels)).get(config_id, config_id)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class Selection:
         split: ``test`` or ``validation``.
         target_types: empty means all.
         families: language families; empty means all (published averages have no family).
+        benchmark: whose language sets task averages are over (``xtreme`` / ``xtreme-r``).
+        capped: ``shown`` (capped debug runs as configurations of their own) or ``left out``.
+        configs: configuration ids of own runs to keep; empty means all (never pooled anyway).
     """
 
     store: str
@@ -70,11 +86,19 @@ class Selection:
     split: str = DEFAULT_SPLIT
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
+    benchmark: str = BENCHMARK_CHOICES[0]
+    capped: str = CAPPED_CHOICES[0]
+    configs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line naming the slice, for captions."""
         parts = [self.model, SOURCE_LABELS.get(self.source, self.source), self.setting, self.split,
-                 "headline metric" if self.metric == HEADLINE else self.metric]
+                 "headline metric" if self.metric == HEADLINE else self.metric,
+                 f"{BENCHMARK_LABELS.get(self.benchmark, self.benchmark)} languages"]
+        if self.capped != CAPPED_CHOICES[0]:
+            parts.append("capped runs left out")
+        if self.configs:
+            parts.append(f"{len(self.configs)} configuration(s)")
         if self.target_types:
             parts.append(", ".join(self.target_types))
         if self.families:
@@ -106,12 +130,15 @@ def choices(options: Options) -> dict[str, tuple[str, ...]]:
         "setting": options.settings,
         "metric": (HEADLINE, *options.metrics),
         "split": options.splits,
+        "benchmark": BENCHMARK_CHOICES,
+        "capped": CAPPED_CHOICES,
         "types": options.target_types,
         "families": options.families,
+        "configs": options.configs,
     }
 
 
-_FIELD = {"types": "target_types", "families": "families"}
+_FIELD = {"types": "target_types", "families": "families", "configs": "configs"}
 
 
 def parse_url(raw: Mapping[str, Sequence[str]], options: Options, store: str) -> tuple[Selection, list[str]]:
@@ -158,7 +185,7 @@ def to_url(sel: Selection, default: Selection, launch_store: str) -> dict[str, s
     out: dict[str, str | list[str]] = {}
     if sel.store != launch_store:
         out["store"] = sel.store
-    for key in ("model", "source", "setting", "metric", "split"):
+    for key in ("model", "source", "setting", "metric", "split", "benchmark", "capped"):
         if getattr(sel, key) != getattr(default, key):
             out[key] = getattr(sel, key)
     for key in MULTI_KEYS:

@@ -7,9 +7,9 @@ They import nothing of the store: what they need of it arrives as arguments.
 Example:
     >>> import polars as pl
     >>> corr = pl.DataFrame({"target_type": ["classification"], "axis": ["A"], "rho": [0.5],
-    ...                      "ci_low": [-0.1], "ci_high": [0.9], "n": [9]})
+    ...                      "ci_low": [-0.1], "ci_high": [0.9], "p_value": [0.19], "n": [9]})
     >>> panel_titles(corr)["classification"]
-    'classification: ρ = 0.50 [-0.10, 0.90], n = 9 tasks'
+    'classification: ρ = 0.50 [-0.10, 0.90], p = 0.19, n = 9 tasks'
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import polars as pl
 PUBLISHED_XSTILTS = ("rembert_t16", "rembert_t7", "mt5_readme")
 AXIS_LABELS = {
     "A": "A: format level (1 single sentence … 5 span extraction)",
-    "B": "B: data-derived composite (0-1 percentile ranks)",
-    "C": "C: measured headroom left on English dev (points)",
+    "B": "B: data-derived composite (labels, input length; 0-1 percentile ranks)",
+    "C": "C: measured headroom left on English dev (points; ceiling 100 for every task)",
+    "D": "D: data size (English training examples)",
 }
 #: Distance between two tasks of one format level on axis A (levels are 1 apart).
 ORDINAL_SPREAD = 0.09
@@ -62,9 +63,15 @@ def complexity_points(summary: pl.DataFrame, complexity: pl.DataFrame, axis: str
 def panel_titles(corr: pl.DataFrame, group: str = "target_type", unit: str = "tasks") -> dict[str, str]:
     """One title per panel with Spearman's rho, its interval and n (``unit``: what a point is)."""
     return {
-        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], n = {row['n']} {unit}"
+        row[group]: f"{row[group]}: ρ = {_fmt(row['rho'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], "
+                    + (f"p = {_fmt_p(row['p_value'])}, " if "p_value" in row else "") + f"n = {row['n']} {unit}"
         for row in corr.iter_rows(named=True)
     }
+
+
+def _fmt_p(p) -> str:
+    """A p-value to two significant digits ('–' when undefined)."""
+    return "–" if p is None or p != p else f"{p:.2g}"
 
 
 def with_panel(df: pl.DataFrame, titles: dict[str, str], group: str = "target_type") -> pl.DataFrame:
@@ -106,13 +113,25 @@ def with_task_names(df: pl.DataFrame, tasks: pl.DataFrame, col: str = "target", 
 
 
 # ---------------------------------------------------------------------- Transfer matrix
+def coverage_notes(frame: pl.DataFrame) -> list[str]:
+    """The distinct coverage notes of a store summary (what has no average, and why), in order."""
+    if "coverage" not in frame.columns:
+        return []
+    return list(dict.fromkeys(n for n in frame["coverage"].to_list() if n))
+
+
 #: Heatmap panels: target tasks, and the published averages over tasks (never on one axis).
 MATRIX_PANELS = ("target tasks", "published averages over tasks")
+
+
 def row_label(df: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``row``: the intermediate task (with its variant), and its source unless it is ours."""
+    """Adds ``row``: the intermediate task (with its variant), its source unless it is ours, and its
+    configuration label when its pair has several."""
     inter = pl.when(pl.col("variant") == "").then(pl.col("intermediate")).otherwise(
         pl.format("{} ({})", "intermediate", "variant"))
     label = pl.when(pl.col("source") == "runner").then(inter).otherwise(pl.format("{} · {}", inter, "source"))
+    if "config" in df.columns:  # several configurations of a pair: never pooled, labelled by what differs
+        label = pl.when(pl.col("config").fill_null("") == "").then(label).otherwise(pl.format("{} [{}]", label, "config"))
     return df.with_columns(label.alias("row"))
 
 
@@ -295,12 +314,15 @@ def claims_table(claims: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:
 
 
 def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
-    """Checks with their value as text (:func:`claim_value_text`), for display."""
+    """Checks with their value as text (:func:`claim_value_text`), and the other split's beside it."""
     if checks.is_empty():
         return checks.with_columns(pl.lit("").alias("value [95% interval]"))
-    text = [claim_value_text(r["value"], r["ci_low"], r["ci_high"], r["comparison"], r["complete"])
-            for r in checks.iter_rows(named=True)]
-    return checks.with_columns(pl.Series("value [95% interval]", text, dtype=pl.String))
+    rows = list(checks.iter_rows(named=True))
+    text = [claim_value_text(r["value"], r["ci_low"], r["ci_high"], r["comparison"], r["complete"]) for r in rows]
+    beside = [f"{b['split']}: {claim_value_text(b['value'], b['ci_low'], b['ci_high'], r['comparison'], True)}"
+              if (b := r.get("beside")) else "" for r in rows]
+    return checks.with_columns(pl.Series("value [95% interval]", text, dtype=pl.String),
+                               pl.Series("shown beside", beside, dtype=pl.String))
 
 
 def _finite(*xs) -> list[float]:

@@ -223,6 +223,8 @@ def layout(cfg: RunConfig) -> Layout:
     hp.update(variants.hparams(cfg.variant, cfg.mlm, cfg.translated, source, cfg.train.max_length))
     full = config_mod.as_dict(cfg)
     full["data_sources"] = _sources_record([target], inter_stages)
+    # what the target phase and evaluation read: a `none` baseline must have read the same (store.configuration)
+    full["target_data_sources"] = _sources_record([target])
     if source is not None:
         full["variant_source"] = {"given": source.given, "identity": source.identity()}
     # The setup as `store claims` reads it (claim 7): the phases this pair runs, and its tasks.

@@ -1,35 +1,54 @@
-"""The analysis, written once: scores, gains over the `none` baseline, averages, bootstrap
-intervals and correlations with task complexity. The CLI exports, `store claims` and the
-dashboard all call these functions; none of them recomputes a statistic on its own.
+"""The analysis of record, written once: scores, gains over the matching ``none`` baseline, task
+averages over a benchmark's languages, task-first summaries with two-level bootstrap intervals.
+The CLI exports, ``store claims`` and the dashboard all call these functions; none of them
+recomputes a statistic on its own.
 
-Conventions:
-    * Values are points (0-100). A *score* is the mean over seeds of one
-      (source, model, intermediate, variant, setting, target, language, metric, split).
-    * A *gain* is a score minus the matching ``none`` baseline score: same source, model, target,
-      language, metric, split and setting (a variant run is compared with the plain baseline).
-    * Zero-shot and translate-train/test numbers never meet: every function filters on
-      ``Filters.settings`` (zero-shot by default) and groups by setting.
+Conventions (README, "How the numbers are computed"):
+    * **Configuration.** Every number is over one configuration (:mod:`store.configuration`:
+      everything that defines a run except its seed); ``n_seeds`` counts distinct seeds of it.
+      Several configurations of one pair are never pooled: ``config`` labels each by the keys
+      that differ ('' when the pair has one). Capped (debug) runs carry ``capped``;
+      ``Filters.include_capped=False`` leaves them out (paper exports and claims do).
+    * **Baseline.** A gain is run minus the ``none`` run of the same source, model, setting,
+      target, language, metric and split whose *target phase* has the same configuration.
+    * **Benchmark language sets.** A task average is over exactly the languages the benchmark
+      (``xtreme`` or ``xtreme-r``) defines for the task, and exists only when the run (and, for a
+      gain, its baseline) covers every one of them; otherwise ``coverage`` says "k of n".
+    * **Averaging order.** Languages within a task, then tasks (then groups of tasks), as XTREME does.
+    * **Intervals.** :func:`store.intervals.two_level` (seeds and languages resampled).
+    * Zero-shot and translate-train/test numbers never meet: ``Filters.settings`` (zero-shot by default).
 
 Example:
     >>> import tempfile
     >>> from store.database import Store
     >>> with Store.open(tempfile.mkdtemp()) as st:
-    ...     g = gains(st, Filters(sources=("rembert_t16",)))
-    >>> sorted(g["target"].unique())[:3]
-    ['avg_qa', 'mlqa', 'panx']
+    ...     m = target_means(st, Filters(sources=("rembert_t16",), targets=("xnli",), models=("xlm-roberta-large",)))
+    >>> m.select("intermediate", "value", "aggregation").rows()
+    [('best', 80.0, 'as published (XTREME)'), ('none', 79.2, 'as published (XTREME)')]
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
+import json
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 import polars as pl
 
-from store.catalog import AVERAGE_LANGUAGE, BASELINE, BEST_PER_TARGET, MULTITASK
+from store import configuration as config_mod
+from store.catalog import AVERAGE_LANGUAGE, BASELINE, load_catalog
+from store.complexity import (  # noqa: F401  (re-exported: the analysis is one module to callers)
+    AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, spearman, spearman_ci,
+)
+from store.intervals import LEVEL, N_BOOT, Stratum, replicates
+
+#: Benchmark ids (CLI, dashboard) -> the catalog's benchmark names.
+BENCHMARKS = {"xtreme": "XTREME", "xtreme-r": "XTREME-R"}
+DEFAULT_BENCHMARK = "xtreme"
+#: Published averages in the bundled sources are XTREME leaderboard / paper averages.
+PUBLISHED_BENCHMARK = "xtreme"
 
 _LIST_FILTERS = {
     # filter field -> column of results_wide
@@ -44,24 +63,35 @@ _LIST_FILTERS = {
     "target_types": "target_type",
     "families": "family",
     "languages": "language",
+    "configs": "config_id",
 }
 
 _WHERE = " AND ".join(
     f"(len(CAST(${name} AS VARCHAR[])) = 0 OR list_contains(CAST(${name} AS VARCHAR[]), {col}))"
     for name, col in _LIST_FILTERS.items()
-) + " AND (NOT $headline_only OR is_headline)"
+) + " AND (NOT $headline_only OR is_headline) AND ($include_capped OR NOT capped)"
 
-_GROUP_COLS = (
-    "source, model, label, intermediate, variant, setting, target, target_type, "
-    "language, family, genus, script, resource_class, split, metric"
+_ROW_COLS = (
+    "source, model, label, intermediate, variant, setting, target, target_type, language, family, genus, "
+    "script, resource_class, split, metric, config_id, target_config_id, target_data, capped"
 )
+#: What identifies one cell: a run configuration on one target (its seeds are the repeats).
+CELL = ["source", "model", "label", "intermediate", "variant", "setting", "target", "target_type", "metric", "split",
+        "config_id"]
+#: A pair within a source/model/setting: its configurations are labelled apart.
+_PAIR = ["source", "model", "intermediate", "variant", "setting", "target"]
+_BASE_KEY = ["source", "model", "setting", "target", "metric", "split", "target_config_id"]
+#: Columns that describe a language: grouping by one of them averages no languages within a task.
+LANGUAGE_KEYS = ("language", "family", "genus", "script", "resource_class")
 
 
 @dataclass(frozen=True)
 class Filters:
     """A slice of the store. An empty tuple means "no filter" on that column.
 
-    Small, frozen and hashable, so the dashboard can cache frames keyed by it.
+    Small, frozen and hashable, so the dashboard can cache frames keyed by it. ``benchmark``
+    chooses the language sets of task averages; ``configs`` filters by ``config_id``;
+    ``include_capped=False`` leaves out capped (debug) runs.
     """
 
     models: tuple[str, ...] = ()
@@ -75,7 +105,10 @@ class Filters:
     target_types: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
     headline_only: bool = True
+    include_capped: bool = True
+    benchmark: str = DEFAULT_BENCHMARK
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -84,351 +117,373 @@ class Filters:
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise TypeError(f"Filters.{f.name} must be a tuple of strings, got {value!r}")
                 object.__setattr__(self, f.name, tuple(value))
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"Filters.benchmark must be one of {', '.join(BENCHMARKS)}, got {self.benchmark!r}")
 
     def params(self) -> dict[str, object]:
         """Query parameters for :data:`_WHERE` (values never reach SQL as text)."""
         out: dict[str, object] = {name: list(getattr(self, name)) for name in _LIST_FILTERS}
         out["headline_only"] = self.headline_only
+        out["include_capped"] = self.include_capped
         return out
 
 
+def benchmark_languages(target: str, benchmark: str) -> tuple[str, ...]:
+    """The languages ``benchmark`` (``xtreme`` / ``xtreme-r``) averages over for ``target`` (() if none)."""
+    cat = load_catalog()
+    return cat.benchmark_languages.get((BENCHMARKS[benchmark], target), ())
+
+
+# ---------------------------------------------------------------------- rows and labels
+def _rows(store, f: Filters) -> pl.DataFrame:
+    return store.query(f"SELECT {_ROW_COLS}, seed, value, n_examples FROM results_wide WHERE {_WHERE}", f.params())
+
+
+def config_labels(store, rows: pl.DataFrame) -> pl.DataFrame:
+    """``config`` per (pair, config_id): the keys whose values differ among the pair's configurations."""
+    pairs = rows.select(*_PAIR, "config_id").unique()
+    schema = {**{c: pl.String for c in _PAIR}, "config_id": pl.String, "config": pl.String}
+    multi = pairs.filter(pl.len().over(_PAIR) > 1)
+    if multi.is_empty():
+        return pairs.with_columns(pl.lit("").alias("config")).select(list(schema))
+    flat = {
+        cid: json.loads(text)
+        for cid, text in store.query(
+            "SELECT DISTINCT config_id, configuration FROM runs WHERE list_contains($ids, config_id)",
+            {"ids": multi["config_id"].unique().to_list()},
+        ).iter_rows()
+    }
+    out = []
+    for _, g in multi.group_by(_PAIR, maintain_order=True):
+        keys = config_mod.differing([flat[c] for c in g["config_id"]])
+        out += [{**r, "config": config_mod.label(flat[r["config_id"]], keys)} for r in g.iter_rows(named=True)]
+    labelled = pl.DataFrame(out, schema=schema)
+    single = pairs.join(multi, on=[*_PAIR, "config_id"], how="anti").with_columns(pl.lit("").alias("config"))
+    return pl.concat([single.select(list(schema)), labelled])
+
+
+def _labelled(store, rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.join(config_labels(store, rows), on=[*_PAIR, "config_id"], how="left")
+
+
+_GROUP = ["source", "model", "label", "intermediate", "variant", "setting", "target", "target_type", "language",
+          "family", "genus", "script", "resource_class", "split", "metric", "config_id", "target_config_id", "config",
+          "capped"]
+
+
+def _seed_means(rows: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
+    return rows.group_by([*_GROUP, *extra]).agg(
+        pl.col("value").mean(),
+        pl.col("seed").n_unique().cast(pl.Int64).alias("n_seeds"),
+        pl.col("seed").is_not_null().any().alias("seeded"),
+        pl.col("value").std().alias("std"),
+        pl.col("n_examples").max(),
+    )
+
+
 def scores(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFrame:
-    """Scores per language: mean over seeds, with the seed count and standard deviation.
+    """Scores per language of each configuration: mean over seeds, seed count and standard deviation.
 
     Args:
         store: an open :class:`store.database.Store`.
         f: the slice.
-        per_seed: return one row per seed instead (``value`` is that seed's score).
+        per_seed: one row per seed instead (``value`` is that seed's score).
     """
+    rows = _labelled(store, _rows(store, f))
     if per_seed:
-        sql = f"""
-            SELECT {_GROUP_COLS}, seed, value, 1 AS n_seeds, NULL::DOUBLE AS std, n_examples
-            FROM results_wide WHERE {_WHERE}
-        """
-    else:
-        sql = f"""
-            SELECT {_GROUP_COLS}, avg(value) AS value, count(*) AS n_seeds,
-                   stddev_samp(value) AS std, max(n_examples) AS n_examples
-            FROM results_wide WHERE {_WHERE}
-            GROUP BY ALL
-        """
-    return store.query(sql, f.params())
+        return rows.select(*_GROUP, "seed", "value", pl.lit(1).alias("n_seeds"), "n_examples")
+    return _seed_means(rows).sort(_GROUP, nulls_last=True)
+
+
+# ---------------------------------------------------------------------- gains
+@dataclass(frozen=True)
+class GainRows:
+    """Per-seed rows of intermediate-task runs (``runs``) and of their matched baselines (``bases``).
+
+    ``runs`` carries ``base_id``: the baseline configuration it is matched with (same source,
+    model, setting, target, metric, split and target-phase configuration; target data revisions
+    equal where both record them). ``bases`` holds each baseline's rows once.
+    """
+
+    runs: pl.DataFrame
+    bases: pl.DataFrame
+    benchmark: str = DEFAULT_BENCHMARK
+
+
+def gain_rows(store, f: Filters = Filters()) -> GainRows:
+    """The rows every gain statistic is computed from (baseline side ignores the intermediate filters)."""
+    rows = _labelled(store, _rows(store, Filters(**{**f.__dict__, "intermediates": (), "variants": ()})))
+    base = rows.filter(pl.col("intermediate") == BASELINE, pl.col("variant") == "")
+    runs = rows.filter(pl.col("intermediate") != BASELINE)
+    if f.intermediates:
+        runs = runs.filter(pl.col("intermediate").is_in(list(f.intermediates)))
+    if f.variants:
+        runs = runs.filter(pl.col("variant").is_in(list(f.variants)))
+    base_ids = base.select(*_BASE_KEY, "target_data").unique().with_columns(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in [*_BASE_KEY, "target_data"]], separator="|")
+        .alias("base_id")
+    )
+    cells = runs.select(*CELL, "target_config_id", "target_data").unique()
+    match = cells.join(base_ids.rename({"target_data": "base_data"}), on=_BASE_KEY, how="inner").filter(
+        pl.col("target_data").is_null() | pl.col("base_data").is_null() | (pl.col("target_data") == pl.col("base_data"))
+    )
+    # prefer the baseline with the same recorded target data; one baseline per cell
+    match = match.sort(pl.col("target_data") != pl.col("base_data"), nulls_last=True).unique(CELL, keep="first")
+    runs = runs.join(match.select(*CELL, "base_id"), on=CELL, how="inner", nulls_equal=True)
+    base = base.join(base_ids.select(*_BASE_KEY, "target_data", "base_id"), on=[*_BASE_KEY, "target_data"],
+                     nulls_equal=True)
+    return GainRows(runs, base.filter(pl.col("base_id").is_in(runs["base_id"].unique().implode())), f.benchmark)
 
 
 def gains(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFrame:
-    """Scores of intermediate-task runs joined with their matching ``none`` baseline.
-
-    The baseline is always the mean over its seeds; with ``per_seed`` each seed of the
-    intermediate run keeps its own row (for intervals over seeds and languages). One query: the
-    slice is scanned once and joined with itself.
+    """Per language: each run configuration's seed mean beside its matched baseline's, and the gain.
 
     Returns:
-        The columns of :func:`scores` plus ``baseline``, ``baseline_n_seeds`` and ``gain``.
+        The columns of :func:`scores` plus ``baseline``, ``baseline_n_seeds`` and ``gain``; with
+        ``per_seed`` one row per run seed (the baseline is still its seed mean).
     """
-    # The baseline side ignores the intermediate / variant filters; the run side applies them.
-    params = Filters(**{**f.__dict__, "intermediates": (), "variants": ()}).params()
-    params["run_intermediates"] = list(f.intermediates)
-    params["run_variants"] = list(f.variants)
-    run_rows = (
-        f"SELECT {_GROUP_COLS}, seed, value, 1 AS n_seeds, NULL::DOUBLE AS std, n_examples FROM sliced"
-        if per_seed
-        else f"SELECT {_GROUP_COLS}, avg(value) AS value, count(*) AS n_seeds, stddev_samp(value) AS std, "
-        "max(n_examples) AS n_examples FROM sliced GROUP BY ALL"
+    return gains_of(gain_rows(store, f), per_seed)
+
+
+def gains_of(g: GainRows, per_seed: bool = False) -> pl.DataFrame:
+    """:func:`gains` from :func:`gain_rows` already fetched."""
+    base = g.bases.group_by("base_id", "language").agg(
+        pl.col("value").mean().alias("baseline"), pl.col("seed").n_unique().cast(pl.Int64).alias("baseline_n_seeds")
     )
-    sql = f"""
-        WITH sliced AS (SELECT * FROM results_wide WHERE {_WHERE}),
-        base AS (
-            SELECT source, model, target, language, metric, split, setting,
-                   avg(value) AS baseline, count(*) AS baseline_n_seeds
-            FROM sliced WHERE intermediate = '{BASELINE}' AND variant = ''
-            GROUP BY ALL
-        ),
-        runs AS ({run_rows})
-        SELECT r.*, b.baseline, b.baseline_n_seeds, r.value - b.baseline AS gain
-        FROM runs r JOIN base b USING (source, model, target, language, metric, split, setting)
-        WHERE r.intermediate <> '{BASELINE}'
-          AND (len(CAST($run_intermediates AS VARCHAR[])) = 0
-               OR list_contains(CAST($run_intermediates AS VARCHAR[]), r.intermediate))
-          AND (len(CAST($run_variants AS VARCHAR[])) = 0
-               OR list_contains(CAST($run_variants AS VARCHAR[]), r.variant))
+    if per_seed:
+        runs = g.runs.select(*_GROUP, "base_id", "seed", "value", pl.lit(1).alias("n_seeds"), "n_examples")
+    else:
+        runs = _seed_means(g.runs, ["base_id"])
+    out = runs.join(base, on=["base_id", "language"], how="inner").with_columns(
+        (pl.col("value") - pl.col("baseline")).alias("gain")
+    )
+    return out.drop("base_id").sort([c for c in _GROUP if c in out.columns], nulls_last=True)
+
+
+# ---------------------------------------------------------------------- summaries
+def _stream(*parts: object) -> int:
+    """A stable integer for an identity: the same run, baseline or language set gets the same draws."""
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _matrix(rows: pl.DataFrame, langs: Sequence[str]) -> np.ndarray:
+    """seeds x ``langs`` (NaN where a seed lacks a language)."""
+    seeds = sorted(set(rows["seed"].fill_null(-1)))
+    pos = {lang: i for i, lang in enumerate(langs)}
+    m = np.full((len(seeds), len(langs)), np.nan)
+    si = {s: i for i, s in enumerate(seeds)}
+    for s, lang, v in zip(rows["seed"].fill_null(-1), rows["language"], rows["value"]):
+        if lang in pos:
+            m[si[s], pos[lang]] = v
+    return m
+
+
+def _coverage_note(target: str, have: int, need: int, benchmark: str, what: str = "") -> str:
+    name = BENCHMARKS[benchmark]
+    if need == 0:
+        return f"{target} is not in {name}"
+    return f"{target}: {what}{have} of {need} {name} languages"
+
+
+@dataclass(frozen=True)
+class _Group:
+    strata: list[Stratum]
+    notes: list[str]
+    n_rows: int
+    n_languages: int
+    n_seeds: int
+    baseline_n_seeds: int
+    #: some task used a published average (language 'avg') as printed: no interval
+    published: bool = False
+
+
+def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str, with_base: bool,
+                 complete_only: bool = True) -> _Group:
+    """The strata (one per target) of one group, or the notes saying why it has no average."""
+    per_language = any(c in by for c in LANGUAGE_KEYS) or not complete_only
+    strata, notes, n_lang, n_rows, seeds, base_seeds, published = [], [], 0, 0, [], [], False
+    for (target,), t in g.group_by("target", maintain_order=True):
+        required = benchmark_languages(target, benchmark) if complete_only else tuple(set(t["language"]) - {AVERAGE_LANGUAGE})
+        langs = sorted(set(t["language"]) & set(required)) if per_language else list(required)
+        if (complete_only and not per_language and benchmark == PUBLISHED_BENCHMARK
+                and set(t["language"]) == {AVERAGE_LANGUAGE}):
+            langs, published = [AVERAGE_LANGUAGE], True  # a published task average, used as printed
+        if not langs:
+            if not per_language:  # per language, a language the benchmark does not test on this task is no gap
+                notes.append(_coverage_note(target, 0, 0, benchmark) if not required
+                             else f"{target}: no {BENCHMARKS[benchmark]} language")
+            continue
+        cells, base_list, base_index, paired, keys = [], [], {}, [], []
+        complete = True
+        for cell_key, c in t.group_by("_cell", maintain_order=True):
+            run = _matrix(c, langs)
+            have = int((~np.isnan(run)).any(0).sum())
+            j = None
+            if with_base:
+                bid = c["base_id"][0]
+                if bid not in base_index:
+                    base_index[bid] = len(base_list)
+                    base_list.append(_matrix(bases[bid], langs))
+                j = base_index[bid]
+                b = base_list[j]
+                have_b = int(((~np.isnan(run)).any(0) & (~np.isnan(b)).any(0)).sum())
+                if have_b < len(langs):
+                    complete = False
+                    label = c["intermediate"][0] + (f" ({c['variant'][0]})" if c["variant"][0] else "")
+                    notes.append(_coverage_note(target, have_b, len(langs), benchmark, f"{label} and baseline cover "))
+                run_seeds, base_seeds_ = set(c["seed"]), set(bases[bid]["seed"])
+                paired.append(run_seeds == base_seeds_ and None not in run_seeds)
+                base_seeds.append(b.shape[0])
+            elif have < len(langs):
+                complete = False
+                notes.append(_coverage_note(target, have, len(langs), benchmark, f"{c['intermediate'][0]} covers "))
+            cells.append((run, j))
+            n_rows += int((~np.isnan(run)).sum())
+            keys.append(cell_key[0])
+            seeds.append(run.shape[0])
+        if complete:
+            strata.append(Stratum(tuple(base_list), tuple(cells), tuple(paired), lang_key=_stream(target, *langs),
+                                  base_keys=tuple(_stream(b) for b in base_index),
+                                  cell_keys=tuple(_stream(k) for k in keys)))
+            n_lang += len(langs)
+    if not strata and not notes:
+        notes.append(f"no {BENCHMARKS[benchmark]} language of these tasks")
+    return _Group(strata, notes, n_rows, n_lang, min(seeds, default=0), min(base_seeds, default=0), published)
+
+
+def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str], benchmark: str,
+               n_boot: int, seed: int, level: float, keep_replicates: bool = False,
+               complete_only: bool = True) -> pl.DataFrame:
+    keys = list(dict.fromkeys([*by, "config"]))
+    runs = runs.with_columns(pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in CELL], separator="|")
+                             .alias("_cell"))
+    base_parts = bases.partition_by("base_id", as_dict=True) if bases is not None else {}
+    base_parts = {k[0] if isinstance(k, tuple) else k: v for k, v in base_parts.items()}
+    out = []
+    for key, g in runs.group_by(keys, maintain_order=True):
+        grp = _build_group(g, base_parts, by, benchmark, bases is not None, complete_only)
+        row = dict(zip(keys, key))
+        n_tasks = g["target"].n_unique()
+        if grp.notes or not grp.strata:
+            row.update(mean=None, ci_low=None, ci_high=None, reps=None)
+        else:
+            est, reps = replicates(grp.strata, n_boot, seed)
+            alpha = (1 - level) / 2
+            lo, hi = (None, None) if grp.published else np.quantile(reps, [alpha, 1 - alpha])
+            row.update(mean=float(est), ci_low=lo, ci_high=hi, reps=None if grp.published or not keep_replicates else reps)
+        row.update(n=grp.n_rows, n_tasks=n_tasks, n_languages=grp.n_languages, n_seeds=grp.n_seeds,
+                   baseline_n_seeds=grp.baseline_n_seeds, coverage="; ".join(dict.fromkeys(grp.notes)))
+        out.append(row)
+    schema = {**{k: runs.schema[k] for k in keys}, "mean": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+              "reps": pl.Object, "n": pl.Int64, "n_tasks": pl.Int64, "n_languages": pl.Int64, "n_seeds": pl.Int64,
+              "baseline_n_seeds": pl.Int64, "coverage": pl.String}
+    frame = pl.DataFrame(out, schema=schema, strict=False)
+    return frame if keep_replicates else frame.drop("reps")
+
+
+def summarize_gains(g: GainRows | pl.DataFrame, by: Sequence[str] = ("intermediate", "target"), n_boot: int = N_BOOT,
+                    seed: int = 0, level: float = LEVEL, keep_replicates: bool = False) -> pl.DataFrame:
+    """Mean gain per group, tasks first, with the two-level bootstrap interval.
+
+    Each group (``by`` plus ``config``: configurations are never pooled) averages, per target,
+    its cells' gains over the benchmark's languages of that target, then the targets. A group
+    whose run or baseline lacks one of those languages has no mean; ``coverage`` says which
+    ("xnli: mnli and baseline cover 14 of 15 XTREME languages"); a published task average
+    (language ``avg``, XTREME) is used as printed, without an interval. Grouping by a language column
+    (``language``, ``family``, ...) averages no languages: each language present counts.
+
+    A frame of per-language rows instead (``gain`` per language, a row of :func:`gains`, or a
+    quantity derived from one, e.g. :mod:`store.distance`'s gap change) is summarized the same way,
+    tasks first with languages resampled within each task (and its ``seed`` column if it has one),
+    over the languages it holds: it has no baseline seeds to resample and no coverage rule.
+
+    Returns:
+        ``by``, ``config``, ``mean_gain``, ``ci_low``, ``ci_high``, ``n`` (run values used: seeds x
+        languages), ``n_tasks``, ``n_languages``, ``n_seeds`` (fewest of a cell), ``baseline_n_seeds``,
+        ``coverage`` ('' when complete); ``reps`` (the replicates) with ``keep_replicates``.
     """
-    return store.query(sql, params)
+    if isinstance(g, pl.DataFrame):
+        rows = g.with_columns(pl.col("gain").alias("value"))
+        if "seed" not in rows.columns:
+            rows = rows.with_columns(pl.lit(1).alias("seed"))
+        for col in (*CELL, "config"):
+            if col not in rows.columns:
+                rows = rows.with_columns(pl.lit("").alias(col))
+        return _summarize(rows, None, by, DEFAULT_BENCHMARK, n_boot, seed, level, keep_replicates,
+                          complete_only=False).rename({"mean": "mean_gain"})
+    return _summarize(g.runs, g.bases, by, g.benchmark, n_boot, seed, level, keep_replicates).rename(
+        {"mean": "mean_gain"})
+
+
+def summarize_scores(rows: pl.DataFrame, by: Sequence[str], benchmark: str = DEFAULT_BENCHMARK,
+                     n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> pl.DataFrame:
+    """:func:`summarize_gains` for plain scores (per-seed rows of :func:`scores`, no baseline)."""
+    return _summarize(rows, None, by, benchmark, n_boot, seed, level).rename({"mean": "mean_score"})
+
+
+def task_gains(store, f: Filters = Filters(), n_boot: int = N_BOOT, seed: int = 0) -> pl.DataFrame:
+    """One row per run configuration and target: its task-average gain over the benchmark's languages."""
+    g = gain_rows(store, f)
+    return summarize_gains(g, by=[c for c in CELL if c != "config_id"] + ["capped"], n_boot=n_boot, seed=seed)
 
 
 def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
-    """One number per (source, model, intermediate, variant, setting, target, metric, split).
+    """One number per run configuration and target: the task average of its seed-mean scores.
 
-    Published averages (language ``avg``) are used as printed; otherwise the macro mean over
-    languages of the seed-mean scores. ``aggregation`` says which, ``n_languages`` how many.
+    Published averages (language ``avg``) are used as printed, under the benchmark they were
+    published for (XTREME); otherwise the mean over the benchmark's languages of the task, when
+    every one is covered. ``aggregation`` says which, ``n_languages`` how many were covered,
+    ``n_expected`` how many the benchmark has.
     """
     s = scores(store, f)
-    keys = ["source", "model", "label", "intermediate", "variant", "setting", "target", "target_type", "metric", "split"]
-    published = s.filter(pl.col("language") == AVERAGE_LANGUAGE).select(
-        *keys, "value", pl.lit(None, pl.UInt32).alias("n_languages"), pl.lit("as published").alias("aggregation")
+    keys = ["source", "model", "label", "intermediate", "variant", "setting", "target", "target_type", "metric",
+            "split", "config_id", "target_config_id", "config", "capped"]
+    published = s.filter(pl.col("language") == AVERAGE_LANGUAGE)
+    if f.benchmark != PUBLISHED_BENCHMARK:
+        published = published.clear()
+    published = published.select(
+        *keys, "value", "n_seeds", "seeded", pl.lit(None, pl.UInt32).alias("n_languages"),
+        pl.lit(None, pl.UInt32).alias("n_expected"),
+        pl.lit(f"as published ({BENCHMARKS[PUBLISHED_BENCHMARK]})").alias("aggregation"),
     )
+    per_lang = s.filter(pl.col("language") != AVERAGE_LANGUAGE)
+    sets = pl.DataFrame(
+        [(t, lang) for t in per_lang["target"].unique() for lang in benchmark_languages(t, f.benchmark)],
+        schema={"target": pl.String, "language": pl.String}, orient="row",
+    )
+    expected = sets.group_by("target").agg(pl.len().cast(pl.UInt32).alias("n_expected"))
+    name = BENCHMARKS[f.benchmark]
     macro = (
-        s.filter(pl.col("language") != AVERAGE_LANGUAGE)
-        .group_by(keys)
-        .agg(pl.col("value").mean(), pl.len().alias("n_languages"))
+        per_lang.join(sets, on=["target", "language"], how="semi")
+        .group_by(keys).agg(pl.col("value").mean(), pl.col("n_seeds").min(), pl.col("seeded").any(),
+                            pl.len().cast(pl.UInt32).alias("n_languages"))
+    )
+    missing = per_lang.select(keys).unique().join(macro.select(keys), on=keys, how="anti", nulls_equal=True).with_columns(
+        pl.lit(None, pl.Float64).alias("value"), pl.lit(0, pl.Int64).alias("n_seeds"), pl.lit(False).alias("seeded"),
+        pl.lit(0, pl.UInt32).alias("n_languages"))
+    macro = (
+        pl.concat([macro, missing.select(macro.columns)], how="vertical_relaxed")
+        .join(expected, on="target", how="left")
+        .with_columns(pl.col("n_expected").fill_null(0))
         .join(published.select(keys), on=keys, how="anti", nulls_equal=True)
-        .with_columns(pl.format("macro mean over {} languages", "n_languages").alias("aggregation"))
+        .with_columns(
+            pl.when(pl.col("n_expected") == 0).then(pl.format("not in {}", pl.lit(name)))
+            .when(pl.col("n_languages") < pl.col("n_expected"))
+            .then(pl.format("{} of {} {} languages: no average", "n_languages", "n_expected", pl.lit(name)))
+            .otherwise(pl.format("mean over the {} {} languages", "n_expected", pl.lit(name))).alias("aggregation"),
+        )
+        .with_columns(pl.when(pl.col("n_languages") == pl.col("n_expected")).then(pl.col("value")).alias("value"))
     )
-    return pl.concat([published, macro.select(published.columns)]).sort(keys, nulls_last=True)
+    out = pl.concat([published, macro.select(published.columns)], how="vertical_relaxed")
+    return out.sort(keys, nulls_last=True)
 
 
-def _draw_counts(size: int, n_boot: int, seed: int) -> np.ndarray:
-    """How often each of ``size`` rows is drawn in each of ``n_boot`` resamples (n_boot x size).
-
-    The draws are exactly those of ``rng.integers(0, size, (n_boot, size))`` with
-    ``default_rng(seed)``, so a resample mean ``counts @ x / size`` equals the mean of ``x`` at
-    those indices: the same resamples as indexing, as one matrix product.
-    """
-    idx = np.random.default_rng(seed).integers(0, size, size=(n_boot, size))
-    flat = (idx + np.arange(n_boot)[:, None] * size).ravel()
-    return np.bincount(flat, minlength=n_boot * size).reshape(n_boot, size).astype(float)
-
-
-_draw_counts_cached = functools.lru_cache(maxsize=16)(_draw_counts)
-
-
-def _resample_counts(size: int, n_boot: int, seed: int) -> np.ndarray:
-    """:func:`_draw_counts`, cached when small (a page asks for the same sizes on every render)."""
-    if size * n_boot <= 2_000_000:  # at most 16 MB per cached matrix
-        return _draw_counts_cached(size, n_boot, seed)
-    return _draw_counts(size, n_boot, seed)
-
-
-def bootstrap_ci(
-    values: Sequence[float] | np.ndarray,
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    stat: Callable[[np.ndarray], float] = np.mean,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat`` over ``values`` (NaN, NaN for fewer than 2).
-
-    >>> bootstrap_ci([1.0, 1.0, 1.0])
-    (1.0, 1.0)
-    """
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return (float("nan"), float("nan"))
-    if stat is np.mean:
-        boot = _resample_counts(x.size, n_boot, seed) @ x / x.size
-    else:
-        idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
-        boot = np.apply_along_axis(stat, 1, x[idx])
-    alpha = (1 - level) / 2
-    return (float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha)))
-
-
-def summarize_gains(
-    gains_df: pl.DataFrame, by: Sequence[str] = ("intermediate", "target"), n_boot: int = 1000, seed: int = 0
-) -> pl.DataFrame:
-    """Mean gain per group with a bootstrap 95% interval over the group's rows.
-
-    Rows are languages (and seeds, if ``gains_df`` came from ``per_seed=True``). Each group's
-    interval equals ``bootstrap_ci(group, n_boot, seed)``; groups of the same size share one
-    resampling index matrix, which is what makes this fast on many groups.
-    """
-    by = list(by)
-    grouped = gains_df.group_by(by, maintain_order=True).agg(pl.col("gain"))
-    values = grouped["gain"].to_list()
-    sizes = np.array([len(v) for v in values], dtype=np.int64)
-    mean, lo, hi = (np.full(len(values), np.nan) for _ in range(3))
-    for size in np.unique(sizes):
-        rows = np.flatnonzero(sizes == size)
-        x = np.array([values[i] for i in rows], dtype=float)  # groups x size
-        mean[rows] = x.mean(axis=1)
-        if size < 2:
-            continue
-        boot = x @ _resample_counts(int(size), n_boot, seed).T / size  # groups x n_boot resample means
-        lo[rows], hi[rows] = np.quantile(boot, [0.025, 0.975], axis=1)
-    return grouped.select(by).with_columns(
-        pl.Series("mean_gain", mean, pl.Float64),
-        pl.Series("ci_low", lo, pl.Float64),
-        pl.Series("ci_high", hi, pl.Float64),
-        pl.Series("n", sizes, pl.Int64),
-    )
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (as Spearman's rho needs)."""
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=float)
-    ranks[order] = np.arange(1, len(x) + 1)
-    for v in np.unique(x):
-        tie = x == v
-        if tie.sum() > 1:
-            ranks[tie] = ranks[tie].mean()
-    return ranks
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation (NaN when undefined: fewer than 3 points or a constant side).
-
-    >>> spearman([1, 2, 3, 4], [10, 20, 30, 40])
-    1.0
-    """
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.size < 3 or np.all(a == a[0]) or np.all(b == b[0]):
-        return float("nan")
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
-
-
-def _average_ranks(m: np.ndarray) -> np.ndarray:
-    """Row-wise average ranks (ties share their mean rank) of a 2-D array, all rows at once."""
-    less = (m[:, None, :] < m[:, :, None]).sum(-1)
-    equal = (m[:, None, :] == m[:, :, None]).sum(-1)
-    return less + (equal + 1) / 2.0
-
-
-def spearman_ci(x, y, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval of Spearman's rho, resampling (x, y) pairs.
-
-    All resamples are ranked at once (n is the number of intermediate tasks, so the n x n
-    comparison per resample is tiny); resamples where one side is constant are dropped, as
-    :func:`spearman` leaves them undefined.
-    """
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.size < 3:
-        return (float("nan"), float("nan"))
-    i = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
-    chunk = max(1, 4_000_000 // (a.size * a.size))  # bounds the n x n comparison arrays' memory
-    ra = np.concatenate([_average_ranks(a[i[k : k + chunk]]) for k in range(0, n_boot, chunk)])
-    rb = np.concatenate([_average_ranks(b[i[k : k + chunk]]) for k in range(0, n_boot, chunk)])
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
-    defined = den > 0
-    rho = (ra * rb).sum(axis=1)[defined] / den[defined]
-    if rho.size < n_boot // 2:
-        return (float("nan"), float("nan"))
-    alpha = (1 - level) / 2
-    return (float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha)))
-
-
-def human_ceiling(cell: str | None, metric: str) -> float | None:
-    """The published human score for ``metric`` from a reference cell.
-
-    '92.0 / 92.8 (m/mm)' -> 92.0; '59.5 F1 / 80.4 acc' with accuracy -> 80.4; '>95' -> 95.0.
-
-    >>> human_ceiling("59.5 F1 / 80.4 acc", "accuracy")
-    80.4
-    """
-    if not cell:
-        return None
-    pairs = re.findall(r"(\d+(?:\.\d+)?)\s*(acc|F1|EM)?", cell)
-    if not pairs:
-        return None
-    wanted = {"accuracy": "acc", "f1": "F1", "em": "EM"}.get(metric)
-    for number, label in pairs:
-        if label and label == wanted:
-            return float(number)
-    return float(pairs[0][0])
-
-
-def _percentile_ranks(values: pl.Series) -> pl.Series:
-    """Rank within the non-null values, scaled to 0-1 (nulls stay null)."""
-    n = values.drop_nulls().len()
-    if n < 2:
-        return pl.Series([None] * values.len(), dtype=pl.Float64)
-    return (values.rank("average") - 1) / (n - 1)
-
-
-def complexity_table(store, model: str | None = None) -> pl.DataFrame:
-    """Complexity of every intermediate task on the three axes (never one number pretending to be truth).
-
-    * A: ``format_level`` (1-5, T) and ``format_rank`` (1-5; tagging has none).
-    * B: sourced data-derived attributes (train size, labels or choices, bytes per example) and
-      ``b_composite``: the mean of their 0-1 percentile ranks among the intermediate tasks, over
-      the attributes a task has (log scale does not matter for ranks).
-    * C: ``c_measured`` from our own runs (``model`` or all models): 100 x (1 - (dev - chance) /
-      (ceiling - chance)), the share of above-chance headroom the model leaves on the English dev
-      set; the ceiling is the published human score where there is one, else 100; chance is
-      100 / labels for classification and multiple choice, 0 otherwise. Null without runs.
-    """
-    base = store.query(
-        """
-        SELECT c.task, c.format_level, c.format_rank, c.task_format, c.reasoning_type,
-               c.train_size, c.n_labels_or_choices, c.bytes_per_example, c.human_score,
-               c.english_model_score, t.headline_metric, t.task_type
-        FROM task_complexity c JOIN tasks t USING (task)
-        ORDER BY c.task
-        """
-    )
-    dev = store.query(
-        """
-        SELECT d.task, avg(d.value) AS dev_score, count(*) AS n_dev_runs
-        FROM dev_scores d JOIN runs u USING (run_id) JOIN tasks t ON t.task = d.task
-        WHERE d.phase = 'intermediate' AND d.metric = t.headline_metric
-          AND ($model IS NULL OR u.model = $model)
-        GROUP BY d.task
-        """,
-        {"model": model},
-    )
-    b = base.with_columns(
-        _percentile_ranks(base["train_size"].cast(pl.Float64)).alias("_r_size"),
-        _percentile_ranks(base["n_labels_or_choices"].cast(pl.Float64)).alias("_r_labels"),
-        _percentile_ranks(base["bytes_per_example"].cast(pl.Float64)).alias("_r_bytes"),
-    ).with_columns(pl.mean_horizontal("_r_size", "_r_labels", "_r_bytes").alias("b_composite"))
-    out = b.drop("_r_size", "_r_labels", "_r_bytes").join(dev, on="task", how="left")
-    chance = [
-        100.0 / n if (n and ttype == "classification") else 0.0
-        for n, ttype in zip(out["n_labels_or_choices"], out["task_type"])
-    ]
-    ceiling = [human_ceiling(h, m) or 100.0 for h, m in zip(out["human_score"], out["headline_metric"])]
-    c = [
-        None if d is None else 100.0 * (1 - (d - ch) / (ce - ch)) if ce > ch else None
-        for d, ch, ce in zip(out["dev_score"], chance, ceiling)
-    ]
-    return out.with_columns(
-        pl.Series("chance", chance), pl.Series("ceiling", ceiling), pl.Series("c_measured", c, dtype=pl.Float64)
-    )
-
-
-AXES = {"A": "format_rank", "B": "b_composite", "C": "c_measured"}
-
-
-def single_task(intermediate: str) -> bool:
-    """True for one named intermediate task (not none, multitask, best-per-target or a mix)."""
-    return intermediate not in (BASELINE, MULTITASK, BEST_PER_TARGET) and "+" not in intermediate
-
-
-def complexity_correlation(
-    gains_df: pl.DataFrame,
-    complexity_df: pl.DataFrame,
-    axis: str = "A",
-    by: str = "target_type",
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> pl.DataFrame:
-    """Spearman's rho between an axis and the mean gain per intermediate task, per group.
-
-    Each point is one single intermediate task (its mean gain over the group's rows); the
-    interval resamples tasks. ``n`` is the number of tasks.
-    """
-    col = AXES[axis]
-    per_task = (
-        gains_df.filter(pl.col("intermediate").map_elements(single_task, return_dtype=pl.Boolean))
-        .group_by(by, "intermediate")
-        .agg(pl.col("gain").mean().alias("mean_gain"))
-        .join(complexity_df.select(pl.col("task").alias("intermediate"), col), on="intermediate")
-        .drop_nulls(col)
-    )
-    rows = []
-    for (group,), g in per_task.group_by(by, maintain_order=True):
-        x, y = g[col].to_numpy().astype(float), g["mean_gain"].to_numpy()
-        lo, hi = spearman_ci(x, y, n_boot=n_boot, seed=seed)
-        rows.append({by: group, "axis": axis, "rho": spearman(x, y), "ci_low": lo, "ci_high": hi, "n": len(g)})
-    schema = {by: pl.String, "axis": pl.String, "rho": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64}
-    return pl.DataFrame(rows, schema=schema).sort(by)
-
-
-def simple_vs_complex(gains_df: pl.DataFrame, complexity_df: pl.DataFrame, by: str = "target_type") -> pl.DataFrame:
-    """Mean gain of simple text-only tasks (format levels 1-2) beside complex ones (3-5), per group."""
+def simple_vs_complex(g: GainRows, complexity_df: pl.DataFrame, by: str = "target_type", n_boot: int = N_BOOT,
+                      seed: int = 0) -> pl.DataFrame:
+    """Mean gain of simple text-only tasks (format levels 1-2) beside complex ones (3-5), per group, tasks first."""
     levels = complexity_df.select(pl.col("task").alias("intermediate"), "format_rank").drop_nulls()
-    g = gains_df.join(levels, on="intermediate").with_columns(
-        pl.when(pl.col("format_rank") <= 2).then(pl.lit("simple (1-2)")).otherwise(pl.lit("complex (3-5)")).alias("complexity")
+    runs = g.runs.join(levels, on="intermediate").with_columns(
+        pl.when(pl.col("format_rank") <= 2).then(pl.lit("simple (1-2)")).otherwise(pl.lit("complex (3-5)"))
+        .alias("complexity")
     )
-    return summarize_gains(g, by=(by, "complexity"))
+    return summarize_gains(GainRows(runs, g.bases, g.benchmark), by=(by, "complexity"), n_boot=n_boot, seed=seed)

@@ -20,15 +20,19 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from store import analysis, derived, distance, exports, pairs
+from store import analysis, configuration, derived, distance, exports, pairs
 from store import claims as claim_engine
-from store.analysis import AXES, Filters, complexity_correlation, simple_vs_complex, single_task, summarize_gains
+from store.analysis import (
+    AXES, BENCHMARKS, DEFAULT_BENCHMARK, Filters, GainRows, complexity_correlation, simple_vs_complex, single_task,
+    summarize_gains,
+)
 from store.catalog import BASELINE, BEST_PER_TARGET, DISTANCE_KINDS, MULTITASK, Catalog, StudyDesign, study_design
 from store.claims import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, ClaimResult, checks_frame, claims_frame
 from store.claims import missing_commands, region
@@ -52,7 +56,8 @@ __all__ = [
     "StoreError",
     "is_remote_store", "resolve_store", "resolve_store_path", "is_store_folder", "prepare_store",
     # analysis helpers on the frames the reader returns
-    "AXES", "single_task", "summarize_gains", "complexity_correlation", "simple_vs_complex",
+    "AXES", "BENCHMARKS", "DEFAULT_BENCHMARK", "GainRows", "single_task", "summarize_gains", "complexity_correlation",
+    "simple_vs_complex",
     # distance to English
     "DISTANCE_KINDS", "BASELINE", "language_points", "distance_correlation", "complexity_by_distance",
     "summarize_gap_change",
@@ -85,6 +90,9 @@ class Offered:
     target_types: tuple[str, ...]
     families: tuple[str, ...]
     published_sources: tuple[str, ...]
+    #: configurations of own runs (config ids) and their labels: the keys that differ, "(capped)"
+    configs: tuple[str, ...] = ()
+    config_labels: tuple[str, ...] = ()
 
 
 def prepare_store(spec: str | None) -> Path:
@@ -153,7 +161,19 @@ class StoreReader:
             families=col("SELECT DISTINCT family FROM languages WHERE family IS NOT NULL ORDER BY family"),
             published_sources=col("SELECT DISTINCT source FROM sources WHERE NOT list_contains($runs, source) "
                                   "ORDER BY source", {"runs": list(RUN_SOURCES)}),
+            **self._configs(),
         )
+
+    def _configs(self) -> dict[str, tuple[str, ...]]:
+        """Configurations of own runs, each labelled by the keys that differ among them (and "capped")."""
+        rows = self._store.query(
+            "SELECT DISTINCT config_id, configuration, capped FROM runs WHERE list_contains($sources, source) "
+            "ORDER BY config_id", {"sources": list(RUN_SOURCES)})
+        flat = [json.loads(c) for c in rows["configuration"]]
+        keys = configuration.differing(flat)
+        labels = tuple(f"{cid[:6]}: {configuration.label(f, keys) or 'all runs'}" + (" (capped)" if capped else "")
+                       for cid, f, capped in zip(rows["config_id"], flat, rows["capped"]))
+        return {"configs": tuple(rows["config_id"]), "config_labels": labels}
 
     def has_demo(self) -> bool:
         """True if the store holds demonstration runs (``store demo``): whatever shows them says so."""
@@ -191,6 +211,11 @@ class StoreReader:
         """:func:`store.analysis.scores`: per language, the mean over seeds."""
         return analysis.scores(self._store, f)
 
+    def gain_rows(self, f: Filters) -> GainRows:
+        """:func:`store.analysis.gain_rows`: per-seed rows of runs and their matched baselines (for
+        :func:`summarize_gains`, :func:`simple_vs_complex`)."""
+        return analysis.gain_rows(self._store, f)
+
     def gains(self, f: Filters) -> pl.DataFrame:
         """:func:`store.analysis.gains`: scores minus the matching ``none`` baseline."""
         return analysis.gains(self._store, f)
@@ -200,7 +225,7 @@ class StoreReader:
         return analysis.target_means(self._store, f)
 
     def complexity(self, model: str | None) -> pl.DataFrame:
-        """:func:`store.analysis.complexity_table`: axes A, B and C per intermediate task."""
+        """:func:`store.analysis.complexity_table`: axes A, B, C and D per intermediate task."""
         return analysis.complexity_table(self._store, model)
 
     def paper_table(self, name: str, f: Filters) -> Table:

@@ -1,20 +1,23 @@
 """How each kind of claim check is measured: the evidence an evaluation reads, the runs a check
 needs, the quantity it asserts and the `runner` commands that would produce what is missing.
 
-Every number comes from :mod:`store.analysis` (``gains(per_seed=True)``, ``bootstrap_ci``,
-``summarize_gains``, ``simple_vs_complex``); this module only selects rows and combines the
-resulting intervals. The verdict itself is :func:`store.claims.judge`'s.
+Every number comes from :mod:`store.analysis` (``gain_rows``, ``summarize_gains``: task-first
+means over a benchmark's languages with the two-level bootstrap of :mod:`store.intervals`); this
+module only selects rows and combines bootstrap replicates (differences and margins are computed
+per replicate, so a baseline or a language set two estimates share is resampled together). The
+verdict itself is :func:`store.claims.judge`'s. Capped (debug) runs are left out unless asked.
 
 Quantities (``check.quantity``):
-    * ``mean_gain_over_targets``: per intermediate task, the mean over targets of its mean gain over
-      languages and seeds (each target counts once); ``top_k`` ranks intermediate tasks by it.
-    * ``mean_gain_over_intermediates``: per target, the same with the roles swapped.
+    * ``mean_gain_over_targets``: per intermediate task, the mean over targets of its task-average
+      gain (each target counts once); ``top_k`` ranks intermediate tasks by it.
+    * ``mean_gain_over_intermediates``: per target, the mean over intermediate tasks of their gains.
     * ``positive_gain_count``: on one target, how many intermediate tasks have a gain whose 95%
       interval lies above 0 (the interval of the count runs up to those still undecided).
     * ``variant_difference``: plain English run minus the ``mlm`` / ``translated`` run of the same
-      intermediate task, target, language and seed (each (task, target) pair counts once).
+      intermediate task and target, seeds paired where both have the same ones.
     * ``complex_minus_simple``: for one target type, mean gain of format levels 3-5 minus 1-2.
-    * ``published_gain``: best-per-target minus ``none`` on published rows (no runs needed).
+    * ``published_gain``: best-per-target minus ``none`` on published rows (no runs needed); not
+      enough evidence when the published rows do not cover every task the claim averages over.
     * ``config_model`` / ``config_phases`` / ``config_intermediates``: the runs' recorded setup.
 
 The commands come from :func:`store.commands.runner_command`, the store's one generator of them.
@@ -29,15 +32,16 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from store.analysis import Filters, bootstrap_ci, complexity_table, gains, simple_vs_complex, summarize_gains
+from store.analysis import BENCHMARKS, Filters, GainRows, complexity_table, gain_rows, gains, summarize_gains
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK, load_catalog
 from store.commands import runner_command
+from store.intervals import LEVEL
 
-RUNNER_INTERVAL = "bootstrap 95% over seeds and languages"
+RUNNER_INTERVAL = "two-level bootstrap 95% (seeds; languages within each task)"
 PUBLISHED_INTERVAL = "range of the published estimates, ± 0.1 for print rounding"
 #: Two numbers printed to one decimal: their difference is known to +-0.1.
 PRINT_ROUNDING = 0.1
-_KEYS = ["intermediate", "target", "language", "metric", "split", "seed"]
+UNDECIDED = "not enough evidence"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class Measure:
     """A measured quantity before it is judged.
 
     ``detail`` holds one record per item (intermediate task, target, estimate, run) for charts.
-    Config checks decide on their own and set ``verdict`` and ``reason``.
+    Config checks decide on their own and set ``verdict`` and ``reason``; a measure that cannot
+    be compared with the claim (coverage) sets ``verdict`` "not enough evidence" and says why.
     """
 
     value: float | None
@@ -60,35 +65,49 @@ class Measure:
 
 @dataclass(frozen=True)
 class Coverage:
-    """Which of the runs a check needs are in the store: ``needed`` pairs, run ids used, commands missing."""
+    """Which of the runs a check needs are in the store: ``needed`` pairs, run ids used, commands missing.
+
+    ``other_split``: pairs whose runs exist but have no results on the check's split (the runner
+    records test sets): no command would add them.
+    """
 
     needed: int
     used: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    other_split: tuple[str, ...] = ()
 
 
 class Evidence:
-    """What one evaluation reads from the store for one model, setting and split (fetched once)."""
+    """What one evaluation reads from the store for one model, setting, split and benchmark (fetched once)."""
 
-    def __init__(self, store, model: str, setting: str = "zero-shot", split: str = "test"):
+    def __init__(self, store, model: str, setting: str = "zero-shot", split: str = "test",
+                 benchmark: str = "xtreme", include_capped: bool = False):
         self.store, self.model, self.setting, self.split = store, model, setting, split
+        self.benchmark, self.include_capped = benchmark, include_capped
+
+    def filters(self) -> Filters:
+        return Filters(sources=("runner",), models=(self.model,), settings=(self.setting,), splits=(self.split,),
+                       benchmark=self.benchmark, include_capped=self.include_capped)
+
+    @cached_property
+    def rows(self) -> GainRows:
+        """Per-seed rows of our runs and their matched baselines on each target's headline metric."""
+        return gain_rows(self.store, self.filters())
 
     @cached_property
     def gains(self) -> pl.DataFrame:
-        """Our runs' per-seed gains on each target's headline metric."""
-        f = Filters(sources=("runner",), models=(self.model,), settings=(self.setting,), splits=(self.split,))
-        return gains(self.store, f, per_seed=True)
+        """Per-language gains (seed means) of our runs."""
+        return gains(self.store, self.filters())
 
-    @cached_property
-    def seeds(self) -> dict[tuple[str, str, str], dict[int, str]]:
-        """(intermediate, target, variant) -> {seed: run_id} of runs with headline results."""
+    def _seed_map(self, split: str | None) -> dict[tuple[str, str, str], dict[int, str]]:
         runs = self.store.query(
             """
             SELECT DISTINCT run_id, intermediate, target, variant, seed FROM results_wide
-            WHERE source = 'runner' AND model = $model AND setting = $setting AND split = $split AND is_headline
+            WHERE source = 'runner' AND model = $model AND setting = $setting AND is_headline
+              AND ($split IS NULL OR split = $split) AND ($include_capped OR NOT capped)
             ORDER BY run_id
             """,
-            {"model": self.model, "setting": self.setting, "split": self.split},
+            {"model": self.model, "setting": self.setting, "split": split, "include_capped": self.include_capped},
         )
         out: dict[tuple[str, str, str], dict[int, str]] = {}
         for r in runs.iter_rows(named=True):
@@ -96,12 +115,22 @@ class Evidence:
         return out
 
     @cached_property
+    def seeds(self) -> dict[tuple[str, str, str], dict[int, str]]:
+        """(intermediate, target, variant) -> {seed: run_id} of runs with headline results on the split."""
+        return self._seed_map(self.split)
+
+    @cached_property
+    def seeds_any_split(self) -> dict[tuple[str, str, str], dict[int, str]]:
+        """The same on any split (runs that exist but lack the check's split are not 'missing')."""
+        return self._seed_map(None)
+
+    @cached_property
     def configs(self) -> pl.DataFrame:
         """Every runner run of the model with its recorded config (JSON text)."""
         return self.store.query(
             "SELECT run_id, model, intermediate, target, variant, seed, config FROM runs "
-            "WHERE source = 'runner' AND model = $model ORDER BY run_id",
-            {"model": self.model},
+            "WHERE source = 'runner' AND model = $model AND ($include_capped OR NOT capped) ORDER BY run_id",
+            {"model": self.model, "include_capped": self.include_capped},
         )
 
     @cached_property
@@ -117,13 +146,19 @@ def _baselines(pairs) -> list[tuple[str, str, str]]:
 def coverage(ev: Evidence, pairs, min_seeds: int = 1) -> Coverage:
     """Needed (intermediate, target, variant) pairs plus each target's baseline, at ``min_seeds`` seeds."""
     needed = list(dict.fromkeys([*_baselines(pairs), *pairs]))
-    used, missing = [], []
+    used, missing, other = [], [], []
     for inter, target, variant in needed:
         have = ev.seeds.get((inter, target, variant), {})
         used += have.values()
-        new = (s for s in range(1, 10_000) if s not in have)
-        missing += [runner_command(inter, target, next(new), ev.model, variant) for _ in range(min_seeds - len(have))]
-    return Coverage(len(needed), tuple(sorted(set(used))), tuple(missing))
+        if len(have) >= min_seeds:
+            continue
+        elsewhere = ev.seeds_any_split.get((inter, target, variant), {})
+        if len(elsewhere) >= min_seeds:
+            other.append(f"{inter}:{target}" + (f" ({variant})" if variant else ""))
+            continue
+        new = (s for s in range(1, 10_000) if s not in elsewhere)
+        missing += [runner_command(inter, target, next(new), ev.model, variant) for _ in range(min_seeds - len(elsewhere))]
+    return Coverage(len(needed), tuple(sorted(set(used))), tuple(missing), tuple(other))
 
 
 def paired_coverage(ev: Evidence, pairs, variant: str) -> Coverage:
@@ -137,137 +172,165 @@ def paired_coverage(ev: Evidence, pairs, variant: str) -> Coverage:
         used += [var[s] for s in shared]
         if not shared:
             missing.append(runner_command(inter, target, min(plain, default=1), ev.model, variant))
-    return Coverage(base.needed + len(pairs), tuple(sorted(set(used))), tuple(missing))
+    return Coverage(base.needed + len(pairs), tuple(sorted(set(used))), tuple(missing), base.other_split)
 
 
 # ---------------------------------------------------------------------- estimates
-def _plain(ev: Evidence, intermediates, targets) -> pl.DataFrame:
-    return ev.gains.filter(
-        pl.col("variant") == "", pl.col("intermediate").is_in(list(intermediates)), pl.col("target").is_in(list(targets))
-    )
-
-
-def balanced_mean(rows: pl.DataFrame, by: list[str], col: str = "gain") -> dict:
-    """Mean over groups of the group means of ``col`` (each group counts once), with an interval.
-
-    The interval is :func:`store.analysis.bootstrap_ci` over the rows (languages x seeds), each
-    row weighted by N / (groups x its group's size) so that the plain mean of the weighted
-    values is the mean of the group means.
-
-    >>> balanced_mean(pl.DataFrame({"t": ["a", "a", "b"], "gain": [1.0, 3.0, 8.0]}), ["t"])["value"]
-    5.0
-    """
-    if rows.is_empty():
-        return {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-    rows = rows.sort([*by, *[c for c in _KEYS if c in rows.columns and c not in by]])
-    n_groups = rows.select(by).unique().height
-    weighted = rows.select(pl.col(col) * pl.len() / (n_groups * pl.len().over(by)))[col].to_numpy()
-    value = float(rows.group_by(by).agg(pl.col(col).mean())[col].mean())
-    lo, hi = bootstrap_ci(weighted)
-    return {"value": value, "ci_low": _num(lo), "ci_high": _num(hi), "n": rows.height}
-
-
 def _num(x) -> float | None:
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else float(x)
 
 
-def _per_item(rows: pl.DataFrame, item: str, items, over: str) -> list[dict]:
-    return [{"item": it, **balanced_mean(rows.filter(pl.col(item) == it), [over])} for it in items]
+def _interval(reps: np.ndarray | None) -> tuple[float | None, float | None]:
+    if reps is None:
+        return None, None
+    alpha = (1 - LEVEL) / 2
+    lo, hi = np.quantile(reps, [alpha, 1 - alpha])
+    return float(lo), float(hi)
 
 
-def _single_or_rank(detail: list[dict], check) -> Measure:
+def _select(rows: GainRows, intermediates, targets, variant: str = "") -> GainRows:
+    runs = rows.runs.filter(pl.col("variant") == variant, pl.col("intermediate").is_in(list(intermediates)),
+                            pl.col("target").is_in(list(targets)))
+    return GainRows(runs, rows.bases, rows.benchmark)
+
+
+def _ambiguous(summary: pl.DataFrame) -> str:
+    """A reason when a needed pair has several configurations (never pooled, so no one number)."""
+    labels = sorted(set(summary["config"]) - {""})
+    if not labels:
+        return ""
+    return (f"several configurations of the same pairs ({' | '.join(labels)}); claims need one per pair: "
+            "leave capped runs out (the default) or filter the store")
+
+
+def _items(rows: GainRows, item: str, items) -> tuple[list[dict], dict[str, np.ndarray], str]:
+    """Per item (intermediate task or target): task-first mean gain, interval and replicates.
+
+    An item with several configurations gets one detail record per configuration (``item
+    [config]``, each with its own ``n_seeds``), never a pooled one; the check then has no value.
+    """
+    s = summarize_gains(rows, by=(item,), keep_replicates=True) if not rows.runs.is_empty() else None
+    found: dict[str, list[dict]] = {}
+    for r in s.iter_rows(named=True) if s is not None else ():
+        found.setdefault(r[item], []).append(r)
+    detail, reps, notes = [], {}, []
+    for it in items:
+        group = found.get(it)
+        if not group:
+            detail.append({"item": it, "value": None, "ci_low": None, "ci_high": None, "n": 0})
+            continue
+        for r in group:
+            if r["coverage"]:
+                notes.append(r["coverage"])
+            if r["reps"] is not None and len(group) == 1:
+                reps[it] = np.asarray(r["reps"], dtype=float)
+            detail.append({"item": it if len(group) == 1 else f"{it} [{r['config']}]", "value": r["mean_gain"],
+                           "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"]), "n": r["n"],
+                           "n_tasks": r["n_tasks"], "n_languages": r["n_languages"], "n_seeds": r["n_seeds"],
+                           "baseline_n_seeds": r["baseline_n_seeds"], "config": r["config"], "coverage": r["coverage"]})
+    reason = _ambiguous(s) if s is not None else ""
+    if not reason and notes:
+        reason = "task averages need every benchmark language: " + "; ".join(dict.fromkeys(notes))
+    return detail, reps, reason
+
+
+def _single_or_rank(detail: list[dict], reps: dict[str, np.ndarray], check, reason: str) -> Measure:
     """One item: its value. Several (``top_k``): the margin of the claimed items over the rest.
 
-    margin = min(claimed) - max(others); its interval [min lo - max hi, min hi - max lo] lies above 0
-    exactly when every claimed interval lies above every other interval.
+    margin = min(claimed) - max(others), computed per bootstrap replicate (the items share their
+    baselines and language draws), so its interval is the percentile interval of the margins.
     """
     n = sum(d["n"] for d in detail)
+    verdict = UNDECIDED if reason else None
     if check.comparison != "top_k":
         d = detail[0]
-        return Measure(d["value"], d["ci_low"], d["ci_high"], d["n"], detail=detail)
+        if len(detail) > 1:  # one item at several configurations: shown apart, no pooled value
+            return Measure(None, n=n, detail=detail, verdict=verdict, reason=reason)
+        return Measure(d["value"], d["ci_low"], d["ci_high"], d["n"], detail=detail, verdict=verdict, reason=reason)
     present = [d for d in detail if d["value"] is not None]
-    ranked = sorted(present, key=lambda d: -d["value"])
-    for rank, d in enumerate(ranked, 1):
+    for rank, d in enumerate(sorted(present, key=lambda d: -d["value"]), 1):
         d["rank"] = rank
     claimed = [d for d in present if d["item"] in check.items]
     others = [d for d in present if d["item"] not in check.items]
     if not claimed or not others:
-        return Measure(None, n=n, detail=detail)
+        return Measure(None, n=n, detail=detail, verdict=verdict, reason=reason)
     value = min(d["value"] for d in claimed) - max(d["value"] for d in others)
-    bounds = [d for d in present if d["ci_low"] is None]
-    if bounds:
-        return Measure(value, n=n, detail=detail)
-    lo = min(d["ci_low"] for d in claimed) - max(d["ci_high"] for d in others)
-    hi = min(d["ci_high"] for d in claimed) - max(d["ci_low"] for d in others)
-    return Measure(value, lo, hi, n, detail=detail)
+    if any(d["item"] not in reps for d in present):
+        return Measure(value, n=n, detail=detail, verdict=verdict, reason=reason)
+    margin = np.min([reps[d["item"]] for d in claimed], axis=0) - np.max([reps[d["item"]] for d in others], axis=0)
+    lo, hi = _interval(margin)
+    return Measure(value, lo, hi, n, RUNNER_INTERVAL + "; margin per replicate", detail, verdict, reason)
+
+
+def _pairs(check, targets=None) -> list[tuple[str, str, str]]:
+    return [(i, t, "") for i in check.intermediates for t in (targets or check.targets)]
 
 
 def mean_gain_over_targets(ev: Evidence, check) -> tuple[Measure, Coverage]:
-    rows = _plain(ev, check.intermediates, check.targets)
-    detail = _per_item(rows, "intermediate", check.intermediates, "target")
-    cov = coverage(ev, [(i, t, "") for i in check.intermediates for t in check.targets])
-    return _single_or_rank(detail, check), cov
+    rows = _select(ev.rows, check.intermediates, check.targets)
+    detail, reps, reason = _items(rows, "intermediate", check.intermediates)
+    return _single_or_rank(detail, reps, check, reason), coverage(ev, _pairs(check))
 
 
 def mean_gain_over_intermediates(ev: Evidence, check) -> tuple[Measure, Coverage]:
-    rows = _plain(ev, check.intermediates, check.targets)
-    detail = _per_item(rows, "target", check.targets, "intermediate")
-    cov = coverage(ev, [(i, t, "") for i in check.intermediates for t in check.targets])
-    return _single_or_rank(detail, check), cov
+    rows = _select(ev.rows, check.intermediates, check.targets)
+    detail, reps, reason = _items(rows, "target", check.targets)
+    return _single_or_rank(detail, reps, check, reason), coverage(ev, _pairs(check))
 
 
 def positive_gain_count(ev: Evidence, check) -> tuple[Measure, Coverage]:
-    rows = _plain(ev, check.intermediates, check.targets)
-    summary = {r["intermediate"]: r for r in summarize_gains(rows, by=("intermediate",)).iter_rows(named=True)}
-    detail, positive, undecided = [], 0, 0
-    for inter in check.intermediates:
-        s = summary.get(inter)
-        lo, hi = (_num(s["ci_low"]), _num(s["ci_high"])) if s else (None, None)
-        state = "positive" if lo is not None and lo > 0 else "not positive" if hi is not None and hi <= 0 else "undecided"
-        positive += state == "positive"
-        undecided += state == "undecided"
-        detail.append({"item": inter, "value": s["mean_gain"] if s else None, "ci_low": lo, "ci_high": hi,
-                       "n": s["n"] if s else 0, "state": state})
-    cov = coverage(ev, [(i, t, "") for i in check.intermediates for t in check.targets])
-    if rows.is_empty():
+    rows = _select(ev.rows, check.intermediates, check.targets)
+    detail, _, reason = _items(rows, "intermediate", check.intermediates)
+    positive = undecided = 0
+    for d in detail:
+        lo, hi = d["ci_low"], d["ci_high"]
+        d["state"] = "positive" if lo is not None and lo > 0 else "not positive" if hi is not None and hi <= 0 else "undecided"
+        positive += d["state"] == "positive"
+        undecided += d["state"] == "undecided"
+    cov = coverage(ev, _pairs(check))
+    if rows.runs.is_empty():
         return Measure(None, n=0, detail=detail), cov
-    m = Measure(float(positive), float(positive), float(positive + undecided), rows.height,
-                "tasks whose 95% interval lies above 0; the upper end adds the undecided", detail)
-    return m, cov
+    return Measure(float(positive), float(positive), float(positive + undecided), rows.runs.height,
+                   "tasks whose 95% interval lies above 0; the upper end adds the undecided", detail,
+                   UNDECIDED if reason else None, reason), cov
 
 
 def variant_difference(ev: Evidence, check) -> tuple[Measure, Coverage]:
-    plain = _plain(ev, check.intermediates, check.targets).select(*_KEYS, pl.col("gain").alias("plain"))
-    var = ev.gains.filter(
-        pl.col("variant") == check.variant, pl.col("intermediate").is_in(check.intermediates),
-        pl.col("target").is_in(check.targets),
-    ).select(*_KEYS, pl.col("gain").alias("other"))
-    rows = plain.join(var, on=_KEYS, how="inner").with_columns((pl.col("plain") - pl.col("other")).alias("gain"))
-    est = balanced_mean(rows, ["intermediate", "target"])
-    detail = [{"item": i, **balanced_mean(rows.filter(pl.col("intermediate") == i), ["target"])} for i in check.intermediates]
+    """Plain minus variant per (intermediate task, target): the variant run stands in for the baseline."""
+    plain = _select(ev.rows, check.intermediates, check.targets).runs
+    var = _select(ev.rows, check.intermediates, check.targets, check.variant).runs
+    key = ["source", "model", "intermediate", "target", "metric", "split", "setting"]
+    var = var.with_columns(pl.concat_str([pl.col(c) for c in [*key, "config_id"]], separator="|").alias("base_id"))
+    plain = plain.drop("base_id").join(var.select(*key, "base_id").unique(key), on=key, how="inner")
+    pairs = GainRows(plain, var.filter(pl.col("base_id").is_in(plain["base_id"].unique().implode())), ev.rows.benchmark)
     cov = paired_coverage(ev, [(i, t, "") for i in check.intermediates for t in check.targets], check.variant)
-    return Measure(est["value"], est["ci_low"], est["ci_high"], est["n"],
-                   RUNNER_INTERVAL + " (seed-paired differences)", detail), cov
+    if plain.is_empty():
+        return Measure(None, n=0), cov
+    overall = summarize_gains(pairs, by=())
+    detail, _, reason = _items(pairs, "intermediate", check.intermediates)
+    r = overall.row(0, named=True)
+    reason = reason or _ambiguous(overall) or (f"task averages need every benchmark language: {r['coverage']}" if r["coverage"] else "")
+    return Measure(r["mean_gain"], _num(r["ci_low"]), _num(r["ci_high"]), r["n"],
+                   RUNNER_INTERVAL + " (seeds paired where plain and variant share them)", detail,
+                   UNDECIDED if reason else None, reason), cov
 
 
 def complex_minus_simple(ev: Evidence, check) -> tuple[Measure, Coverage]:
     cat = load_catalog()
     targets = [t for t in check.targets if cat.tasks[t].task_type == check.target_type]
-    rows = _plain(ev, check.intermediates, targets)
-    s = simple_vs_complex(rows, ev.complexity, by="target_type") if not rows.is_empty() else pl.DataFrame()
-    groups = {r["complexity"]: r for r in s.iter_rows(named=True)} if not s.is_empty() else {}
-    detail = [{"item": k, "value": g["mean_gain"], "ci_low": _num(g["ci_low"]), "ci_high": _num(g["ci_high"]), "n": g["n"]}
-              for k, g in sorted(groups.items())]
-    cov = coverage(ev, [(i, t, "") for i in check.intermediates for t in targets])
-    c, sm = groups.get("complex (3-5)"), groups.get("simple (1-2)")
-    if not c or not sm:
-        return Measure(None, n=rows.height, detail=detail), cov
-    value = c["mean_gain"] - sm["mean_gain"]
-    bounds = [_num(x) for x in (c["ci_low"], c["ci_high"], sm["ci_low"], sm["ci_high"])]
-    if None in bounds:
-        return Measure(value, n=rows.height, detail=detail), cov
-    lo, hi = bounds[0] - bounds[3], bounds[1] - bounds[2]
-    return Measure(value, lo, hi, rows.height, "difference of two bootstrap 95% intervals (conservative)", detail), cov
+    rows = _select(ev.rows, check.intermediates, targets)
+    cov = coverage(ev, _pairs(check, targets))
+    levels = ev.complexity.select(pl.col("task").alias("intermediate"), "format_rank").drop_nulls()
+    runs = rows.runs.join(levels, on="intermediate").with_columns(
+        pl.when(pl.col("format_rank") <= 2).then(pl.lit("simple (1-2)")).otherwise(pl.lit("complex (3-5)")).alias("item"))
+    detail, reps, reason = _items(GainRows(runs, rows.bases, rows.benchmark), "item", ("complex (3-5)", "simple (1-2)"))
+    c, sm = detail
+    if c["value"] is None or sm["value"] is None:
+        return Measure(None, n=rows.runs.height, detail=detail, verdict=UNDECIDED if reason else None, reason=reason), cov
+    value = c["value"] - sm["value"]
+    lo, hi = _interval(reps["complex (3-5)"] - reps["simple (1-2)"]) if len(reps) == 2 else (None, None)
+    return Measure(value, lo, hi, rows.runs.height, RUNNER_INTERVAL + "; difference per replicate", detail,
+                   UNDECIDED if reason else None, reason), cov
 
 
 # ---------------------------------------------------------------------- published
@@ -300,9 +363,18 @@ def published_gain(ev: Evidence, check) -> tuple[Measure, Coverage]:
     if not estimates:
         return Measure(None, interval=PUBLISHED_INTERVAL, reason=f"no published best-per-target rows for {ev.model}"), cov
     values = [e["value"] for e in estimates]
-    m = Measure(values[0], min(values) - PRINT_ROUNDING, max(values) + PRINT_ROUNDING, len(estimates),
-                PUBLISHED_INTERVAL, estimates)
-    return m, cov
+    lo, hi = min(values) - PRINT_ROUNDING, max(values) + PRINT_ROUNDING
+    uncovered = [t for t in check.targets if t not in set(per_task["target"])]
+    if uncovered:
+        # Like with like: the claim is about the whole benchmark average; sources without some of its
+        # tasks (the printed averages leave them out too) cannot confirm or refute it.
+        cat = load_catalog()
+        kinds = ", ".join(dict.fromkeys(cat.tasks[t].task_type for t in uncovered))
+        reason = (f"{kinds} not covered: no published best-per-target rows for {', '.join(uncovered)}; the printed "
+                  f"{BENCHMARKS[check.benchmark]} averages of these sources leave those tasks out, so they are not "
+                  f"the average the claim quotes")
+        return Measure(values[0], lo, hi, len(estimates), PUBLISHED_INTERVAL, estimates, UNDECIDED, reason), cov
+    return Measure(values[0], lo, hi, len(estimates), PUBLISHED_INTERVAL, estimates), cov
 
 
 # ---------------------------------------------------------------------- configuration

@@ -10,9 +10,11 @@ Verdict rule, per check (a claim is contradicted if any check is, supported if a
 enough evidence):
 
 1. Minimum evidence. A check over our runs needs every pair it names (intermediate x target, and
-   the variant where it compares one) with at least one seed, plus the ``none`` baseline of every
-   target; a variant comparison needs the variant at a seed the plain run has. Until then it says
-   "not enough evidence", shows the partial value, and lists the ``runner run`` commands.
+   the variant where it compares one) with at least one seed on the check's split, plus the
+   ``none`` baseline of every target with the same target-phase configuration, each covering
+   every language the check's benchmark defines for the target (capped debug runs do not count
+   unless asked for; a pair with several configurations is ambiguous). Until then it says "not
+   enough evidence", shows the partial value, and lists the ``runner run`` commands.
 2. Each comparison claims a region for the value: ``within`` c ± tol is [c - tol, c + tol];
    ``greater`` than c is (c, inf); ``at_most`` c + tol is (-inf, c + tol]; ``at_least`` k is
    [k, inf); ``top_k`` puts the margin min(claimed) - max(others), whose interval is
@@ -23,7 +25,13 @@ enough evidence):
    contradicts at once; otherwise supported once the needed runs exist and record it.
 
 Published evidence (claim 5) needs no runs: each estimate is a difference of two numbers printed to
-one decimal (known to ±0.1); the interval is the estimates' range widened by that; rule 2 applies.
+one decimal (known to ±0.1); the interval is the estimates' range widened by that; rule 2 applies
+only when the published rows cover every task the claim averages over (like with like): without
+the retrieval tasks an average is not the XTREME average the claim quotes.
+
+Each check carries the split, benchmark and tasks its number refers to; ``beside_split`` is
+measured too and shown beside the verdict (c1-c4 quote dev-set averages: judged on validation,
+test beside).
 
 Example:
     >>> import tempfile
@@ -31,7 +39,7 @@ Example:
     >>> with Store.open(tempfile.mkdtemp()) as st:
     ...     results = evaluate(st, ids=["c5"])
     >>> results[0].verdict, round(results[0].value, 1)
-    ('contradicted', 2.6)
+    ('not enough evidence', 2.6)
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ from pathlib import Path
 import polars as pl
 
 from store import claim_checks
+from store.analysis import BENCHMARKS
 from store.catalog import BASELINE, CATALOG_DIR, MULTITASK, TASK_TYPES, load_catalog, suggest
 from store.errors import StoreError
-from store.records import VARIANTS
+from store.records import SPLITS, VARIANTS
 
 CLAIMS_FILE = CATALOG_DIR / "claims.json"
 SUPPORTED, CONTRADICTED, UNDECIDED = "supported", "contradicted", "not enough evidence"
@@ -73,6 +82,10 @@ class Check:
     expected: tuple[str, ...] = ()
     setting: str = "zero-shot"
     split: str = "test"
+    #: whose language sets task averages are over (``xtreme`` / ``xtreme-r``)
+    benchmark: str = "xtreme"
+    #: another split measured and shown beside the verdict's (e.g. test beside a claim's dev numbers)
+    beside_split: str = ""
 
     @property
     def label(self) -> str:
@@ -109,6 +122,7 @@ def _expand(tokens, what: str, claim_id: str) -> tuple[str, ...]:
     sets = {
         "@nine": cat.intermediate_tasks(),
         "@xtreme": [t for t in cat.tasks if cat.tasks[t].role == "target" and "XTREME" in cat.tasks[t].benchmarks],
+        "@xtreme-r": [t for t in cat.tasks if cat.tasks[t].role == "target" and "XTREME-R" in cat.tasks[t].benchmarks],
         "@all": [t for t in cat.tasks if cat.tasks[t].role == "target"],
     }
     out: list[str] = []
@@ -146,7 +160,13 @@ def _check(d: dict, claim: dict) -> Check:
         tolerance=float(d.get("tolerance", 0.0)), target_type=d.get("target_type", ""),
         config_key=d.get("config_key", ""), expected=tuple(d.get("expected", ())),
         setting=d.get("setting", "zero-shot"), split=d.get("split", "test"),
+        benchmark=d.get("benchmark", "xtreme"), beside_split=d.get("beside_split", ""),
     )
+    if c.benchmark not in BENCHMARKS:
+        raise StoreError(f"claim {cid}: benchmark must be one of {', '.join(BENCHMARKS)}")
+    for split in (c.split, c.beside_split):
+        if split and split not in SPLITS:
+            raise StoreError(f"claim {cid}: split {split!r} is not one of {', '.join(SPLITS)}")
     if c.quantity == "variant_difference" and c.variant not in VARIANTS[1:]:
         raise StoreError(f"claim {cid}: variant must be one of {', '.join(VARIANTS[1:])}")
     if c.quantity == "complex_minus_simple" and c.target_type not in TASK_TYPES:
@@ -236,6 +256,8 @@ class CheckResult:
     measure: claim_checks.Measure
     coverage: claim_checks.Coverage
     complete: bool
+    #: the same quantity on ``check.beside_split`` (shown beside, never judged)
+    beside: claim_checks.Measure | None = None
 
 
 @dataclass(frozen=True)
@@ -259,22 +281,29 @@ class ClaimResult:
         return (m.ci_low, m.ci_high)
 
 
-def evaluate_check(ev: claim_checks.Evidence, check: Check) -> CheckResult:
-    """Measures one check on the evidence and applies the verdict rule."""
+def evaluate_check(ev: claim_checks.Evidence, check: Check, beside: claim_checks.Evidence | None = None) -> CheckResult:
+    """Measures one check on the evidence and applies the verdict rule (``beside``: measured only)."""
     m, cov = claim_checks.MEASURES[check.quantity](ev, check)
-    complete = not cov.missing
+    complete = not cov.missing and not cov.other_split
     if m.verdict == CONTRADICTED or (check.comparison == "config" and m.verdict):
         verdict, reason = m.verdict, m.reason
     elif not complete:
         verdict = UNDECIDED
-        reason = f"{len(cov.missing)} of the {cov.needed} needed runs missing (baselines included)"
+        parts = []
+        if cov.missing:
+            parts.append(f"{len(cov.missing)} of the {cov.needed} needed runs missing (baselines included)")
+        if cov.other_split:
+            parts.append(f"{len(cov.other_split)} pairs have runs without {check.split}-split results "
+                         f"(e.g. {cov.other_split[0]}; the runner records test sets)")
+        reason = "; ".join(parts)
     elif check.comparison == "config":
         verdict, reason = SUPPORTED, m.reason
-    elif m.value is None and m.reason:
+    elif m.verdict == UNDECIDED or (m.value is None and m.reason):
         verdict, reason = UNDECIDED, m.reason
     else:
         verdict, reason = judge(check.comparison, m.value, m.ci_low, m.ci_high, check.value, check.tolerance)
-    return CheckResult(check, verdict, reason, m, cov, complete)
+    other = claim_checks.MEASURES[check.quantity](beside, check)[0] if beside is not None else None
+    return CheckResult(check, verdict, reason, m, cov, complete, other)
 
 
 def combine(verdicts) -> str:
@@ -285,7 +314,8 @@ def combine(verdicts) -> str:
     return SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else UNDECIDED
 
 
-def evaluate(store, claims: dict[str, Claim] | None = None, ids=None, model: str | None = None) -> list[ClaimResult]:
+def evaluate(store, claims: dict[str, Claim] | None = None, ids=None, model: str | None = None,
+             include_capped: bool = False) -> list[ClaimResult]:
     """Evaluates claims on an open store.
 
     Args:
@@ -293,17 +323,22 @@ def evaluate(store, claims: dict[str, Claim] | None = None, ids=None, model: str
         claims: the claims (default: the bundled claims file).
         ids: claim ids or number prefixes (default: all).
         model: whose runs to evaluate (default: each claim's model, xlm-roberta-large).
+        include_capped: also use capped (debug) runs; each configuration is still kept apart.
     """
     claims = claims if claims is not None else load_claims()
-    evidence: dict[tuple[str, str, str], claim_checks.Evidence] = {}
+    evidence: dict[tuple, claim_checks.Evidence] = {}
+
+    def ev_for(m: str, check: Check, split: str) -> claim_checks.Evidence:
+        key = (m, check.setting, split, check.benchmark, include_capped)
+        return evidence.setdefault(key, claim_checks.Evidence(store, *key))
+
     out = []
     for claim in select(claims, ids):
         m = model or claim.model
         results = []
         for check in claim.checks:
-            key = (m, check.setting, check.split)
-            ev = evidence.setdefault(key, claim_checks.Evidence(store, *key))
-            results.append(evaluate_check(ev, check))
+            beside = ev_for(m, check, check.beside_split) if check.beside_split else None
+            results.append(evaluate_check(ev_for(m, check, check.split), check, beside))
         used = tuple(sorted({r for c in results for r in c.coverage.used}))
         missing = tuple(dict.fromkeys(cmd for c in results for cmd in c.coverage.missing))
         out.append(ClaimResult(claim, m, combine(c.verdict for c in results), tuple(results), used, missing))
@@ -311,10 +346,23 @@ def evaluate(store, claims: dict[str, Claim] | None = None, ids=None, model: str
 
 
 # ---------------------------------------------------------------------- frames and records
+def scope(check: Check) -> str:
+    """What a check's number refers to: split, benchmark and tasks."""
+    if check.comparison == "config":
+        return "recorded configuration"
+    tasks = check.targets
+    shown = ", ".join(tasks) if len(tasks) <= 4 else f"{len(tasks)} tasks"
+    return f"{check.split}, {BENCHMARKS[check.benchmark]} languages, {shown}"
+
+
 def check_record(c: CheckResult) -> dict:
-    m = c.measure
+    m, b = c.measure, c.beside
     return {
-        "check": c.check.label, "quantity": c.check.quantity, "comparison": c.check.comparison,
+        "check": c.check.label, "split": c.check.split, "benchmark": c.check.benchmark, "tasks": list(c.check.targets),
+        "scope": scope(c.check),
+        "beside": None if b is None else {"split": c.check.beside_split, "value": b.value, "ci_low": b.ci_low,
+                                          "ci_high": b.ci_high, "reason": b.reason},
+        "quantity": c.check.quantity, "comparison": c.check.comparison,
         "claimed": c.check.value, "tolerance": c.check.tolerance, "verdict": c.verdict, "reason": c.reason,
         "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high, "interval": m.interval, "n_rows": m.n,
         "complete": c.complete, "runs_used": list(c.coverage.used), "runs_missing": list(c.coverage.missing),
@@ -385,9 +433,19 @@ def render_text(results: list[ClaimResult]) -> str:
         if c.notes:
             out.append(f"  note: {c.notes}")
         for ch in r.checks:
-            out += [f"  - {ch.verdict:<20} {ch.check.label}", f"      value {_value_of(ch)}"
+            out += [f"  - {ch.verdict:<20} {ch.check.label}", f"      on {scope(ch.check)}",
+                    f"      value {_value_of(ch)}"
                     + (f"  ({ch.measure.interval})" if ch.measure.interval and ch.measure.value is not None else ""),
                     f"      {ch.reason}"]
+            for d in ch.measure.detail:  # configurations kept apart: one line each
+                if d.get("config"):
+                    out.append(f"      {d['item']}: {_fmt(d.get('value'), d.get('ci_low'), d.get('ci_high'))}"
+                               f"  (n_seeds {d.get('n_seeds')}, baseline n_seeds {d.get('baseline_n_seeds')})")
+            if ch.beside is not None:
+                signed = ch.check.comparison not in ("at_least", "config")
+                b = ch.beside
+                out.append(f"      beside, on {ch.check.beside_split}: {_fmt(b.value, b.ci_low, b.ci_high, signed)}"
+                           + (f" ({b.reason})" if b.reason else ""))
         out.append(f"  runs used: {len(r.runs_used)}   runs missing: {len(r.missing)}")
         out += [f"    {cmd}" for cmd in r.missing[:_SHOWN_COMMANDS]]
         if len(r.missing) > _SHOWN_COMMANDS:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from store.analysis import Filters
+from store.analysis import BENCHMARKS, DEFAULT_BENCHMARK, Filters
 from store.api import StoreReader
 from store.catalog import load_catalog
 from store.database import ENV_VAR, Store
@@ -56,6 +56,17 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
         "--setting", action="append", default=[],
         help="zero-shot (default), translate-test, translate-train-all: never mixed in one table",
     )
+    _add_paper_options(p)
+
+
+def _add_paper_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis of record")
+    g.add_argument("--benchmark", choices=tuple(BENCHMARKS), default=DEFAULT_BENCHMARK,
+                   help="whose language sets task averages are over (default: xtreme); a task average needs "
+                        "every language of it")
+    g.add_argument("--include-capped", action="store_true",
+                   help="keep capped (debug) runs, i.e. runs with max_train_examples / max_eval_examples set "
+                        "(left out of paper tables and claims by default)")
 
 
 def _split_values(values: list[str]) -> tuple[str, ...]:
@@ -80,6 +91,8 @@ def _filters(args: argparse.Namespace) -> Filters:
         splits=_split_values(args.split),
         settings=settings,
         headline_only=not metrics,
+        benchmark=args.benchmark,
+        include_capped=args.include_capped,
     )
 
 
@@ -175,6 +188,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"note: one model and one split unless asked: {' '.join(chosen)} (give --model / --split to choose; "
               "the caption says which)", file=sys.stderr)
     data = render(table, args.format)
+    if args.format in ("csv", "parquet"):  # Markdown and LaTeX carry the caption and notes themselves
+        for note in (table.caption, *table.notes):
+            print(f"note: {note}", file=sys.stderr)
     if out is not None:
         try:
             out.write_bytes(data)
@@ -205,7 +221,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     claims = load_claims()
     select(claims, args.claim)  # unknown ids fail before the store is opened
     with Store.open(args.store, read_only=True, create=False) as st:
-        results = evaluate(st, claims, ids=args.claim, model=args.model)
+        results = evaluate(st, claims, ids=args.claim, model=args.model, include_capped=args.include_capped)
     if args.commands:
         sys.stdout.write("".join(f"{cmd}\n" for cmd in missing_commands(results)))
     else:
@@ -339,8 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the study's claims against the store: verdict, value with 95%% interval, runs used and missing",
         description=(
             "Evaluates each claim of store/data/catalog/claims.json on the store: supported, contradicted or "
-            "not enough evidence (rule: store/claims.py), the measured value with a bootstrap 95% interval over "
-            "seeds and languages, the runs used and the `runner run` commands for the runs still missing."
+            "not enough evidence (rule: store/claims.py), the measured value with a two-level bootstrap 95% interval "
+            "(seeds; languages within each task), the split, benchmark and tasks it refers to, the runs used and "
+            "the `runner run` commands for the runs still missing. Each check names its benchmark (XTREME unless "
+            "the claim says otherwise); capped (debug) runs are left out unless --include-capped."
         ),
     )
     _add_store(p)
@@ -348,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--claim", action="append", metavar="ID", help="only this claim: its id or number (c1 or 1); repeatable")
     p.add_argument("--model", help="whose runs to evaluate (default: each claim's model, xlm-roberta-large)")
     p.add_argument("--commands", action="store_true", help="print only the runner commands of the missing runs, one per line")
+    p.add_argument("--include-capped", action="store_true",
+                   help="also use capped (debug) runs (max_train_examples / max_eval_examples set); left out by default")
     p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser(

@@ -54,7 +54,7 @@ from store.records import (
 from store.shards import SHARD_SUFFIX, list_shards, read_shard, write_shard
 
 SCHEMA_FILE = Path(__file__).parent / "schema.sql"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: configuration identity columns on runs
 ENV_VAR = "XSTILTS_STORE"
 INDEX_NAME = "index.duckdb"
 _LOCK_WAIT_S = 30.0  # a query waits this long for a writer to let go of the index file

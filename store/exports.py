@@ -1,17 +1,24 @@
 """Paper tables: the store's numbers as CSV, Parquet, Markdown or booktabs LaTeX.
 
-Three tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
+Five tables, all built from :mod:`store.analysis` (one decimal, best value per column bold):
 
-* ``matrix``: intermediate task x target, the mean over languages of the headline metric.
-* ``per-language``: one row per run group and target, one column per language.
-* ``gains``: per target, the ``none`` baseline, each intermediate task and its gain (Δ) over
-  the baseline of the same source and model.
+* ``matrix``: intermediate task x target, the task average of the headline metric over the
+  benchmark's languages (``Filters.benchmark``: XTREME or XTREME-R).
+* ``per-language``: one row per run configuration and target, one column per language.
+* ``gains``: per target, the matching ``none`` baseline, each intermediate task and its gain (Δ)
+  over the baseline of the same source, model and target-phase configuration.
+
 * ``paired``: per language, a run against its baseline example by example (:mod:`store.pairs`):
   both scores, Δ with its paired-bootstrap 95% interval, the exact McNemar test (accuracy) or the
   paired bootstrap's p-value (F1 / EM / retrieval), and the flipped examples in each direction.
 * ``distance``: Spearman's rho between each language's URIEL+ distance to English (every kind)
   and its mean gain, per source, model and target type, with the bootstrap 95% interval and n
   languages (:func:`store.distance.correlation_table`; two decimals, signed).
+
+Configurations are never pooled: a pair with several gets one row each, labelled by the keys that
+differ (``config``). A task average exists only where every language of the benchmark is covered;
+``Table.notes`` says which cells are empty and why. The CLI leaves capped (debug) runs out unless
+asked (``--include-capped``).
 
 Example:
     >>> import tempfile
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from store.analysis import Filters, scores, target_means
+from store.analysis import BENCHMARKS, Filters, scores, target_means
 from store.catalog import BASELINE, load_catalog
 from store.demo import DEMO_MARK, DEMO_SOURCE
 from store.errors import StoreError
@@ -58,6 +65,8 @@ class Table:
     formats: Mapping[str, str] = field(default_factory=dict)
     #: True when some rows are demonstration data (source ``demo``): they carry the mark in a column.
     demo: bool = False
+    #: what has no value and why ("mnli on xnli: 14 of 15 XTREME languages: no average")
+    notes: tuple[str, ...] = ()
 
 
 def _column_label(target: str, metric: str) -> str:
@@ -72,13 +81,46 @@ def _target_order(targets) -> list[str]:
     return sorted(set(targets), key=lambda t: order.get(t, 999))
 
 
-#: A row's name: the intermediate task, with its variant in brackets when there is one.
+#: A row's name: the intermediate task, its variant in brackets, its configuration when a pair has several.
 _RUN_LABEL = (
     pl.when(pl.col("variant") == "")
     .then(pl.col("intermediate"))
     .otherwise(pl.format("{} ({})", "intermediate", "variant"))
     .alias("row")
 )
+_CONFIG_LABEL = pl.when(pl.col("config") == "").then(pl.col("row")).otherwise(pl.format("{} [{}]", "row", "config")).alias("row")
+
+
+def _label_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_RUN_LABEL).with_columns(_CONFIG_LABEL)
+
+
+def _notes(m: pl.DataFrame) -> tuple[str, ...]:
+    rows = m.filter(pl.col("value").is_null())
+    return tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): {r['aggregation']}"
+                               for r in rows.iter_rows(named=True)))
+
+
+def _with_seeds(wide: pl.DataFrame, m: pl.DataFrame, index: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Adds a ``seeds`` column after ``row`` (seeds of the row's configuration, "2" or "1-3" across
+    targets) when some rows come from seeded runs; published rows leave it empty."""
+    if "seeded" not in m.columns or not m["seeded"].any():
+        return wide, index
+    seeds = m.group_by(index).agg(
+        pl.col("n_seeds").filter(pl.col("seeded")).min().alias("_lo"), pl.col("n_seeds").filter(pl.col("seeded")).max().alias("_hi"))
+    seeds = seeds.with_columns(
+        pl.when(pl.col("_lo").is_null()).then(pl.lit(""))
+        .when(pl.col("_lo") == pl.col("_hi")).then(pl.col("_lo").cast(pl.String))
+        .otherwise(pl.format("{}-{}", "_lo", "_hi")).alias("seeds")
+    ).drop("_lo", "_hi")
+    new_index = [*index, "seeds"]
+    out = wide.join(seeds, on=index, how="left", nulls_equal=True).with_columns(pl.col("seeds").fill_null(""))
+    return out.select(*new_index, *[c for c in wide.columns if c not in index]), new_index
+
+
+def _caption(text: str, f: Filters) -> str:
+    capped = "" if f.include_capped else "; capped (debug) runs left out"
+    return f"{text}; benchmark {BENCHMARKS[f.benchmark]}{capped}"
 
 
 def _column_order(frame: pl.DataFrame) -> list[str]:
@@ -103,53 +145,68 @@ def _wide(means: pl.DataFrame, index: list[str]) -> pl.DataFrame:
 
 
 def matrix_table(store, f: Filters) -> Table:
-    """Intermediate task x target of the mean headline score."""
-    m = target_means(store, f).with_columns(_RUN_LABEL)
+    """Intermediate task x target of the task-average headline score."""
+    m = _label_rows(target_means(store, f))
     if m.is_empty():
         raise StoreError("no results match these filters; loosen --model/--source/--target or check `store info`")
     index = ["source", "model", "setting", "split", "row"]
     wide, cols = _wide(m, index), _column_order(m)
     wide = wide.sort(["source", "model", "setting", "split", pl.col("row") != BASELINE, "row"])
-    return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height), "Mean score over languages")
+    wide, index = _with_seeds(wide, m, index)
+    return Table(wide, tuple(index), tuple(cols), tuple([True] * wide.height),
+                 _caption("Mean score over each task's languages", f), notes=_notes(m))
 
 
 def gains_table(store, f: Filters) -> Table:
-    """Baseline, intermediate-task scores and Δ rows per source and model."""
-    m = target_means(store, f).with_columns(_RUN_LABEL)
-    keys = ["source", "model", "setting", "split", "target", "metric"]
-    base = m.filter(pl.col("intermediate") == BASELINE).select(*keys, pl.col("value").alias("baseline"))
-    inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner")
+    """Baseline, intermediate-task scores and Δ rows per source, model and target-phase configuration."""
+    m = _label_rows(target_means(store, f))
+    keys = ["source", "model", "setting", "split", "target", "metric", "target_config_id"]
+    base = m.filter(pl.col("intermediate") == BASELINE).select(
+        *keys, pl.col("value").alias("baseline"), pl.col("row").alias("base_row"))
+    inter = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="inner", nulls_equal=True)
     if inter.is_empty():
         raise StoreError(
             "no intermediate-task results with a matching 'none' baseline for these filters; "
-            "run `runner run --pair none:TARGET` too, or pick a source that has both"
+            "run `runner run --pair none:TARGET` (with the same settings) too, or pick a source that has both"
         )
-    baseline_rows = m.filter(pl.col("intermediate") == BASELINE).join(inter.select(keys).unique(), on=keys)
+    baseline_rows = m.filter(pl.col("intermediate") == BASELINE).join(inter.select(keys).unique(), on=keys,
+                                                                       nulls_equal=True)
     deltas = inter.with_columns(
         (pl.col("value") - pl.col("baseline")).alias("value"),
-        pl.format("Δ {} − none", "row").alias("row"),
+        pl.format("Δ {} − {}", "row", "base_row").alias("row"),
     )
     index = ["source", "model", "setting", "split", "row"]
+    cols_keys = ["source", "model", "setting", "split", "target", "metric"]
     parts = []
     for kind, frame in (("0", baseline_rows), ("1", inter), ("2", deltas)):
-        parts.append(_wide(frame.select(*keys, "row", "value"), index).with_columns(pl.lit(kind).alias("_kind")))
+        part = _wide(frame.select(*cols_keys, "row", "value"), index)
+        parts.append(_with_seeds(part, frame, index)[0].with_columns(pl.lit(kind).alias("_kind")))
     wide = pl.concat(parts, how="diagonal_relaxed")
+    if "seeds" in wide.columns:
+        wide = wide.with_columns(pl.col("seeds").fill_null(""))
+        index = [*index, "seeds"]
     cols = [c for c in _column_order(m) if c in wide.columns]
     wide = wide.sort(["source", "model", "setting", "split", "_kind", "row"]).select(*index, *cols, "_kind")
     score_rows = tuple(k != "2" for k in wide["_kind"])
-    return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows, "Gain over the none baseline (points)")
+    notes = _notes(pl.concat([baseline_rows, inter.drop("baseline", "base_row")], how="vertical_relaxed"))
+    unmatched = m.filter(pl.col("intermediate") != BASELINE).join(base, on=keys, how="anti", nulls_equal=True)
+    notes += tuple(dict.fromkeys(f"{r['row']} on {r['target']} ({r['source']}, {r['model']}): no none baseline with "
+                                 "the same target-phase configuration" for r in unmatched.iter_rows(named=True)))
+    return Table(wide.drop("_kind"), tuple(index), tuple(cols), score_rows,
+                 _caption("Gain in points over the none baseline of the same target-phase configuration", f), notes=notes)
 
 
 def per_language_table(store, f: Filters) -> Table:
-    """One row per (source, model, intermediate, target, metric), one column per language."""
-    s = scores(store, f).with_columns(_RUN_LABEL)
+    """One row per (source, model, intermediate, configuration, target, metric), one column per language."""
+    s = _label_rows(scores(store, f))
     if s.is_empty():
         raise StoreError("no results match these filters; loosen them or check `store info`")
     index = ["source", "model", "setting", "split", "row", "target", "metric"]
     langs = sorted(set(s["language"]) - {"avg"}) + (["avg"] if "avg" in set(s["language"]) else [])
     wide = s.pivot(on="language", index=index, values="value", aggregate_function="first").sort(index)
     wide = wide.select(*index, *[lang for lang in langs if lang in wide.columns])
-    return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height), "Score per language")
+    return Table(wide, tuple(index), tuple(langs), tuple([True] * wide.height),
+                 _caption("Score per language (mean over seeds)", f))
 
 
 _PAIRED_INDEX = ("source", "model", "setting", "target", "row", "seed", "baseline_seed", "language", "metric", "test")
@@ -235,7 +292,7 @@ def mark_demo(table: Table) -> Table:
 
 # ---------------------------------------------------------------------- formatting
 #: Index columns that name a row rather than a group of comparable rows.
-_ROW_NAMES = ("row", "data")
+_ROW_NAMES = ("row", "data", "seeds")
 _FIXED_NAMES = {"split": "{} split", "setting": "{}", "model": "{}", "source": "source {}", "target": "{}",
                 "metric": "{}"}
 
@@ -324,8 +381,9 @@ def to_latex(table: Table) -> str:
                 text = rf"\textbf{{{text}}}"
             cells.append(text)
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(table.caption)}.}}", r"\end{table}", ""]
-    return "\n".join(lines)
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(table.caption)}.}}", r"\end{table}"]
+    lines += [f"% note: {n}" for n in table.notes]
+    return "\n".join(lines) + "\n"
 
 
 def markdown_escape(text: str) -> str:
@@ -369,7 +427,7 @@ def to_markdown(table: Table) -> str:
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"{table.caption}."]
+    lines += ["", f"{table.caption}."] + [f"- {n}" for n in table.notes]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from store import catalog as catalog_mod
+from store import configuration
 from store.catalog import Catalog
 from store.published import Source
 from store.records import Result, Run
@@ -53,6 +54,11 @@ def insert_runs(con, items: Sequence[tuple[Run, Sequence[Result], str]]) -> None
                 "gpu_hours": run.gpu_hours,
                 "created_at": run.created_at,
                 "content_hash": chash,
+                "config_id": configuration.config_id(run),
+                "target_config_id": configuration.target_config_id(run),
+                "target_data": configuration.target_data(run),
+                "configuration": json.dumps(configuration.flatten(run), sort_keys=True),
+                "capped": configuration.is_capped(run),
             }
         )
         results.extend({"run_id": run.run_id, **r.__dict__} for r in res)

@@ -1,7 +1,7 @@
 """Pairs of a run and its baseline in a store, and their example-by-example comparison.
 
 A run pairs with the ``none`` baseline of the same source, model, target and setting whose target
-phase has the same configuration (:func:`target_configuration`), preferring the baseline of the
+phase has the same configuration (``target_config_id``, :mod:`store.configuration`), preferring the baseline of the
 same seed. Only runs with predictions take part; predictions are read for the two runs of a pair
 only, and only the columns needed.
 
@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,28 +26,8 @@ from store.catalog import BASELINE, load_catalog
 from store.errors import StoreError
 from store.shards import read_run_record, shard_path
 
-_RUN_COLS = ("run_id", "source", "model", "intermediate", "variant", "setting", "target", "seed", "hparams")
-#: Settings that only the intermediate phase uses: they never stop a run pairing with its baseline.
-_INTERMEDIATE_ONLY = ("mix", "mlm", "translated")
-
-
-def target_configuration(hparams: dict, intermediate: str, target_kind: str = "") -> dict:
-    """The settings of a run's target phase: what must match between a run and its baseline.
-
-    Everything that defines the run except what only phase 1 uses (multi-task sampling, the mlm
-    and translated variants' data, the epochs of the intermediate stages, QA settings when only
-    the intermediate task is QA). One small function so that the project's configuration
-    identity can replace it.
-    """
-    conf = {k: v for k, v in hparams.items() if k not in _INTERMEDIATE_ONLY}
-    inter_tasks = set(intermediate.split("+")) if intermediate != BASELINE else set()
-    if isinstance(conf.get("epochs_per_stage"), dict):
-        conf["epochs_per_stage"] = {k: v for k, v in conf["epochs_per_stage"].items() if k not in inter_tasks}
-    if target_kind != "question_answering":
-        conf.pop("qa", None)
-    return conf
-
-
+_RUN_COLS = ("run_id", "source", "model", "intermediate", "variant", "setting", "target", "seed", "hparams",
+             "target_config_id")
 @dataclass(frozen=True)
 class Pair:
     """A run and the baseline it is compared with, example by example."""
@@ -102,19 +81,16 @@ def find_pairs(store, f: Filters | None = None, runs: pl.DataFrame | None = None
     runs = runs_with_predictions(store) if runs is None else runs
     if runs.is_empty():
         return []
-    cat = load_catalog()
     rows = runs.to_dicts()
     bases = [r for r in rows if r["intermediate"] == BASELINE and r["variant"] == ""]
     out = []
     for r in rows:
         if r["intermediate"] == BASELINE or (f is not None and not _matches(f, r)):
             continue
-        kind = cat.tasks[r["target"]].task_type if r["target"] in cat.tasks else ""
-        conf = target_configuration(json.loads(r["hparams"] or "{}"), r["intermediate"], _kind(kind))
         same = [
             b for b in bases
-            if (b["source"], b["model"], b["target"], b["setting"]) == (r["source"], r["model"], r["target"], r["setting"])
-            and target_configuration(json.loads(b["hparams"] or "{}"), BASELINE, _kind(kind)) == conf
+            if (b["source"], b["model"], b["target"], b["setting"], b["target_config_id"])
+            == (r["source"], r["model"], r["target"], r["setting"], r["target_config_id"])
         ]
         if not same:
             continue
@@ -122,10 +98,6 @@ def find_pairs(store, f: Filters | None = None, runs: pl.DataFrame | None = None
         out.append(Pair(r["run_id"], best["run_id"], r["source"], r["model"], r["intermediate"], r["variant"],
                         r["setting"], r["target"], r["seed"], best["seed"]))
     return sorted(out, key=lambda p: (p.target, p.model, p.intermediate, p.variant, p.seed or 0, p.run_id))
-
-
-def _kind(task_type: str) -> str:
-    return "question_answering" if task_type in ("qa", "question_answering", "question answering") else task_type
 
 
 def pair_for(store, run_id: str, baseline_id: str | None = None) -> Pair:

@@ -125,7 +125,13 @@ CREATE TABLE runs (
     wall_time_s DOUBLE,
     gpu_hours DOUBLE,
     created_at VARCHAR,
-    content_hash VARCHAR NOT NULL
+    content_hash VARCHAR NOT NULL,
+    -- configuration identity (store/configuration.py): everything but the seed
+    config_id VARCHAR NOT NULL,
+    target_config_id VARCHAR NOT NULL, -- the target phase's: what a matching 'none' baseline shares
+    target_data VARCHAR,               -- target data revisions where recorded (compared beside it)
+    configuration VARCHAR NOT NULL,    -- JSON {dotted.key: value}: labels of differing keys
+    capped BOOLEAN NOT NULL            -- a max_*_examples cap is set: a debug run
 );
 
 CREATE TABLE results (
@@ -156,6 +162,7 @@ CREATE TABLE dev_scores (
 CREATE VIEW results_wide AS
 SELECT
     r.run_id, u.source, u.model, u.label, u.intermediate, u.target, u.variant, u.setting, u.seed,
+    u.config_id, u.target_config_id, u.target_data, u.capped,
     r.language, r.split, r.metric, r.value, r.n_examples,
     r.metric_as_printed, r.value_as_printed, r.conversion, r.notes,
     t.task_type AS target_type, t.name AS target_name, t.headline_metric = r.metric AS is_headline,

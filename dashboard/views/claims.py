@@ -24,7 +24,7 @@ from dashboard.views import View, show
 SHOW = ("all", *VERDICTS)
 ICONS = {SUPPORTED: ":material/check_circle:", CONTRADICTED: ":material/cancel:", UNDECIDED: ":material/help:"}
 DOWNLOADS = {"markdown": ("md", "text/markdown"), "json": ("json", "application/json"), "latex": ("tex", "text/x-tex")}
-_CHECK_COLUMNS = ["check", "verdict", "value [95% interval]", "reason", "n_rows", "interval"]
+_CHECK_COLUMNS = ["check", "scope", "verdict", "value [95% interval]", "shown beside", "reason", "n_rows", "interval"]
 
 
 @dataclass

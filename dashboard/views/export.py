@@ -38,12 +38,15 @@ def table_names() -> tuple[str, ...]:
     return tuple(data.TABLES)
 
 
-def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_of: str = NONE) -> tuple[dict, View]:
+def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_of: str = NONE,
+            include_capped: bool = False) -> tuple[dict, View]:
     """What the user picked, and only that.
 
     Args:
         table: a paper table name (see :func:`table_names`) or ``none``.
         charts_of: a key of :data:`CHART_SOURCES` or ``none``.
+        include_capped: keep capped (debug) runs in the paper table (left out by default, as
+            ``store export`` does without ``--include-capped``).
 
     Returns:
         ``{table: Table or a one-line reason}`` (empty without a table) and a view holding the
@@ -52,7 +55,8 @@ def compute(reader, options: Options, sel: Selection, table: str = NONE, charts_
     tables: dict[str, object] = {}
     if table != NONE:
         try:
-            tables[table] = reader.paper_table(table, data.filters(sel, options))
+            f = data.filters(sel, options, include_capped=include_capped and sel.capped == "shown")
+            tables[table] = reader.paper_table(table, f)
         except data.StoreError as e:
             tables[table] = str(e)
     view = View()
@@ -85,6 +89,9 @@ def _render_table(name: str, table) -> None:
     for col, fmt in zip(cols, data.TABLE_FORMATS):
         col.download_button(fmt, functools.partial(_table_bytes, table, fmt), file_name=export.file_name(f"xstilts-{name}", fmt),
                             mime=export.MIME[fmt], key=f"dl-{name}-{fmt}", on_click="ignore", icon=":material/download:")
+    st.caption(table.caption)  # names the benchmark whose languages the averages are over
+    for note in getattr(table, "notes", ())[:10]:
+        st.caption(f"note: {note}")
     with st.expander("Preview"):
         st.dataframe(table.frame, hide_index=True)
 
@@ -99,7 +106,10 @@ def render() -> None:
     names = table_names()
     table = sidebar.page_choice(st.selectbox, "Table", "table", (NONE, *names), NONE,
                                 format_func=lambda n: "pick a table…" if n == NONE else TABLE_TITLES.get(n, n))
-    tables, _ = compute(ctx.reader, ctx.options, ctx.selection, table=table)
+    include_capped = st.checkbox("Include capped (debug) runs in the paper table", value=False,
+                                 help="runs with max_train_examples / max_eval_examples set; left out by default, "
+                                      "as `store export` does without --include-capped")
+    tables, _ = compute(ctx.reader, ctx.options, ctx.selection, table=table, include_capped=include_capped)
     for name, built in tables.items():
         _render_table(name, built)
     st.subheader("Charts")

@@ -28,6 +28,10 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", cell:
         frame = transforms.row_label(reader.target_means(f))
         cells = transforms.matrix_cells(frame, "value", reader.tasks()) if not frame.is_empty() else frame
     view.frames["cells"] = cells
+    missing = transforms.coverage_notes(frame)
+    if missing:  # no average where a run or its baseline lacks a benchmark language; the rows still show
+        view.notes.append("No average (k of n benchmark languages): " + "; ".join(missing[:8])
+                          + (f"; and {len(missing) - 8} more" if len(missing) > 8 else ""))
     if cells.is_empty():
         view.notes.append("No " + ("gains (an intermediate-task run and its none baseline)" if value == "gain" else "scores")
                           + " match this selection.")
@@ -65,8 +69,10 @@ def render() -> None:
     if "matrix" not in view.charts:
         return
     cells = view.frames["cells"]
-    st.caption("Rows: intermediate task (· source when published); columns: target. Gains are the mean over "
-               "languages of (score − matching none baseline); scores are published averages or the mean over languages.")
+    st.caption("Rows: intermediate task (· source when published; [configuration] when a pair has several); "
+               "columns: target. Gains are the mean over the benchmark's languages of the task of (score − the none "
+               "baseline of the same target-phase configuration); scores are published averages or the mean over "
+               "the benchmark's languages. A cell exists only where every one of them is covered.")
     event = show(view.charts["matrix"], key="matrix_chart", on_select="rerun", selection_mode=charts.CELL_SELECTION,
                  width="content")  # fixed pixels per column: stretching would squeeze out labels
     rows = sorted(cells["row"].unique())

@@ -139,3 +139,24 @@ def test_squad_v2_is_selected_for_the_intermediate_phase_only(run_args, fixture_
     sources = lay.run.config["data_sources"]
     assert any(s.startswith("rajpurkar/squad_v2@") for s in sources)  # phase 1
     assert any(s.startswith("rajpurkar/squad@main:plain_text/train") for s in sources)  # phase 2: SQuAD v1.1
+
+
+def test_a_run_and_its_none_baseline_share_the_target_phase_configuration():
+    """What `store` matches a gain's baseline on (store.configuration), from the runner's own records."""
+    from runner.config import build_config
+    from runner.pipeline import layout
+    from store import configuration
+
+    def run(pair: str, **values):
+        return layout(build_config({"pair": pair, "work_dir": "/tmp/unused", **values})).run
+
+    for pair, base in (("squad:xnli", "none:xnli"), ("mnli+sst2:pawsx", "none:pawsx"), ("squad:xquad", "none:xquad")):
+        r, b = run(pair), run(base)
+        assert configuration.target_config_id(r) == configuration.target_config_id(b), pair
+        assert configuration.target_data(r) == configuration.target_data(b) is not None
+        assert set(r.config["target_data_sources"]) <= set(r.config["data_sources"])  # plus phase 1's data
+        assert configuration.config_id(r) != configuration.config_id(b)
+    # a different target-phase learning rate, or a cap, is another configuration of the target phase
+    capped = run("squad:xnli", train={"max_train_examples": 100})
+    assert configuration.is_capped(capped) and not configuration.is_capped(run("squad:xnli"))
+    assert configuration.target_config_id(capped) != configuration.target_config_id(run("none:xnli"))

@@ -5,32 +5,37 @@ import polars as pl
 import pytest
 
 from store.analysis import (
-    Filters, bootstrap_ci, complexity_correlation, complexity_table, gains, human_ceiling, scores,
-    simple_vs_complex, spearman, summarize_gains, target_means,
+    Filters, complexity_correlation, complexity_table, gain_rows, gains, human_ceiling, scores,
+    simple_vs_complex, spearman, summarize_gains, target_means, task_gains,
 )
+from store.catalog import load_catalog
 from store.database import Store
 from store.records import DevScore, Result, Run
 
-# (intermediate, seed) -> per-language values on xnli; the baseline is 'none'
-DESIGN = {
-    ("none", 1): {"de": 70.0, "en": 80.0, "sw": 60.0},
-    ("none", 2): {"de": 72.0, "en": 82.0, "sw": 62.0},
-    ("mnli", 1): {"de": 74.0, "en": 84.0, "sw": 61.0},
-    ("mnli", 2): {"de": 76.0, "en": 86.0, "sw": 63.0},
-    ("squad", 1): {"de": 80.0, "en": 90.0, "sw": 70.0},
-    ("sst2", 1): {"de": 69.0, "en": 79.0, "sw": 59.0},
-    ("hellaswag", 1): {"de": 75.0, "en": 85.0, "sw": 65.0},
-}
+CAT = load_catalog()
+XNLI = CAT.task_languages("xnli", "XTREME")  # 15
+PAWSX = CAT.task_languages("pawsx", "XTREME")  # 7
+LARGE = "xlm-roberta-large"
+
+# (intermediate, seed) -> offset over the baseline on xnli (every XTREME language; de 2 points up)
+DESIGN = {("none", 1): 0.0, ("none", 2): 2.0, ("mnli", 1): 4.0, ("mnli", 2): 6.0, ("squad", 1): 10.0,
+          ("sst2", 1): -1.0, ("hellaswag", 1): 6.0}
+
+
+def _xnli(inter, seed, offset, langs=XNLI, model=LARGE, **hparams):
+    run = Run(model=model, intermediate=inter, target="xnli", seed=seed, hparams=hparams,
+              dev_scores=(DevScore("intermediate", inter, "f1" if inter == "squad" else "accuracy", 90.0),)
+              if inter != "none" else ())
+    return run, [Result(lang, "accuracy", 70.0 + offset + (2.0 if lang == "de" else 0.0), n_examples=100)
+                 for lang in langs]
 
 
 @pytest.fixture(scope="module")
 def st(tmp_path_factory):
     root = tmp_path_factory.mktemp("analysis")
     with Store.open(root, read_only=False) as s:
-        for (inter, seed), vals in DESIGN.items():
-            dev = (DevScore("intermediate", inter, "f1" if inter == "squad" else "accuracy", 90.0),) if inter != "none" else ()
-            run = Run(model="xlm-roberta-large", intermediate=inter, target="xnli", seed=seed, dev_scores=dev)
-            s.write_run(run, [Result(lang, "accuracy", v, n_examples=100) for lang, v in vals.items()])
+        for (inter, seed), off in DESIGN.items():
+            s.write_run(*_xnli(inter, seed, off))
         # another model's baseline must never be matched with xlm-roberta-large runs
         s.write_run(Run(model="other", intermediate="none", target="xnli", seed=1), [Result("de", "accuracy", 10.0)])
     with Store.open(root, read_only=True) as s:
@@ -39,39 +44,112 @@ def st(tmp_path_factory):
 
 def test_scores_average_over_seeds(st):
     s = scores(st, Filters(sources=("runner",), intermediates=("mnli",), languages=("de",)))
-    assert s.select("value", "n_seeds").rows() == [(75.0, 2)]
+    assert s.select("value", "n_seeds", "config", "capped").rows() == [(77.0, 2, "", False)]
     assert s["std"][0] == pytest.approx(math.sqrt(2))
 
 
 def test_gains_match_same_model_target_language_metric_split(st):
-    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)))
+    g = gains(st, Filters(sources=("runner",), models=(LARGE,)))
     row = g.filter(pl.col("intermediate") == "mnli", pl.col("language") == "de").row(0, named=True)
-    assert (row["value"], row["baseline"], row["gain"], row["n_seeds"], row["baseline_n_seeds"]) == (75.0, 71.0, 4.0, 2, 2)
-    sq = g.filter(pl.col("intermediate") == "squad").sort("language")
-    assert sq["gain"].to_list() == [9.0, 9.0, 9.0]
+    assert (row["value"], row["baseline"], row["gain"], row["n_seeds"], row["baseline_n_seeds"]) == (77.0, 73.0, 4.0, 2, 2)
+    assert g.filter(pl.col("intermediate") == "squad")["gain"].unique().to_list() == [9.0]
     assert "other" not in g["model"].to_list()
 
 
 def test_per_seed_gains_keep_one_row_per_seed(st):
-    g = gains(st, Filters(sources=("runner",), intermediates=("mnli",), models=("xlm-roberta-large",)), per_seed=True)
+    g = gains(st, Filters(sources=("runner",), intermediates=("mnli",), models=(LARGE,)), per_seed=True)
     assert sorted(g.filter(pl.col("language") == "de")["gain"].to_list()) == [3.0, 5.0]
 
 
 def test_summary_and_interval(st):
-    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)))
-    s = summarize_gains(g, by=("intermediate",)).sort("intermediate")
+    s = summarize_gains(gain_rows(st, Filters(sources=("runner",), models=(LARGE,))), by=("intermediate",))
     d = dict(zip(s["intermediate"], s["mean_gain"]))
-    assert d == pytest.approx({"hellaswag": 4.0, "mnli": 3.0, "squad": 9.0, "sst2": -2.0})
+    assert d == pytest.approx({"hellaswag": 5.0, "mnli": 4.0, "squad": 9.0, "sst2": -2.0})
     sq = s.filter(pl.col("intermediate") == "squad").row(0, named=True)
-    assert sq["ci_low"] == sq["ci_high"] == 9.0 and sq["n"] == 3
+    # one run seed: only the baseline's two seeds (70, 72 -> +-1 around 71) vary the gain
+    assert sq["ci_low"] < 9.0 < sq["ci_high"] and sq["n"] == 15 and sq["n_languages"] == 15
+    assert (sq["n_seeds"], sq["baseline_n_seeds"], sq["coverage"]) == (1, 2, "")
 
 
-def test_bootstrap_ci_is_deterministic_and_brackets_the_mean():
-    x = np.arange(20, dtype=float)
-    lo, hi = bootstrap_ci(x, n_boot=500, seed=1)
-    assert (lo, hi) == bootstrap_ci(x, n_boot=500, seed=1)
-    assert lo < x.mean() < hi
-    assert all(math.isnan(v) for v in bootstrap_ci([1.0]))
+# ------------------------------------------------------------------ configurations
+@pytest.fixture(scope="module")
+def two_configs(tmp_path_factory):
+    """The issue's case: mnli:xnli at two configurations (one capped), two seeds each, baselines alike."""
+    root = tmp_path_factory.mktemp("configs")
+    with Store.open(root, read_only=False) as s:
+        for seed in (1, 2):
+            s.write_run(*_xnli("none", seed, 0.0 + seed, learning_rate=1e-5))
+            s.write_run(*_xnli("mnli", seed, 2.0 + seed, learning_rate=1e-5))
+            s.write_run(*_xnli("none", seed, 0.0 + seed, learning_rate=1e-5, max_train_examples=100))
+            s.write_run(*_xnli("mnli", seed, -30.0 + seed, learning_rate=1e-5, max_train_examples=100))
+    with Store.open(root, read_only=True) as s:
+        yield s
+
+
+def test_configurations_are_never_pooled_and_seeds_are_counted_per_configuration(two_configs):
+    f = Filters(sources=("runner",))
+    s = scores(two_configs, Filters(sources=("runner",), languages=("en",), intermediates=("mnli",)))
+    assert sorted(s.select("config", "capped", "value", "n_seeds").rows()) == [
+        ("max_train_examples=(unset)", False, 73.5, 2), ("max_train_examples=100", True, 41.5, 2)]
+    t = task_gains(two_configs, f).sort("config")
+    assert t.select("config", "capped", "mean_gain", "n_seeds", "baseline_n_seeds").rows() == [
+        ("max_train_examples=(unset)", False, pytest.approx(2.0), 2, 2),
+        ("max_train_examples=100", True, pytest.approx(-30.0), 2, 2)]  # each against its own baseline
+    paper = task_gains(two_configs, Filters(sources=("runner",), include_capped=False))
+    assert paper.select("config", "mean_gain", "n_seeds").rows() == [("", pytest.approx(2.0), 2)]
+
+
+def test_a_baseline_matches_only_the_same_target_phase_configuration(tmp_path):
+    with Store.open(tmp_path, read_only=False) as s:
+        s.write_run(*_xnli("none", 1, 0.0, learning_rate=1e-5))
+        s.write_run(*_xnli("mnli", 1, 2.0, learning_rate=2e-5))  # another target-phase learning rate
+        # intermediate-only settings (multi-task sampling, per-stage epochs of mnli) do not matter
+        s.write_run(*_xnli("squad", 1, 3.0, learning_rate=1e-5, mix={"temperature": 2}, epochs_per_stage={"squad": 1}))
+        g = gains(s, Filters(sources=("runner",)))
+    assert set(g["intermediate"]) == {"squad"}
+
+
+# ------------------------------------------------------------------ benchmark languages, averaging order
+def test_a_missing_language_leaves_no_task_average_but_keeps_the_rows(tmp_path):
+    with Store.open(tmp_path, read_only=False) as s:
+        s.write_run(*_xnli("none", 1, 0.0))
+        s.write_run(*_xnli("mnli", 1, 2.0, langs=XNLI[1:]))  # one XNLI language missing
+        f = Filters(sources=("runner",), benchmark="xtreme")
+        summary = summarize_gains(gain_rows(s, f), by=("intermediate", "target"))
+        means = target_means(s, f).filter(pl.col("intermediate") == "mnli")
+        per_language = gains(s, f)
+    row = summary.row(0, named=True)
+    assert row["mean_gain"] is None and row["ci_low"] is None
+    assert row["coverage"] == "xnli: mnli and baseline cover 14 of 15 XTREME languages"
+    assert means.select("value", "aggregation").rows() == [(None, "14 of 15 XTREME languages: no average")]
+    assert per_language.height == 14 and set(per_language["gain"]) == {2.0}
+
+
+def test_task_averages_are_over_the_chosen_benchmark_languages(tmp_path):
+    xr_only = sorted(set(CAT.task_languages("xquad", "XTREME-R")) - set(CAT.task_languages("xquad", "XTREME")))
+    assert xr_only == ["ro"]
+    with Store.open(tmp_path, read_only=False) as s:
+        for inter, v in (("none", 70.0), ("squad", 75.0)):
+            s.write_run(Run(model=LARGE, intermediate=inter, target="xquad", seed=1),
+                        [Result(lang, "f1", v + (10.0 if lang == "ro" else 0.0)) for lang in CAT.task_languages("xquad")])
+        x = target_means(s, Filters(sources=("runner",), benchmark="xtreme", intermediates=("squad",)))
+        r = target_means(s, Filters(sources=("runner",), benchmark="xtreme-r", intermediates=("squad",)))
+    assert x.select("value", "n_languages", "aggregation").rows() == [(75.0, 11, "mean over the 11 XTREME languages")]
+    assert r.select("value", "n_languages").rows() == [(pytest.approx(75.0 + 10 / 12), 12)]
+
+
+def test_task_first_average_differs_from_the_row_pooled_one(tmp_path):
+    """PAWS-X (7 languages) gains +1, XNLI (15 languages) +4: XTREME's average is (1 + 4) / 2 = 2.5,
+    pooling the 22 language rows would give (7 x 1 + 15 x 4) / 22 = 3.045."""
+    with Store.open(tmp_path, read_only=False) as s:
+        for target, langs, gain in (("pawsx", PAWSX, 1.0), ("xnli", XNLI, 4.0)):
+            for inter, v in (("none", 80.0), ("mnli", 80.0 + gain)):
+                s.write_run(Run(model=LARGE, intermediate=inter, target=target, seed=1),
+                            [Result(lang, "accuracy", v) for lang in langs])
+        g = gain_rows(s, Filters(sources=("runner",)))
+    task_first = summarize_gains(g, by=("intermediate",))["mean_gain"][0]
+    row_pooled = float(g.runs["value"].mean()) - 80.0
+    assert task_first == pytest.approx(2.5) and row_pooled == pytest.approx(67 / 22)
 
 
 @pytest.mark.parametrize(
@@ -88,30 +166,56 @@ def test_complexity_axes(st):
     c = complexity_table(st).sort("task")
     row = {r["task"]: r for r in c.iter_rows(named=True)}
     assert row["squad"]["format_rank"] == 5 and row["sst2"]["format_rank"] == 1 and row["ccg"]["format_rank"] is None
-    assert row["mnli"]["c_measured"] == pytest.approx(100 * (1 - (90 - 100 / 3) / (92 - 100 / 3)))
-    assert row["anli"]["c_measured"] is None
+    # C: one ceiling rule for every task (100), the human score only shown beside
+    assert row["mnli"]["c_measured"] == pytest.approx(100 * (1 - (90 - 100 / 3) / (100 - 100 / 3)))
+    assert {r["ceiling"] for r in row.values()} == {100.0} and row["mnli"]["human_ceiling"] == 92.0
+    assert row["anli"]["c_measured"] is None and row["anli"]["c_flag"] == ""
+    # B leaves training-set size out (the largest sets, MNLI and QQP, are not the most complex); D is it
     assert 0 <= row["sst2"]["b_composite"] < row["squad"]["b_composite"] <= 1
+    assert row["mnli"]["train_size"] > row["cosmosqa"]["train_size"]
+    assert row["mnli"]["b_composite"] < row["cosmosqa"]["b_composite"]
+
+
+def test_c_flags_negative_headroom_against_the_human_score(tmp_path):
+    with Store.open(tmp_path, read_only=False) as s:
+        # qqp's published human score is below this dev score: flagged, and C still uses the one rule
+        run = Run(model=LARGE, intermediate="qqp", target="xnli", seed=1,
+                  dev_scores=(DevScore("intermediate", "qqp", "accuracy", 91.5),))
+        s.write_run(run, [Result("de", "accuracy", 70.0)])
+        row = complexity_table(s).filter(pl.col("task") == "qqp").row(0, named=True)
+    assert row["human_ceiling"] < 91.5 and "negative headroom" in row["c_flag"]
+    assert row["c_measured"] == pytest.approx(100 * (1 - (91.5 - 50) / 50))
 
 
 def test_correlation_with_format_level(st):
-    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)))
-    r = complexity_correlation(g, complexity_table(st), axis="A").row(0, named=True)
-    # format ranks sst2 1, mnli 2, hellaswag 3, squad 5 vs gains -2, 3, 4, 9: perfectly monotone
+    summary = summarize_gains(gain_rows(st, Filters(sources=("runner",), models=(LARGE,))), by=("target_type", "intermediate"))
+    r = complexity_correlation(summary, complexity_table(st), axis="A").row(0, named=True)
+    # format ranks sst2 1, mnli 2, hellaswag 3, squad 5 vs gains -2, 4, 5, 9: perfectly monotone
     assert r["target_type"] == "classification" and r["rho"] == pytest.approx(1.0) and r["n"] == 4
+    # exact permutation test: 2 of the 24 orderings are as extreme (rho = +1 and -1)
+    assert r["p_value"] == pytest.approx(2 / 24) and r["p_method"] == "exact, 24 orderings" and r["n_targets"] == 1
+
+
+def test_permutation_p_with_ties_and_above_nine_points():
+    from store.analysis import permutation_p
+
+    p, how = permutation_p([1, 2, 2, 2, 3, 3, 4, 5, 5], [0.1, 0.4, -0.2, 0.3, 0.5, 0.2, 0.9, 0.6, 1.1])
+    assert how == "exact, 362880 orderings" and 0 < p < 0.05
+    p10, how10 = permutation_p(list(range(10)), list(range(10)), n_perm=20_000)
+    assert how10 == "Monte Carlo, 20000 orderings" and p10 < 0.001
 
 
 def test_simple_vs_complex(st):
-    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)))
-    s = simple_vs_complex(g, complexity_table(st))
+    s = simple_vs_complex(gain_rows(st, Filters(sources=("runner",), models=(LARGE,))), complexity_table(st))
     d = dict(zip(s["complexity"], s["mean_gain"]))
-    assert d["simple (1-2)"] == pytest.approx(0.5) and d["complex (3-5)"] == pytest.approx(6.5)
+    assert d["simple (1-2)"] == pytest.approx(1.0) and d["complex (3-5)"] == pytest.approx(7.0)
 
 
 def test_target_means_prefer_published_averages(st):
-    m = target_means(st, Filters(sources=("fairseq_xlmr_readme",), models=("xlm-roberta-large",)))
-    assert m.select("target", "value", "aggregation").rows() == [("mlqa", 70.7, "as published")]
+    m = target_means(st, Filters(sources=("fairseq_xlmr_readme",), models=(LARGE,)))
+    assert m.select("target", "value", "aggregation").rows() == [("mlqa", 70.7, "as published (XTREME)")]
     r = target_means(st, Filters(sources=("runner",), intermediates=("squad",)))
-    assert r.select("value", "n_languages").rows() == [(80.0, 3)]
+    assert r.select("value", "n_languages").rows() == [(80.0 + 2 / 15, 15)]
 
 
 def test_settings_are_never_mixed(st):
@@ -160,20 +264,11 @@ def test_vectorised_spearman_ci_equals_the_loop(seed):
     assert (lo, hi) == pytest.approx(ref, abs=1e-12)
 
 
-def test_summarize_gains_equals_bootstrap_ci_per_group(st):
-    g = gains(st, Filters(sources=("runner",), models=("xlm-roberta-large",)), per_seed=True)
-    s = summarize_gains(g, by=("intermediate",), n_boot=200, seed=3)
-    for row in s.iter_rows(named=True):
-        vals = g.filter(pl.col("intermediate") == row["intermediate"])["gain"].to_numpy()
-        lo, hi = bootstrap_ci(vals, n_boot=200, seed=3)
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), nan_ok=True)
-
-
 @pytest.mark.parametrize("size", [2, 7, 150])
-def test_bootstrap_ci_equals_the_mean_of_indexed_resamples(size):
+def test_draw_counts_equal_the_indexed_resamples(size):
     """The count-matrix shortcut draws exactly the resamples of rng.integers, as indexing would."""
+    from store.intervals import draw_counts
+
     x = np.random.default_rng(size).normal(size=size)
-    idx = np.random.default_rng(5).integers(0, size, size=(400, size))
-    means = x[idx].mean(axis=1)
-    expected = (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
-    assert bootstrap_ci(x, n_boot=400, seed=5) == pytest.approx(expected, abs=1e-12)
+    idx = np.random.default_rng([5, 1]).integers(0, size, size=(400, size))
+    assert draw_counts(size, 400, (5, 1)) @ x / size == pytest.approx(x[idx].mean(axis=1), abs=1e-12)

@@ -83,15 +83,53 @@ def test_per_language_table(bundled):
     assert (row["de"], row["avg"], row["zh"]) == (68.5, 70.7, 68.0)
 
 
-def test_matrix_with_runs_macro_averages(tmp_path):
+def _pawsx(st, inter, v, langs=None, seed=1, **hparams):
+    from store.catalog import load_catalog
+
+    langs = langs or load_catalog().task_languages("pawsx", "XTREME")
+    st.write_run(Run(model="m", intermediate=inter, target="pawsx", seed=seed, hparams=hparams),
+                 [Result(lang, "accuracy", v + (2 if lang == "fr" else 0)) for lang in langs])
+
+
+def test_matrix_with_runs_averages_over_the_benchmark_languages(tmp_path):
     with Store.open(tmp_path, read_only=False) as st:
         for inter, v in (("none", 70.0), ("mnli", 74.0)):
-            st.write_run(Run(model="m", intermediate=inter, target="pawsx", seed=1),
-                         [Result("de", "accuracy", v), Result("fr", "accuracy", v + 2)])
+            _pawsx(st, inter, v)  # 7 XTREME languages, fr 2 points above the other six
         t = build_table(st, "matrix", Filters(sources=("runner",)))
-        assert t.frame.select("row", "PAWS-X acc").rows() == [("none", 71.0), ("mnli", 75.0)]
+        assert t.frame.select("row", "PAWS-X acc").rows() == [("none", 70 + 2 / 7), ("mnli", 74 + 2 / 7)]
+        assert "benchmark XTREME" in t.caption and not t.notes
         g = build_table(st, "gains", Filters(sources=("runner",)))
-        assert g.frame["PAWS-X acc"].to_list() == [71.0, 75.0, 4.0]
+        assert g.frame["PAWS-X acc"].to_list() == pytest.approx([70 + 2 / 7, 74 + 2 / 7, 4.0])
+
+
+def test_a_missing_language_leaves_no_average_and_says_so(tmp_path):
+    with Store.open(tmp_path, read_only=False) as st:
+        _pawsx(st, "none", 70.0)
+        _pawsx(st, "mnli", 74.0, langs=("de", "en", "es", "fr", "ja", "ko"))  # zh missing
+        t = build_table(st, "matrix", Filters(sources=("runner",)))
+        assert t.frame.select("row", "PAWS-X acc").rows() == [("none", 70 + 2 / 7), ("mnli", None)]
+        assert t.notes == ("mnli on pawsx (runner, m): 6 of 7 XTREME languages: no average",)
+        md = render(t, "markdown").decode()
+        assert "6 of 7 XTREME languages: no average" in md and "| mnli | 1 | – |" in md
+        per_lang = build_table(st, "per-language", Filters(sources=("runner",)))
+        assert per_lang.frame.filter(pl.col("row") == "mnli")["de"].to_list() == [74.0]  # rows still shown
+
+
+def test_two_configurations_of_a_pair_are_two_rows_and_capped_ones_are_left_out(tmp_path):
+    with Store.open(tmp_path, read_only=False) as st:
+        for seed in (1, 2):
+            _pawsx(st, "none", 70.0 + seed, seed=seed)
+            _pawsx(st, "mnli", 72.0 + seed, seed=seed)
+            _pawsx(st, "none", 70.0 + seed, seed=seed, max_train_examples=100)
+            _pawsx(st, "mnli", 40.0 + seed, seed=seed, max_train_examples=100)
+        t = build_table(st, "gains", Filters(sources=("runner",)))
+        rows = dict(zip(t.frame["row"], t.frame["PAWS-X acc"]))
+        assert rows["Δ mnli [max_train_examples=(unset)] − none [max_train_examples=(unset)]"] == pytest.approx(2.0)
+        assert rows["Δ mnli [max_train_examples=100] − none [max_train_examples=100]"] == pytest.approx(-30.0)
+        assert t.frame.height == 6 and set(t.frame["seeds"]) == {"2"}  # two rows each, n_seeds = 2 each
+        paper = build_table(st, "gains", Filters(sources=("runner",), include_capped=False))
+        assert paper.frame["row"].to_list() == ["none", "mnli", "Δ mnli − none"]
+        assert "capped (debug) runs left out" in paper.caption
 
 
 def test_empty_selection_is_a_clear_error(bundled):

@@ -12,7 +12,7 @@ from store.analysis import Filters
 from store.cli import main
 from store.database import Store
 from store.errors import StoreError
-from store.pairs import analyse_pair, find_pairs, pair_for, target_configuration
+from store.pairs import analyse_pair, find_pairs, pair_for
 from store.records import Result, Run
 from store.shards import list_shards, read_run_record, shard_path
 from store.validation import validate_store
@@ -121,11 +121,16 @@ def test_reading_refuses_a_file_that_does_not_match_the_record(store_dir):
 
 
 def test_target_configuration_ignores_what_only_phase_1_uses():
-    base = {"learning_rate": 1e-5, "epochs_per_stage": {"xnli_en": 2}}
-    run = {**base, "mix": {"sampling": "temperature"}, "epochs_per_stage": {"mnli": 3, "xnli_en": 2},
-           "qa": {"doc_stride": 128}, "mlm": {"every": 2}}
-    assert target_configuration(run, "mnli", "classification") == target_configuration(base, "none", "classification")
-    assert target_configuration({**base, "learning_rate": 2e-5}, "none") != target_configuration(base, "none")
+    from store.configuration import target_config_id
+
+    hp = {"learning_rate": 1e-5, "epochs_per_stage": {"xnli_en": 2}}
+    base = Run(model="m", intermediate="none", target="xnli", seed=1, hparams=hp)
+    run = Run(model="m", intermediate="mnli", target="xnli", seed=1,
+              hparams={**hp, "mix": {"sampling": "temperature"}, "epochs_per_stage": {"mnli": 3, "xnli_en": 2},
+                       "qa": {"doc_stride": 128}, "mlm": {"every": 2}})
+    assert target_config_id(run) == target_config_id(base)
+    other = Run(model="m", intermediate="none", target="xnli", seed=1, hparams={**hp, "learning_rate": 2e-5})
+    assert target_config_id(other) != target_config_id(base)
 
 
 def test_pairs_prefer_the_same_seed_and_refuse_another_configuration(store_dir):
