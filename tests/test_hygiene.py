@@ -7,15 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-#: Cross-imports among the runner's tests, left while the runner's tests are reorganised with the
-#: runner itself (issue 12, runner half). A new one anywhere fails; this list may only shrink.
-KNOWN = {
-    ("runner/test_plan.py", "tests.runner.conftest"), ("runner/test_plan.py", "tests.runner.test_grid"),
-    ("runner/test_mlm.py", "tests.runner.test_training"), ("runner/test_e2e_qa.py", "tests.runner.test_e2e"),
-    ("runner/test_e2e_mix_variants.py", "tests.runner.test_e2e"), ("runner/test_grid.py", "tests.runner.conftest"),
-}
-#: Asserts on elapsed time left in the runner's tests for the same reason (this list may only shrink).
-KNOWN_CLOCKS = {"runner/test_cli.py", "runner/test_e2e.py"}
+CLOCKS = {"runner/test_cli.py", "runner/test_e2e.py"}
 CLOCKS = {"time", "perf_counter", "monotonic", "perf_counter_ns", "monotonic_ns", "time_ns"}
 
 
@@ -46,7 +38,7 @@ def _test_module_of(name: str) -> str | None:
 def test_test_modules_do_not_import_one_another():
     found = {(str(p.relative_to(ROOT)), _test_module_of(m)) for p in _test_modules()
              for m in _imported(ast.parse(p.read_text())) if _test_module_of(m)}
-    assert found <= KNOWN, sorted(found - KNOWN)
+    assert found == set(), sorted(found)
 
 
 def test_no_assert_reads_the_clock():
@@ -62,7 +54,7 @@ def test_no_assert_reads_the_clock():
                 calls = {getattr(x.func, "attr", None) for x in ast.walk(n.test) if isinstance(x, ast.Call)}
                 if names & timed or calls & CLOCKS:
                     bad.append(f"{p.relative_to(ROOT)}:{n.lineno}")
-    assert [b for b in bad if b.split(":")[0] not in KNOWN_CLOCKS] == []
+    assert bad == []
 
 
 def test_the_checks_see_what_they_look_for():
