@@ -219,10 +219,10 @@ def test_matrix_draws_every_column_label_and_a_symmetric_gain_scale(page, server
     from dashboard.data import Reader
     from dashboard.state import default_selection
     from dashboard.views import matrix
-    from store.database import Store
+    from store.api import StoreReader
 
     url, kind = server
-    with Store.open(STORES[kind], create=False) as st:
+    with StoreReader.open(STORES[kind]) as st:
         reader = Reader(st)
         options = reader.options()
         cells = matrix.compute(reader, options, default_selection(options, STORES[kind]), "gain").frames["cells"]
