@@ -257,7 +257,7 @@ class Reader:
         """Spearman's rho of the chosen axis against the task-first mean gain, per target type, with the
         number of tasks behind it and the exact permutation p-value."""
         model = f.models[0] if len(f.models) == 1 else None
-        summary = self.gain_summary.__wrapped__(self, f, ("target_type", "intermediate"), True)
+        summary = Reader.gain_summary.__wrapped__(self, f, ("target_type", "intermediate"), True)
         return complexity_correlation(summary, self.complexity(model), axis=axis)
 
     @_read
