@@ -241,14 +241,17 @@ def test_run_push_uploads_exactly_that_runs_shard(run_args, tmp_path, capsys, on
     out = capsys.readouterr().out
     [(run_id, shard)] = shards(tmp_path / "store").items()
     assert f"pushed {remote.as_uri()}: runs/{run_id}.parquet" in out
-    assert files() == {f"runs/{run_id}.parquet": shard.read_bytes()}
+    predictions = tmp_path / "store" / "predictions" / f"{run_id}.parquet"
+    # the run's shard and its predictions file (hashed into the shard), nothing else
+    assert files() == {f"runs/{run_id}.parquet": shard.read_bytes(),
+                       f"predictions/{run_id}.parquet": predictions.read_bytes()}
     first = files()
 
     assert main(run_args("none:xnli", *TINY[len(FAST):], "--push", remote.as_uri())) == 0
     capsys.readouterr()
     after = files()
-    assert len(after) == 2 and {k: after[k] for k in first} == first  # only the new run's shard was added
-    assert set(after) == {f"runs/{r}.parquet" for r in shards(tmp_path / "store")}
+    assert len(after) == 4 and {k: after[k] for k in first} == first  # only the new run's files were added
+    assert set(after) == {f"{folder}/{r}.parquet" for r in shards(tmp_path / "store") for folder in ("runs", "predictions")}
 
 
 @pytest.mark.slow
