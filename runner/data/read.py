@@ -126,12 +126,10 @@ def tagged_tokens(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -
     """Token tagging (google/xtreme udpos / PAN-X, WikiANN, UD): tags given as label indices.
 
     ``names`` are the row's own tag names (from the Parquet ClassLabel); they are mapped onto the
-    task's label list by ``read_source``, so repos with another tag order still line up.
+    task's label list by ``read_source``, so repos with another tag order still line up. A row
+    with no tokens is kept (an empty sentence is scored, not dropped; training skips it).
     """
-    tokens = list(row["tokens"])
-    if not tokens:
-        return None
-    return {"tokens": tokens, "tags": [int(t) for t in row[cols["tags"]]]}
+    return {"tokens": list(row["tokens"]), "tags": [int(t) for t in row[cols["tags"]]]}
 
 
 def ccg(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
