@@ -26,9 +26,9 @@ Known differences from the references, from the Hub copies themselves:
   with their unaligned sentences, so mining there is easier than in the BUCC shared task.
 * google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: candidate sentences come from
   ``runner.data.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training splits SQuAD with a
-  rule-based splitter too).
-* LAReQA candidates are encoded as the (sentence, paragraph) pair they were trained as; XTREME-R's
-  evaluation script concatenates the two strings instead.
+  rule-based splitter too). The pool is otherwise built as XTREME-R builds it
+  (``adapters_qa.lareqa_pool``: every sentence of every paragraph in every language, encoded as
+  sentence + paragraph concatenated, though training encodes the (sentence, paragraph) pair).
 * google/xtreme has no Tatoeba or XQuAD data for XTREME-R's extra languages: Tatoeba az/lt/pl/uk/ro
   read LASER's test sets from mteb/tatoeba-bitext-mining, XQuAD ro from google/xquad.
 """
