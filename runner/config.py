@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from runner.errors import RunnerError
+from runner.modeling.answer_text import MODES as ANSWER_TEXT_MODES
 from runner.training.mixing import MixConfig
 from runner.training.variants import MlmConfig, TranslatedConfig, check_variant
 from store.catalog import suggest
@@ -95,8 +96,13 @@ class QAConfig:
     n_best: int = field(default=20, metadata={"help": "start and end candidates per window"})
     max_answer_length: int = field(default=30, metadata={"help": "longest answer in sub-tokens"})
     squad_version: str = field(default="1.1", metadata={"help": "intermediate SQuAD: 1.1 or 2.0"})
+    answer_text: str = field(default="xtreme", metadata={
+        "help": "span to text: xtreme (whitespace words + get_final_text), jiant (the same, but zh answers "
+                "are the sub-tokens' text) or offsets (context characters between sub-token offsets)"})
 
     def __post_init__(self) -> None:
+        if self.answer_text not in ANSWER_TEXT_MODES:
+            raise RunnerError(f"qa.answer_text {self.answer_text!r} must be one of {', '.join(ANSWER_TEXT_MODES)}")
         if self.squad_version not in ("1.1", "2.0"):
             raise RunnerError(f"qa.squad_version {self.squad_version!r} must be 1.1 or 2.0")
         if self.max_query_length < 1 or self.max_length < 16:

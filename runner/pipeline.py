@@ -57,8 +57,9 @@ from store.records import DevScore, Result, Run
 from store.sync import push_run
 
 log = logging.getLogger("runner")
-#: Bumped when the features of a kind change shape: older tokenised caches are then not read.
-FEATURES_VERSION = 2
+#: Bumped when the features of a kind change shape: older tokenised caches are then not read
+#: (3: QA evaluation features keep the context sub-tokens, for answer_text).
+FEATURES_VERSION = 3
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Example shapes (what ``runner.data.read.read_source`` returns for these adapters):
 
 * ``squad`` (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): ``{"id", "question", "context", "answers": [str],
-  "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language.
+  "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language,
+  ``columns["holdout"]`` a held-out slice of the questions or the rest (TyDiQA's selection data).
 * ``bucc`` (google/xtreme ``bucc18.*``): ``{"src_id", "src", "tgt_id", "tgt"}`` (one gold pair).
 * ``tatoeba``: ``{"src", "tgt"}`` (a sentence and its English translation).
 * ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start"}``.
@@ -29,11 +30,26 @@ Example = dict
 # --------------------------------------------------------------------------- question answering
 
 
+def held_out(qid: str, percent: int) -> bool:
+    """Is question ``qid`` in the held-out ``percent``% of its split? Decided by the id alone
+    (SHA-256 of the id, modulo 100), so the slice is the same whatever the row order or the reader."""
+    return int(hashlib.sha256(qid.encode("utf-8")).hexdigest(), 16) % 100 < percent
+
+
 def squad(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """SQuAD-format rows; with ``columns["language"]`` only TyDiQA ids ``<language>-...`` are kept."""
+    """SQuAD-format rows; with ``columns["language"]`` only TyDiQA ids ``<language>-...`` are kept.
+
+    ``columns["holdout"]`` carves a held-out slice of ``columns["holdout_percent"]``% of the questions
+    (``held_out``): ``exclude`` reads the rest (training), ``only`` reads the slice (model selection).
+    """
     lang = cols.get("language")
     if lang and not str(row["id"]).startswith(f"{lang}-"):
         return None
+    if cols.get("holdout"):
+        if cols["holdout"] not in ("only", "exclude"):
+            raise ValueError(f"holdout {cols['holdout']!r}: use only or exclude")
+        if held_out(str(row["id"]), int(cols["holdout_percent"])) != (cols["holdout"] == "only"):
+            return None
     answers = row.get("answers") or {}
     return {"id": str(row["id"]), "question": row["question"], "context": row["context"],
             "answers": [str(a) for a in answers.get("text") or []],

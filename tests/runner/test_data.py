@@ -138,3 +138,18 @@ def test_ccg_also_reads_jiants_tsv_and_tag_ids(tmp_path):
     assert labels == ("S", "NP", "N", "X")
     assert train == [{"tokens": ["a", "b"], "tags": [2, 1]}, {"tokens": ["c"], "tags": [0]}]
     assert dev == [{"tokens": ["b"], "tags": [1]}]
+
+
+def test_squad_holdout_splits_the_questions_into_a_slice_and_the_rest():
+    from runner.data.adapters_qa import held_out, squad
+
+    rows = [{**_SQUAD_ROW, "id": f"english-{i}-0"} for i in range(1000)]
+    only = {"language": "english", "holdout": "only", "holdout_percent": "10"}
+    rest = {**only, "holdout": "exclude"}
+    kept = [r["id"] for r in rows if squad(r, only, ())]
+    others = [r["id"] for r in rows if squad(r, rest, ())]
+    assert not set(kept) & set(others) and len(kept) + len(others) == 1000
+    assert 70 < len(kept) < 130 and all(held_out(qid, 10) for qid in kept)
+    assert held_out("english-1-0", 10) == held_out("english-1-0", 10)  # by id only: no state, no order
+    with pytest.raises(ValueError, match="holdout"):
+        squad(rows[0], {"holdout": "some", "holdout_percent": "10"}, ())

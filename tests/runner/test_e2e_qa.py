@@ -57,10 +57,64 @@ def test_tydiqa_training_reads_only_the_english_rows_of_a_mixed_split(fixture_da
     from runner.tasks.qa import TYDIQA_STAGE
 
     [train_file] = (fixture_data / "google" / "xtreme" / "tydiqa").glob("train-*.parquet")
-    languages = {qid.split("-")[0] for qid in pq.read_table(train_file).column("id").to_pylist()}
+    ids = pq.read_table(train_file).column("id").to_pylist()
+    languages = {qid.split("-")[0] for qid in ids}
     assert len(languages) == 9  # the split holds every language, like the Hub's
     train, dev, _ = read_stage(TYDIQA_STAGE, DataLocation(fixture_data))
     assert {ex["id"].split("-")[0] for ex in train + dev} == {"english"}
+    # the held-out selection slice and the training rows split the English rows between them
+    english = {qid for qid in ids if qid.startswith("english-")}
+    train_ids, dev_ids = {ex["id"] for ex in train}, {ex["id"] for ex in dev}
+    assert not train_ids & dev_ids and train_ids | dev_ids == english
+    assert 0.05 < len(dev_ids) / len(english) < 0.15  # about 10% (by id hash)
+
+
+@pytest.mark.slow
+def test_tydiqa_phase_2_selection_never_reads_an_evaluation_split(run_args, tmp_path, monkeypatch):
+    """The reader is instrumented: every split loaded while phase 2 trains and selects is recorded."""
+    from runner import pipeline
+    from runner.tasks.registry import get_task
+
+    phase = {"now": ""}
+    loaded: dict[str, list] = {"target": [], "evaluate": []}
+    real_load, real_read = data_mod._load_split, data_mod.read_source
+    dev_ids: set[str] = set()
+
+    def load(ref, loc):
+        if phase["now"]:
+            loaded[phase["now"]].append(ref)
+        return real_load(ref, loc)
+
+    def read(src, labels, loc, limit=None):
+        out = real_read(src, labels, loc, limit)
+        if phase["now"] == "target" and src is get_task("tydiqa").stages[0].dev:
+            dev_ids.update(ex["id"] for ex in out)
+        return out
+
+    def during(name, method):
+        def wrapped(self):
+            phase["now"] = name
+            try:
+                return method(self)
+            finally:
+                phase["now"] = ""
+        return wrapped
+
+    monkeypatch.setattr(data_mod, "_load_split", load)
+    monkeypatch.setattr(data_mod, "read_source", read)
+    monkeypatch.setattr(pipeline.Runner, "phase_target", during("target", pipeline.Runner.phase_target))
+    monkeypatch.setattr(pipeline.Runner, "phase_evaluate", during("evaluate", pipeline.Runner.phase_evaluate))
+    assert main(run_args("none:tydiqa", *QA_FAST)) == 0
+
+    spec = get_task("tydiqa")
+    evaluated = {ref for src in spec.test.values() for ref in src.refs}
+    assert loaded["target"] and loaded["evaluate"], "the instrumented reader saw both phases"
+    assert not set(loaded["target"]) & evaluated  # phase 2 (training and selection) never loads them
+    assert {ref.split for ref in loaded["target"]} == {"train"}
+    assert set(loaded["evaluate"]) <= evaluated and {ref.split for ref in loaded["evaluate"]} == {"validation"}
+    assert dev_ids and all(qid.startswith("english-train") for qid in dev_ids)  # fixture ids name their split
+    [(run, _)] = stored(tmp_path / "store")
+    assert run.dev_scores[-1].task == "tydiqa" and run.dev_scores[-1].n_examples == len(dev_ids)
 
 
 @pytest.mark.slow
