@@ -29,9 +29,9 @@ from pathlib import Path
 
 import datasets
 
-from runner.data import adapters_qa
+from runner.data import adapters_qa, conllu
 from runner.errors import RunnerError
-from runner.tasks.records import CCG_LOCAL, MEWSLIX_LOCAL, Source, SplitRef, Stage
+from runner.tasks.records import CCG_LOCAL, MEWSLIX_LOCAL, UD_LOCAL, Source, SplitRef, Stage
 
 log = logging.getLogger(__name__)
 Example = dict
@@ -48,16 +48,25 @@ class DataLocation:
         ccg_path: folder holding CCGbank converted to ``train.jsonl`` / ``dev.jsonl``.
         cache_dir: ``datasets`` cache folder (None: the library default).
         mewslix_path: folder holding XTREME-R's Mewsli-X jsonl files.
+        udpos_path: folder holding raw UD treebanks (``*/{lang}_*-ud-{split}.conllu``), read with
+            XTREME's conversion instead of the Hub's udpos data (``runner.data.conllu``).
     """
 
     data_dir: Path | None = None
     ccg_path: Path | None = None
     cache_dir: Path | None = None
     mewslix_path: Path | None = None
+    udpos_path: Path | None = None
+
+    def given(self) -> frozenset[str]:
+        """The local-data fields that are set: which ``Source.local`` alternatives are read."""
+        return frozenset(name for name in set(LOCAL_REPOS.values()) if getattr(self, name) is not None)
 
 
 #: Data that are no Hub repo: the DataLocation field holding each one's folder.
-LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path"}
+LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path", UD_LOCAL: "udpos_path"}
+#: The flag that sets each DataLocation field, for messages.
+LOCAL_FLAGS = {"ccg_path": "--ccg-path", "mewslix_path": "--mewslix-path", "udpos_path": "--udpos-path"}
 MEWSLIX_FILES = ("candidate_set_entities.jsonl", "wikipedia_pairs-train.jsonl", "wikipedia_pairs-dev.jsonl",
                  "wikinews_mentions-dev.jsonl", "wikinews_mentions-test.jsonl")
 
@@ -122,6 +131,15 @@ def mc_copa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Exam
     return {"first": [row["premise"]] * 2, "second": second, "label": label}
 
 
+def ud_words(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
+    """``universal_dependencies`` rows: the syntactic words only. The builder writes every CoNLL-U
+    line as a token, multiword ranges and empty nodes included; those two have no head (``"None"``)
+    and are dropped, so the words line up with google/xtreme's udpos rows (not with XTREME's
+    fused tokens: ``--udpos-path`` reads raw treebanks for that)."""
+    keep = [i for i, head in enumerate(row["head"]) if str(head) != "None"]
+    return {"tokens": [row["tokens"][i] for i in keep], "tags": [int(row[cols["tags"]][i]) for i in keep]}
+
+
 def tagged_tokens(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
     """Token tagging (google/xtreme udpos / PAN-X, WikiANN, UD): tags given as label indices.
 
@@ -151,6 +169,7 @@ ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Exampl
     "mc_cosmosqa": mc_cosmosqa,
     "mc_copa": mc_copa,
     "tagged_tokens": tagged_tokens,
+    "ud_words": ud_words,
     "ccg": ccg,
 }
 ADAPTERS.update(adapters_qa.ADAPTERS)
@@ -160,12 +179,15 @@ ADAPTERS.update(adapters_qa.ADAPTERS)
 def local_files(ref: SplitRef, loc: DataLocation) -> list[str]:
     """The local files of one split (empty when the mirror lacks them).
 
-    CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags).
+    CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags). UD: every
+    ``{lang}_*-ud-{split}.conllu`` at any depth, in file-name order (as XTREME pools them).
     """
     if ref.repo in LOCAL_REPOS:
         root = getattr(loc, LOCAL_REPOS[ref.repo])
         if root is None:
             return []
+        if ref.repo is UD_LOCAL:
+            return [str(p) for p in conllu.treebank_files(root, ref.config, ref.split)]
         found = sorted(glob.glob(str(root / ref.pattern())))
         return found or (sorted(glob.glob(str(root / f"ccg.{ref.split}"))) if ref.repo is CCG_LOCAL else [])
     assert loc.data_dir is not None
@@ -197,6 +219,11 @@ def check_available(sources: Sequence[tuple[str, Source]], loc: DataLocation) ->
                                       f"XTREME-R's {', '.join(MEWSLIX_FILES)} (xtreme scripts/download_data.sh)")
                 if not local_files(ref, loc):
                     raise RunnerError(f"missing Mewsli-X data: no {ref.pattern()} in {loc.mewslix_path} (--mewslix-path)")
+            elif ref.repo is UD_LOCAL:
+                if not local_files(ref, loc):
+                    raise RunnerError(
+                        f"missing UD treebanks for {what}: no {ref.config}_*-ud-{ref.split}.conllu under {loc.udpos_path} "
+                        "(--udpos-path: the folder of an extracted ud-treebanks-v2.x release, as XTREME downloads it)")
             elif loc.data_dir is not None and not local_files(ref, loc):
                 raise RunnerError(
                     f"missing data for {what}: no files match {loc.data_dir / ref.repo.repo / ref.pattern()}; "
@@ -251,7 +278,12 @@ def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: in
     adapter = ADAPTERS[src.adapter]
     out: list[Example] = []
     for ref in src.refs:
-        if ref.repo in LOCAL_REPOS:
+        if ref.repo is UD_LOCAL:
+            sentences = conllu.read_split([Path(p) for p in local_files(ref, loc)], ref.config)
+            names = sorted({t for s in sentences for t in s["tags"]})
+            index = {t: i for i, t in enumerate(names)}
+            rows = [{"tokens": s["tokens"], "tags": [index[t] for t in s["tags"]]} for s in sentences]
+        elif ref.repo in LOCAL_REPOS:
             rows, names = [r for p in local_files(ref, loc) for r in _read_jsonl(p)], None
         else:
             ds = _load_split(ref, loc)
