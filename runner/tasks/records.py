@@ -159,6 +159,9 @@ MEWSLIX_LOCAL = HubRepo("local/mewsli-x", "local", "{split}.jsonl")
 #: Raw UD treebanks (an extracted ``ud-treebanks-v2.x`` folder, ``--udpos-path``), read with XTREME's
 #: conversion (``runner.data.conllu``); config = language code.
 UD_LOCAL = HubRepo("local/ud-treebanks", "local", "**/{config}_*-ud-{split}.conllu")
+#: LAReQA's own XQuAD-R files (``--lareqa-path``: the google-research-datasets/lareqa GitHub repo, as
+#: XTREME-R's download lays it out): SQuAD JSON with each paragraph's ``sentence_breaks``; config = language.
+LAREQA_LOCAL = HubRepo("local/lareqa", "local", "xquad-r/{config}.json")
 
 
 def one_split(repo: HubRepo, config: str, split: str, adapter: str, **columns: str) -> Source:
