@@ -57,8 +57,9 @@ from store.records import DevScore, Result, Run
 from store.sync import push_run
 
 log = logging.getLogger("runner")
-#: Bumped when the features of a kind change shape: older tokenised caches are then not read.
-FEATURES_VERSION = 2
+#: Bumped when the features of a kind change shape: older tokenised caches are then not read
+#: (3: QA evaluation features keep the context sub-tokens, for answer_text).
+FEATURES_VERSION = 3
 
 
 @dataclass
@@ -207,9 +208,16 @@ def layout(cfg: RunConfig) -> Layout:
     inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
                        Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None,
-                       mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None)
+                       mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None,
+                       udpos_path=Path(cfg.udpos_path).expanduser() if cfg.udpos_path else None,
+                       lareqa_path=Path(cfg.lareqa_path).expanduser() if cfg.lareqa_path else None)
+    # what is read: the original files where a local folder of them is given (--udpos-path)
+    local_data = target.local_fields(loc.given())
+    target = target.resolve(loc.given())
     work = Path(cfg.work_dir).expanduser()
     hp = config_mod.hparams(cfg)
+    if local_data:  # the same pair read from the original files is another run (its data differ)
+        hp["local_data"] = local_data
     inter_stages = [intermediate_stage(t, cfg.qa.squad_version) for t in pair.tasks]
     # A kind's settings section (QA windows, retrieval pooling) defines the runs of that kind only
     # (other run ids stay as they were); squad_version defines an intermediate QA phase only.
@@ -236,7 +244,7 @@ def layout(cfg: RunConfig) -> Layout:
     if inters:
         stages = inter_stages
         # other stages' epochs and the target's evaluation settings don't change phase 1
-        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", *sections)}
+        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", "local_data", *sections)}
         shared.update({section: hp[section] for section in inter_sections})
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
                      "epochs": {s.name: stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})

@@ -91,7 +91,8 @@ def file_name(ref: SplitRef) -> str:
 
 
 #: Adapters whose rows ``text_rows`` builds.
-TEXT_ADAPTERS = ("labelled_text", "mc_siqa", "mc_hellaswag", "mc_commonsenseqa", "mc_cosmosqa", "mc_copa", "tagged_tokens")
+TEXT_ADAPTERS = ("labelled_text", "mc_siqa", "mc_hellaswag", "mc_commonsenseqa", "mc_cosmosqa", "mc_copa", "tagged_tokens",
+                 "ud_words")
 
 
 def text_rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: FixtureText):

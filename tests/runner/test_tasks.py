@@ -99,6 +99,21 @@ def test_qa_recipes():
     [tydi] = get_task("tydiqa").stages
     assert tydi.train.columns["language"] == tydi.dev.columns["language"] == "english"  # zero-shot: English only
     assert {src.columns["language"] for src in get_task("tydiqa").test.values()} >= {"arabic", "telugu", "english"}
+    # selection on a held-out slice of the English *training* questions, never on the evaluated split
+    assert {r.split for r in tydi.train.refs + tydi.dev.refs} == {"train"}
+    assert (tydi.train.columns["holdout"], tydi.dev.columns["holdout"]) == ("exclude", "only")
+    assert {r.split for src in get_task("tydiqa").test.values() for r in src.refs} == {"validation"}
+
+
+def test_no_target_selects_or_trains_on_a_split_it_evaluates():
+    """Every target: the splits its training stages read (train and dev) are none of the splits
+    phase 3 evaluates (test languages and extra evaluation sources)."""
+    for name, spec in registry().items():
+        evaluated = {ref for src in [*spec.test.values(), *spec.extra.values()] for ref in src.refs}
+        for stage in spec.stages:
+            for part, src in (("train", stage.train), ("dev", stage.dev)):
+                shared = evaluated & set(src.refs)
+                assert not shared, f"{name}: stage {stage.name} {part} reads evaluated split(s) {shared}"
 
 
 def test_retrieval_recipes():
