@@ -14,8 +14,8 @@
   then serves every language and bucket of a pair in one matrix product (see
   :func:`paired_bootstrap`; agreement with the classic bootstrap and coverage are tested).
 * :func:`bucket_gains`: the gain within buckets of an example attribute (input length, entity
-  types, answer length, question word) per language, with the same bootstrap interval; a
-  bucket's resamples are its language's (:func:`tests_and_gains` computes both at once).
+  types, answer length, question word) per language, with the same bootstrap interval
+  (:func:`tests_and_gains` computes both from one weight matrix).
 
 Values are points (0-100). Functions here are pure (frames in, frames out); :mod:`store.pairs`
 finds the pairs in a store.
@@ -225,7 +225,9 @@ def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int) -> li
     raw 16-bit random numbers of ``default_rng(seed)`` through :func:`poisson_weights`, block by
     block of :data:`_BLOCK` positions, and each block multiplies its rows of each ``c`` in float32
     (BLAS), summed across blocks in float64. One matrix serves every group at once: a group is a
-    set of columns that are zero outside its examples' positions. Matrices are multiplied apart
+    set of columns holding its i-th example's values in row i (zero below its size: every group's
+    example i has weight ``W[:, i]``, so a group's resamples depend only on the seed and its own
+    examples, and groups are correlated with one another, which no test uses). Matrices are multiplied apart
     so that the sums of one do not depend on what else is computed with it (BLAS kernels round
     differently with the width of the product).
     """
@@ -276,13 +278,13 @@ def _classic_method(parts: np.ndarray, method: str) -> str:
 
 @dataclass(frozen=True)
 class _Group:
-    """One group of examples to bootstrap: its parts, and where each example's weight column is."""
+    """One group of examples to bootstrap (in row order: the i-th example's Poisson weight is
+    column i of the shared weight matrix)."""
 
     bn: np.ndarray
     bd: np.ndarray
     rn: np.ndarray
     rd: np.ndarray
-    positions: np.ndarray  # per example: its column in the shared Poisson weight matrix
     mean_type: bool  # all denominators 1: the delta is the mean of run - baseline
     #: distinct rows among a superset of the group's examples (its language), when known: a
     #: bucket of a language with many distinct rows skips looking for few in itself.
@@ -299,15 +301,17 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
     """The paired bootstrap of every group, large groups from ONE shared Poisson weight matrix.
 
     Each group is decided on its own (see :func:`paired_bootstrap` for the rule); every group
-    resampled with Poisson weights gets its columns in one matrix ``P`` (zero outside its
-    examples' positions), so all of them come out of one product ``W @ P``.
+    resampled with Poisson weights gets its columns in one matrix ``P`` (its i-th example in row
+    i, zeros below its size), so all of them come out of one product ``W @ P`` (one per
+    :attr:`_Group.matrix`).
     """
     out: list[Bootstrap | None] = [None] * len(groups)
-    poisson: list[tuple[int, int]] = []  # (group index, first column in P)
-    width = 0
+    poisson: list[int] = []  # groups resampled with Poisson weights
+    scores = np.zeros((len(groups), 2))  # observed (baseline, run)
     for g_i, g in enumerate(groups):
         n = g.bn.shape[0]
         base_v, run_v = _score(float(g.bn.sum()), float(g.bd.sum())), _score(float(g.rn.sum()), float(g.rd.sum()))
+        scores[g_i] = base_v, run_v
         if n < 2:
             out[g_i] = Bootstrap(base_v, run_v, run_v - base_v, float("nan"), float("nan"), float("nan"))
             continue
@@ -320,10 +324,7 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
             if how == "index" and n >= POISSON_MIN:
                 how = "poisson"
         if how == "poisson":
-            if poisson and groups[poisson[-1][0]].matrix > g.matrix:
-                raise ValueError("groups must come in the order of their matrix")
-            poisson.append((g_i, width))
-            width += 2 if g.mean_type else 4
+            poisson.append(g_i)
             continue
         sums = _resampled_sums(_group_parts(g), n_boot, np.random.default_rng(seed), how)
         if g.mean_type:
@@ -332,29 +333,46 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
             deltas = _ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1])
         out[g_i] = _summaries(np.array([base_v]), np.array([run_v]), deltas[:, None], n_boot, level, how)[0]
     if poisson:
-        matrices = sorted({groups[g_i].matrix for g_i, _ in poisson})
-        blocks = []
-        for mat in matrices:
-            mine = [(g_i, c) for g_i, c in poisson if groups[g_i].matrix == mat]
-            lo, hi = mine[0][1], mine[-1][1] + (2 if groups[mine[-1][0]].mean_type else 4)
-            cols = np.zeros((1 + max(int(groups[g_i].positions.max()) for g_i, _ in mine), hi - lo), dtype=np.float32)
-            for g_i, c in mine:
-                g, c = groups[g_i], c - lo
+        # Columns of P, per matrix: mean metrics sum (run - baseline) and the weights (one column
+        # of ones per group size); ratios sum the four parts.
+        blocks, mean_cols, ratio_cols, mean_groups, ratio_groups = [], [], [], [], []
+        for mat in sorted({groups[g_i].matrix for g_i in poisson}):
+            columns: list[np.ndarray | int] = []  # values, or a size n for ones in rows < n
+            ones: dict[int, int] = {}
+            offset = sum(b.shape[1] for b in blocks)
+            for g_i in (g_i for g_i in poisson if groups[g_i].matrix == mat):
+                g = groups[g_i]
+                n = g.bn.shape[0]
                 if g.mean_type:
-                    cols[g.positions, c], cols[g.positions, c + 1] = g.rn - g.bn, 1.0
+                    d = len(columns)
+                    columns.append(g.rn - g.bn)
+                    if n not in ones:
+                        ones[n] = len(columns)
+                        columns.append(n)
+                    mean_cols.append((offset + d, offset + ones[n]))
+                    mean_groups.append(g_i)
                 else:
-                    cols[g.positions, c : c + 4] = np.column_stack([g.bn, g.bd, g.rn, g.rd])
+                    ratio_cols.append(tuple(offset + len(columns) + k for k in range(4)))
+                    columns.extend([g.bn, g.bd, g.rn, g.rd])
+                    ratio_groups.append(g_i)
+            cols = np.zeros((max(groups[g_i].bn.shape[0] for g_i in poisson if groups[g_i].matrix == mat), len(columns)),
+                            dtype=np.float32)
+            for j, c in enumerate(columns):
+                if isinstance(c, int):
+                    cols[:c, j] = 1.0
+                else:
+                    cols[: c.shape[0], j] = c
             blocks.append(cols)
         sums = np.hstack(poisson_weight_sums(blocks, n_boot, seed))
-        first = np.array([c for _, c in poisson])
-        mean = np.array([groups[g_i].mean_type for g_i, _ in poisson])
-        deltas = np.empty((n_boot, len(poisson)))
-        m, r = first[mean], first[~mean]
-        deltas[:, mean] = _ratio(sums[:, m], sums[:, m + 1])
-        deltas[:, ~mean] = _ratio(sums[:, r + 2], sums[:, r + 3]) - _ratio(sums[:, r], sums[:, r + 1])
-        base_v = np.array([_score(float(groups[g_i].bn.sum()), float(groups[g_i].bd.sum())) for g_i, _ in poisson])
-        run_v = np.array([_score(float(groups[g_i].rn.sum()), float(groups[g_i].rd.sum())) for g_i, _ in poisson])
-        for (g_i, _), boot in zip(poisson, _summaries(base_v, run_v, deltas, n_boot, level, "poisson")):
+        deltas = np.empty((n_boot, len(mean_groups) + len(ratio_groups)))
+        if mean_groups:
+            d, w = np.array(mean_cols).T
+            deltas[:, : len(mean_groups)] = _ratio(sums[:, d], sums[:, w])
+        if ratio_groups:
+            bn, bd, rn, rd = np.array(ratio_cols).T
+            deltas[:, len(mean_groups) :] = _ratio(sums[:, rn], sums[:, rd]) - _ratio(sums[:, bn], sums[:, bd])
+        order = mean_groups + ratio_groups
+        for g_i, boot in zip(order, _summaries(scores[order, 0], scores[order, 1], deltas, n_boot, level, "poisson")):
             out[g_i] = boot
     return out  # type: ignore[return-value]
 
@@ -402,7 +420,7 @@ def paired_bootstrap(
     if mean_type and base_den[0] != 1.0:  # a constant denominator: a mean of num / den
         base_num, run_num = base_num / base_den[0], run_num / base_den[0]
         base_den = run_den = np.ones(n)
-    group = _Group(base_num, base_den, run_num, run_den, np.arange(n), mean_type)
+    group = _Group(base_num, base_den, run_num, run_den, mean_type)
     return _bootstrap_groups([group], n_boot, seed, level, method)[0]
 
 
@@ -467,9 +485,6 @@ class _Parts:
     base_ok: np.ndarray | None
     run_ok: np.ndarray | None
     mean_type: bool  # all denominators 1: deltas are means of run - baseline
-    #: per row: its rank within its language, the column of its Poisson weight (shared by the
-    #: language and every bucket within it).
-    positions: np.ndarray
     languages: list[tuple[str, np.ndarray]]  # (language, row indices) in sorted order
 
 
@@ -480,11 +495,8 @@ def _parts(aligned: pl.DataFrame, metric: str) -> _Parts:
         and aligned["correct" + RUN].null_count() == 0
     mean_type = bool(np.all(bd == 1.0) and np.all(rd == 1.0))
     languages = [(lang, idx) for (lang,), idx in _groups(aligned.select("language"))]
-    positions = np.empty(aligned.height, dtype=np.int64)
-    for _, idx in languages:
-        positions[idx] = np.arange(idx.size)
     return _Parts(bn, bd, rn, rd, aligned["correct" + BASE].to_numpy() if ok else None,
-                  aligned["correct" + RUN].to_numpy() if ok else None, mean_type, positions, languages)
+                  aligned["correct" + RUN].to_numpy() if ok else None, mean_type, languages)
 
 
 def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: int, seed: int,
@@ -497,7 +509,7 @@ def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: in
     bounds = bounds or [None] * len(groups)
     n_tests = len(groups) if n_tests is None else n_tests
     boots = _bootstrap_groups(
-        [_Group(p.bn[r], p.bd[r], p.rn[r], p.rd[r], p.positions[r], p.mean_type, d, int(i >= n_tests))
+        [_Group(p.bn[r], p.bd[r], p.rn[r], p.rd[r], p.mean_type, d, int(i >= n_tests))
          for i, (r, d) in enumerate(zip(groups, bounds))],
         n_boot, seed, LEVEL,
     )
@@ -519,14 +531,19 @@ def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: in
 def compare(aligned: pl.DataFrame, metric: str, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """The paired comparison of one group of aligned examples (one language, or one bucket)."""
     p = _parts(aligned, metric)
-    p = _Parts(**{**p.__dict__, "positions": np.arange(aligned.height)})  # one group: positions are its rows
     return _compare_groups(p, [np.arange(aligned.height)], metric, n_boot, seed)[0]
 
 
 def _groups(keys: pl.DataFrame) -> list[tuple[tuple, np.ndarray]]:
     """(key values, row indices) per distinct row of ``keys``, in sorted key order."""
-    idx = keys.with_row_index("_row").group_by(keys.columns).agg(pl.col("_row")).sort(keys.columns)
-    return [(tuple(r[c] for c in keys.columns), np.asarray(r["_row"], dtype=np.int64)) for r in idx.iter_rows(named=True)]
+    if keys.height == 0:
+        return []
+    # A stable sort by the keys keeps each group's rows in row order; groups start where keys change.
+    ordered = keys.with_row_index("_row").sort(keys.columns, maintain_order=True)
+    rows = ordered["_row"].to_numpy().astype(np.int64)
+    firsts = ordered.select(keys.columns).with_row_index("_at").unique(keys.columns, keep="first", maintain_order=True)
+    bounds = [*firsts["_at"].to_list(), keys.height]
+    return [(tuple(k), rows[bounds[i] : bounds[i + 1]]) for i, k in enumerate(firsts.select(keys.columns).iter_rows())]
 
 
 _TEST_SCHEMA = {
@@ -603,7 +620,7 @@ def bucket_gains(
     """Gain of the run over the baseline within each bucket of ``attribute``, per language.
 
     ``bucketed``: :func:`buckets` of ``aligned`` if already computed. The intervals are the same
-    numbers :func:`tests_and_gains` gives (a bucket's weights are its language's).
+    numbers :func:`tests_and_gains` gives.
     """
     b = bucketed if bucketed is not None else buckets(aligned, attribute, n_bins)
     return tests_and_gains(aligned, metric, b, n_boot, seed, attribute=attribute, languages=False)[1]
@@ -630,7 +647,7 @@ def tests_and_gains(
     # Distinct example rows per language (few: accuracy, EM) bound those of its buckets.
     distinct = {}
     for lang, idx in parts.languages:
-        d = _distinct_rows(_group_parts(_Group(parts.bn[idx], parts.bd[idx], parts.rn[idx], parts.rd[idx], idx, parts.mean_type)),
+        d = _distinct_rows(_group_parts(_Group(parts.bn[idx], parts.bd[idx], parts.rn[idx], parts.rd[idx], parts.mean_type)),
                            FEW_DISTINCT)
         distinct[lang] = FEW_DISTINCT + 1 if d is None else d[0].shape[0]
     bounds = [distinct[lang] for lang, _ in parts.languages] if languages else []

@@ -190,7 +190,7 @@ def test_one_weight_matrix_leaves_each_language_its_own_bootstrap_and_is_seed_de
         lang = a.filter(pl.col("language") == row["language"])
         alone = paired.paired_bootstrap(lang["f1_base"].to_numpy(), np.ones(lang.height), lang["f1_run"].to_numpy(),
                                         np.ones(lang.height), n_boot=500, seed=3)
-        # a language's weights depend on (seed, resample, its examples' ranks) only
+        # a group's weights depend on (seed, resample, its examples' ranks) only
         assert (row["ci_low"], row["ci_high"], row["p_value"]) == (
             pytest.approx(alone.ci_low, rel=1e-6), pytest.approx(alone.ci_high, rel=1e-6), pytest.approx(alone.p_value))
     assert tests.equals(paired.language_tests(a, "f1", n_boot=500, seed=3))  # same inputs, same numbers
@@ -200,6 +200,13 @@ def test_one_weight_matrix_leaves_each_language_its_own_bootstrap_and_is_seed_de
     assert together[0].equals(tests)
     assert together[1].equals(paired.bucket_gains(a, "f1", "n_words", n_boot=500, seed=3, bucketed=b))
     assert set(together[1]["attribute"]) == {"n_words"} and together[1].height == 6
+    bucket = together[1].row(0, named=True)
+    rows = b.filter((pl.col("language") == bucket["language"]) & (pl.col("bucket") == bucket["bucket"]))["_row"]
+    mine = a[rows.to_list()]
+    assert mine.height == bucket["n"] >= paired.POISSON_MIN
+    alone = paired.paired_bootstrap(mine["f1_base"].to_numpy(), np.ones(mine.height), mine["f1_run"].to_numpy(),
+                                    np.ones(mine.height), n_boot=500, seed=3)
+    assert (bucket["ci_low"], bucket["ci_high"]) == (pytest.approx(alone.ci_low, rel=1e-6), pytest.approx(alone.ci_high, rel=1e-6))
 
 
 # ------------------------------------------------------------------ alignment
