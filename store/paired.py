@@ -217,7 +217,8 @@ def poisson_weights(raw16: np.ndarray) -> np.ndarray:
     return w
 
 
-def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int,
+                        extents: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """``W @ c`` (n_boot x k, float64) for each ``c`` of ``columns``, with one fresh weight matrix
     ``W`` of iid Poisson(1) draws.
 
@@ -227,22 +228,28 @@ def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int) -> li
     (BLAS), summed across blocks in float64. One matrix serves every group at once: a group is a
     set of columns holding its i-th example's values in row i (zero below its size: every group's
     example i has weight ``W[:, i]``, so a group's resamples depend only on the seed and its own
-    examples, and groups are correlated with one another, which no test uses). Matrices are multiplied apart
-    so that the sums of one do not depend on what else is computed with it (BLAS kernels round
-    differently with the width of the product).
+    examples, and groups are correlated with one another, which no test uses). Matrices are
+    multiplied apart so that the sums of one do not depend on what else is computed with it (BLAS
+    kernels round differently with the width of the product). ``extents`` (per matrix, per
+    column: rows in use, zeros below) lets a block skip the columns that end before it.
     """
     n = max(c.shape[0] for c in columns)
-    cols = [np.ascontiguousarray(c, dtype=np.float32) for c in columns]
+    extents = extents or [np.full(c.shape[1], c.shape[0]) for c in columns]
+    orders = [np.argsort(-e, kind="stable") for e in extents]
+    cols = [np.ascontiguousarray(c[:, o], dtype=np.float32) for c, o in zip(columns, orders)]
+    ends = [np.asarray(e)[o] for e, o in zip(extents, orders)]  # descending
     rng = np.random.default_rng(seed)
     out = [np.zeros((n_boot, c.shape[1])) for c in cols]
     for start in range(0, n, _BLOCK):
         raw = rng.bit_generator.random_raw(n_boot * _BLOCK // 4).view(np.uint16)
         stop = min(n, start + _BLOCK)
         w = poisson_weights(raw).reshape(n_boot, _BLOCK)[:, : stop - start].astype(np.float32)
-        for c, o in zip(cols, out):
-            if start < c.shape[0]:
-                o += w[:, : min(stop, c.shape[0]) - start] @ c[start:stop]
-    return out
+        for c, e, o in zip(cols, ends, out):
+            k = int(np.count_nonzero(e > start))  # columns still in use at this block
+            if k:
+                rows = min(stop, c.shape[0]) - start
+                o[:, :k] += w[:, :rows] @ c[start : start + rows, :k]
+    return [o[:, np.argsort(order)] for o, order in zip(out, orders)]
 
 
 def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, method: str = "auto") -> np.ndarray:
@@ -335,7 +342,7 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
     if poisson:
         # Columns of P, per matrix: mean metrics sum (run - baseline) and the weights (one column
         # of ones per group size); ratios sum the four parts.
-        blocks, mean_cols, ratio_cols, mean_groups, ratio_groups = [], [], [], [], []
+        blocks, extents, mean_cols, ratio_cols, mean_groups, ratio_groups = [], [], [], [], [], []
         for mat in sorted({groups[g_i].matrix for g_i in poisson}):
             columns: list[np.ndarray | int] = []  # values, or a size n for ones in rows < n
             ones: dict[int, int] = {}
@@ -363,7 +370,8 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
                 else:
                     cols[: c.shape[0], j] = c
             blocks.append(cols)
-        sums = np.hstack(poisson_weight_sums(blocks, n_boot, seed))
+            extents.append(np.array([c if isinstance(c, int) else c.shape[0] for c in columns]))
+        sums = np.hstack(poisson_weight_sums(blocks, n_boot, seed, extents))
         deltas = np.empty((n_boot, len(mean_groups) + len(ratio_groups)))
         if mean_groups:
             d, w = np.array(mean_cols).T

@@ -106,6 +106,19 @@ def test_poisson_weights_are_poisson_1_to_a_65536th():
     assert w.mean() == 1.0 and w.var() == pytest.approx(1.0, abs=1e-4)
 
 
+def test_poisson_weight_sums_are_one_weight_matrix_times_each_group_s_columns():
+    rng = np.random.default_rng(0)
+    ext = np.array([1500, 700, 1024, 3])  # rows in use per column: across the block edge, inside, on it
+    cols = rng.integers(0, 50, (1500, 4)).astype(float) * (np.arange(1500)[:, None] < ext)
+    gen = np.random.default_rng(9)  # the weights by hand: 16-bit numbers, block after block of 1,024 examples
+    w = np.hstack([paired.poisson_weights(gen.bit_generator.random_raw(8 * 1024 // 4).view(np.uint16)).reshape(8, 1024)
+                   for _ in range(2)])[:, :1500].astype(float)
+    short = cols[:700, 1:2]  # a group alone: the same weights for its examples
+    got, alone = paired.poisson_weight_sums([cols, short], n_boot=8, seed=9, extents=[ext, np.array([700])])
+    assert got == pytest.approx(w @ cols, rel=1e-6)
+    assert alone[:, 0] == pytest.approx(got[:, 1], rel=1e-6)
+
+
 def _span_f1_parts(n, rng):
     """Sentences with 1 + Poisson(4) gold spans; the run finds a sixth of what the baseline misses
     and sometimes predicts one span too many. True F1: baseline 70, run 100 * 7.5 / 10.5."""
