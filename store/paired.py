@@ -173,6 +173,8 @@ def _distinct_rows(parts: np.ndarray, limit: int | None = None) -> tuple[np.ndar
     codes = np.zeros(parts.shape[0], dtype=np.int64)
     for j in range(parts.shape[1]):
         values, inverse = np.unique(parts[:, j], return_inverse=True)
+        if limit is not None and values.size > limit:
+            return None
         _, codes = np.unique(codes * len(values) + inverse.reshape(-1), return_inverse=True)
         codes = codes.reshape(-1)
         if limit is not None and codes.max(initial=-1) + 1 > limit:
@@ -252,18 +254,19 @@ def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int,
     return [o[:, np.argsort(order)] for o, order in zip(out, orders)]
 
 
-def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, method: str = "auto") -> np.ndarray:
+def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, method: str = "auto",
+                    distinct: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Column sums of ``n_boot`` resamples (with replacement) of the rows of ``parts`` (n x k).
 
     When the rows take few distinct values (accuracy: four kinds of example pairs), drawing how
     often each distinct row is picked from a multinomial gives exactly the distribution of
-    resampling rows, at a cost of n_boot x distinct instead of n_boot x n.
+    resampling rows, at a cost of n_boot x distinct instead of n_boot x n. ``distinct``: the
+    rows' :func:`_distinct_rows`, if known.
     """
     n = parts.shape[0]
-    distinct = None
-    if method != "index":
+    if method != "index" and distinct is None:
         distinct = _distinct_rows(parts, None if method == "multinomial" else _few_distinct(n))
-    if distinct is not None:
+    if distinct is not None and method != "index":
         uniq, counts = distinct
         draws = rng.multinomial(n, counts / n, size=n_boot)
         return draws @ uniq
@@ -276,11 +279,13 @@ def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, me
     return out
 
 
-def _classic_method(parts: np.ndarray, method: str) -> str:
-    """``multinomial`` (few distinct rows, or asked for) or ``index``: how a classic resample is drawn."""
+def _classic_method(parts: np.ndarray, method: str) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
+    """``multinomial`` (few distinct rows, or asked for) or ``index``: how a classic resample is
+    drawn, with the distinct rows where they were looked for and are few."""
     if method in ("multinomial", "index"):
-        return method
-    return "multinomial" if _distinct_rows(parts, _few_distinct(parts.shape[0])) is not None else "index"
+        return method, None
+    distinct = _distinct_rows(parts, _few_distinct(parts.shape[0]))
+    return ("multinomial" if distinct is not None else "index"), distinct
 
 
 @dataclass(frozen=True)
@@ -314,6 +319,7 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
     """
     out: list[Bootstrap | None] = [None] * len(groups)
     poisson: list[int] = []  # groups resampled with Poisson weights
+    classic: dict[str, tuple[list[int], list[np.ndarray]]] = {}  # method -> (groups, their deltas)
     scores = np.zeros((len(groups), 2))  # observed (baseline, run)
     for g_i, g in enumerate(groups):
         n = g.bn.shape[0]
@@ -322,23 +328,28 @@ def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float
         if n < 2:
             out[g_i] = Bootstrap(base_v, run_v, run_v - base_v, float("nan"), float("nan"), float("nan"))
             continue
-        how = method
+        how, distinct = method, None
         if how == "auto":
             if g.distinct_bound is not None and g.distinct_bound > _few_distinct(n):
                 how = "index"
             else:
-                how = _classic_method(_group_parts(g), "auto")
+                how, distinct = _classic_method(_group_parts(g), "auto")
             if how == "index" and n >= POISSON_MIN:
                 how = "poisson"
         if how == "poisson":
             poisson.append(g_i)
             continue
-        sums = _resampled_sums(_group_parts(g), n_boot, np.random.default_rng(seed), how)
+        sums = _resampled_sums(_group_parts(g), n_boot, np.random.default_rng(seed), how, distinct)
         if g.mean_type:
             deltas = sums[:, 0] / n
         else:
             deltas = _ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1])
-        out[g_i] = _summaries(np.array([base_v]), np.array([run_v]), deltas[:, None], n_boot, level, how)[0]
+        done = classic.setdefault(how, ([], []))
+        done[0].append(g_i)
+        done[1].append(deltas)
+    for how, (ids, deltas) in classic.items():
+        for g_i, boot in zip(ids, _summaries(scores[ids, 0], scores[ids, 1], np.column_stack(deltas), n_boot, level, how)):
+            out[g_i] = boot
     if poisson:
         # Columns of P, per matrix: mean metrics sum (run - baseline) and the weights (one column
         # of ones per group size); ratios sum the four parts.
@@ -543,15 +554,26 @@ def compare(aligned: pl.DataFrame, metric: str, n_boot: int = N_BOOT, seed: int 
 
 
 def _groups(keys: pl.DataFrame) -> list[tuple[tuple, np.ndarray]]:
-    """(key values, row indices) per distinct row of ``keys``, in sorted key order."""
+    """(key values, row indices in row order) per distinct row of ``keys``, in sorted key order."""
     if keys.height == 0:
         return []
-    # A stable sort by the keys keeps each group's rows in row order; groups start where keys change.
-    ordered = keys.with_row_index("_row").sort(keys.columns, maintain_order=True)
-    rows = ordered["_row"].to_numpy().astype(np.int64)
-    firsts = ordered.select(keys.columns).with_row_index("_at").unique(keys.columns, keep="first", maintain_order=True)
-    bounds = [*firsts["_at"].to_list(), keys.height]
-    return [(tuple(k), rows[bounds[i] : bounds[i + 1]]) for i, k in enumerate(firsts.select(keys.columns).iter_rows())]
+    code = np.zeros(keys.height, dtype=np.int64)
+    for c in keys.columns:  # a mixed-radix code whose order is the keys' order
+        col = keys[c]
+        if col.dtype.is_integer() and col.null_count() < col.len():  # nulls sort last, as polars sorts them
+            lo, hi = int(col.min()), int(col.max())
+            part, size = col.fill_null(hi + 1).to_numpy().astype(np.int64) - lo, hi - lo + 2
+        else:
+            values = sorted(v for v in col.cast(pl.String).unique().to_list() if v is not None)
+            part = col.cast(pl.String).cast(pl.Enum(values)).to_physical().fill_null(len(values)).to_numpy().astype(np.int64)
+            size = len(values) + 1
+        code = code * size + part
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    bounds = [*starts.tolist(), keys.height]
+    firsts = keys[order[starts].tolist()]
+    return [(tuple(k), order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(firsts.iter_rows())]
 
 
 _TEST_SCHEMA = {
