@@ -219,6 +219,21 @@ def poisson_weights(raw16: np.ndarray) -> np.ndarray:
     return w
 
 
+_BLAS = None
+
+
+def _one_blas_thread():
+    """A context running BLAS on one thread: the products here are many and small, and two
+    threads waiting on each other doubled their time on a loaded 2-CPU machine (one thread
+    also keeps the float32 sums the same whatever the machine's thread count)."""
+    global _BLAS
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int,
                         extents: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """``W @ c`` (n_boot x k, float64) for each ``c`` of ``columns``, with one fresh weight matrix
@@ -242,15 +257,16 @@ def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int,
     ends = [np.asarray(e)[o] for e, o in zip(extents, orders)]  # descending
     rng = np.random.default_rng(seed)
     out = [np.zeros((n_boot, c.shape[1])) for c in cols]
-    for start in range(0, n, _BLOCK):
-        raw = rng.bit_generator.random_raw(n_boot * _BLOCK // 4).view(np.uint16)
-        stop = min(n, start + _BLOCK)
-        w = poisson_weights(raw).reshape(n_boot, _BLOCK)[:, : stop - start].astype(np.float32)
-        for c, e, o in zip(cols, ends, out):
-            k = int(np.count_nonzero(e > start))  # columns still in use at this block
-            if k:
-                rows = min(stop, c.shape[0]) - start
-                o[:, :k] += w[:, :rows] @ c[start : start + rows, :k]
+    with _one_blas_thread():
+        for start in range(0, n, _BLOCK):
+            raw = rng.bit_generator.random_raw(n_boot * _BLOCK // 4).view(np.uint16)
+            stop = min(n, start + _BLOCK)
+            w = poisson_weights(raw).reshape(n_boot, _BLOCK)[:, : stop - start].astype(np.float32)
+            for c, e, o in zip(cols, ends, out):
+                k = int(np.count_nonzero(e > start))  # columns still in use at this block
+                if k:
+                    rows = min(stop, c.shape[0]) - start
+                    o[:, :k] += w[:, :rows] @ c[start : start + rows, :k]
     return [o[:, np.argsort(order)] for o, order in zip(out, orders)]
 
 
