@@ -75,6 +75,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bucc-path", help="folder of the BUCC 2018 files as XTREME's download lays them out "
                                        "({lg}-en.{dev,test}.{lg,en,gold}): mining among the shared task's distractors; "
                                        "without it BUCC reads the Hub's gold pairs only (stored as split test-goldonly)")
+    p.add_argument("--lareqa-path", help="folder of google-research-datasets/lareqa (xquad-r/{lang}.json): LAReQA's "
+                                         "own sentence breaks, which the Hub's xquad_r copy lacks")
     p.add_argument("--work-dir", help="caches, checkpoints, predictions and logs (default $XSTILTS_WORK_DIR or var/runner)")
     p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
@@ -164,7 +166,7 @@ def _settings(args: argparse.Namespace) -> dict:
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
     flags = {k: getattr(args, k, None) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "udpos_path",
-                                                 "bucc_path", "work_dir", "store", "device", "variant")}
+                                                 "bucc_path", "lareqa_path", "work_dir", "store", "device", "variant")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -322,7 +324,8 @@ def _grid(args: argparse.Namespace, values: dict, store=None):
 def _absolute_paths(values: dict) -> dict:
     """Work, data, CCG and store folders as absolute paths: jobs may start elsewhere (not part of run ids)."""
     out = dict(values)
-    for key in ("work_dir", "data_dir", "ccg_path", "mewslix_path", "udpos_path", "bucc_path", "store"):
+    for key in ("work_dir", "data_dir", "ccg_path", "mewslix_path", "udpos_path", "bucc_path", "lareqa_path",
+                "store"):
         if out.get(key):
             out[key] = str(Path(out[key]).expanduser().absolute())
     return out

@@ -210,8 +210,9 @@ def layout(cfg: RunConfig) -> Layout:
                        Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None,
                        mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None,
                        udpos_path=Path(cfg.udpos_path).expanduser() if cfg.udpos_path else None,
-                       bucc_path=Path(cfg.bucc_path).expanduser() if cfg.bucc_path else None)
-    # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path)
+                       bucc_path=Path(cfg.bucc_path).expanduser() if cfg.bucc_path else None,
+                       lareqa_path=Path(cfg.lareqa_path).expanduser() if cfg.lareqa_path else None)
+    # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path, ...)
     local_data = target.local_fields(loc.given())
     target = target.resolve(loc.given())
     work = Path(cfg.work_dir).expanduser()

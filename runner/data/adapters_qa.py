@@ -9,7 +9,8 @@ Example shapes (what ``runner.data.read.read_source`` returns for these adapters
 * ``bucc_file`` (the BUCC 2018 files, ``--bucc-path``): ``{"side": "src" | "tgt", "id", "text"}`` per
   sentence and ``{"side": "gold", "src_id", "tgt_id"}`` per gold pair (``read_bucc_files``).
 * ``tatoeba``: ``{"src", "tgt"}`` (a sentence and its English translation).
-* ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start"}``.
+* ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start", "sentences": [(start, end)]}``
+  (``lareqa_pool`` builds XTREME-R's candidate pool from them).
 * ``lareqa_pair`` (SQuAD, for training): ``{"query", "candidate": [sentence, paragraph], "cand_id"}``.
 * ``mewslix_pair`` (Wikipedia pairs, training): ``{"query", "candidate": [description, None], "cand_id"}``.
 * ``mewslix_mention`` (WikiNews test mentions): one ``{"id", "query", "gold"}`` per mention of the
@@ -191,12 +192,62 @@ def lareqa_pair(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> 
 
 
 def lareqa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """An XQuAD-R question with its paragraph and first answer start (its id is shared by the
-    question's translations, which is how the 11 relevant answers are found)."""
+    """An XQuAD-R question with its paragraph, first answer start and the paragraph's sentence
+    ``(start, end)`` spans (its id is shared by the question's translations, which is how the 11
+    relevant answers are found).
+
+    The sentences are the row's ``sentence_breaks`` where it has them (LAReQA's original XQuAD-R
+    files), else ``split_sentences`` (the Hub copy dropped them).
+    """
     starts = (row.get("answers") or {}).get("answer_start") or []
     if not starts:
         return None
-    return {"id": str(row["id"]), "question": row["question"], "context": row["context"], "answer_start": int(starts[0])}
+    breaks = row.get("sentence_breaks")
+    sentences = [(int(s), int(e)) for s, e in breaks] if breaks is not None else split_sentences(row["context"])
+    return {"id": str(row["id"]), "question": row["question"], "context": row["context"], "answer_start": int(starts[0]),
+            "sentences": sentences}
+
+
+def lareqa_pool(rows_by_lang: Mapping[str, Sequence[Example]]) -> tuple[dict, list, dict]:
+    """Questions, candidates and relevant candidates of LAReQA, as XTREME-R builds them.
+
+    ``utils_lareqa.load_data`` / ``generate_examples`` and ``evaluate_retrieval.py`` (task lareqa):
+
+    * every sentence of every paragraph in every language is a candidate, one per (paragraph,
+      position), its uid ``{lang}_{paragraph number}_{position}`` (paragraphs numbered from 1 in
+      reading order per language; a paragraph is known by its text here, as each holds its questions);
+    * a candidate is encoded as its sentence and its paragraph concatenated, newlines removed
+      (``(candidate.sentence + candidate.context).replace("\n", "")``);
+    * a question's answer sentence is the sentence holding its answer start; a question whose start
+      lies in no sentence is skipped; every candidate of that paragraph whose text equals the answer
+      sentence is relevant to the question id, so a question has one relevant candidate per language.
+
+    Args:
+        rows_by_lang: ``lareqa``-adapter examples per language.
+
+    Returns:
+        (questions: lang -> [(id, question)], candidates: [(uid, text)], relevant: id -> {uid}).
+    """
+    questions: dict[str, list[tuple[str, str]]] = {}
+    candidates: list[tuple[str, str]] = []
+    relevant: dict[str, set[str]] = {}
+    for lang, rows in rows_by_lang.items():
+        paragraphs: dict[str, str] = {}
+        questions[lang] = []
+        for row in rows:
+            context = row["context"]
+            texts = [context[s:e] for s, e in row["sentences"]]
+            if context not in paragraphs:
+                paragraphs[context] = f"{lang}_{len(paragraphs) + 1}"
+                candidates += [(f"{paragraphs[context]}_{pos}", (text + context).replace("\n", ""))
+                               for pos, text in enumerate(texts)]
+            answer = next((context[s:e] for s, e in row["sentences"] if s <= row["answer_start"] < e), None)
+            if answer is None:
+                continue  # the answer start is in no sentence: XTREME-R skips the question
+            relevant.setdefault(row["id"], set()).update(
+                f"{paragraphs[context]}_{pos}" for pos, text in enumerate(texts) if text == answer)
+            questions[lang].append((row["id"], row["question"]))
+    return questions, candidates, relevant
 
 
 # ---------------------------------------------------------------------------------------- Mewsli-X

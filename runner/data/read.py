@@ -31,7 +31,7 @@ import datasets
 
 from runner.data import adapters_qa, conllu
 from runner.errors import RunnerError
-from runner.tasks.records import BUCC_LOCAL, CCG_LOCAL, MEWSLIX_LOCAL, UD_LOCAL, Source, SplitRef, Stage
+from runner.tasks.records import BUCC_LOCAL, CCG_LOCAL, LAREQA_LOCAL, MEWSLIX_LOCAL, UD_LOCAL, Source, SplitRef, Stage
 
 log = logging.getLogger(__name__)
 Example = dict
@@ -52,6 +52,7 @@ class DataLocation:
             XTREME's conversion instead of the Hub's udpos data (``runner.data.conllu``).
         bucc_path: folder holding the BUCC 2018 files as XTREME's download lays them out
             (``{lg}-en.{dev,test}.{lg,en,gold}``), read instead of the Hub's gold pairs.
+        lareqa_path: folder holding LAReQA's ``xquad-r/{lang}.json`` (XQuAD-R with sentence breaks).
     """
 
     data_dir: Path | None = None
@@ -60,6 +61,7 @@ class DataLocation:
     mewslix_path: Path | None = None
     udpos_path: Path | None = None
     bucc_path: Path | None = None
+    lareqa_path: Path | None = None
 
     def given(self) -> frozenset[str]:
         """The local-data fields that are set: which ``Source.local`` alternatives are read."""
@@ -67,10 +69,11 @@ class DataLocation:
 
 
 #: Data that are no Hub repo: the DataLocation field holding each one's folder.
-LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path", UD_LOCAL: "udpos_path", BUCC_LOCAL: "bucc_path"}
+LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path", UD_LOCAL: "udpos_path", BUCC_LOCAL: "bucc_path",
+               LAREQA_LOCAL: "lareqa_path"}
 #: The flag that sets each DataLocation field, for messages.
 LOCAL_FLAGS = {"ccg_path": "--ccg-path", "mewslix_path": "--mewslix-path", "udpos_path": "--udpos-path",
-               "bucc_path": "--bucc-path"}
+               "bucc_path": "--bucc-path", "lareqa_path": "--lareqa-path"}
 MEWSLIX_FILES = ("candidate_set_entities.jsonl", "wikipedia_pairs-train.jsonl", "wikipedia_pairs-dev.jsonl",
                  "wikinews_mentions-dev.jsonl", "wikinews_mentions-test.jsonl")
 
@@ -228,6 +231,11 @@ def check_available(sources: Sequence[tuple[str, Source]], loc: DataLocation) ->
                     raise RunnerError(f"missing Mewsli-X data: no {ref.pattern()} in {loc.mewslix_path} (--mewslix-path)")
             elif ref.repo is BUCC_LOCAL:
                 _check_bucc_files(ref, loc.bucc_path)
+            elif ref.repo is LAREQA_LOCAL:
+                if not local_files(ref, loc):
+                    raise RunnerError(f"missing XQuAD-R data for {what}: no {ref.pattern()} in {loc.lareqa_path} "
+                                      "(--lareqa-path: the google-research-datasets/lareqa repo, as XTREME-R's "
+                                      "download lays it out)")
             elif ref.repo is UD_LOCAL:
                 if not local_files(ref, loc):
                     raise RunnerError(
@@ -280,8 +288,27 @@ def _tag_names(ds, column: str) -> list[str] | None:
     return list(inner.names) if hasattr(inner, "names") else None
 
 
+def squad_json_rows(data: Mapping) -> list[dict]:
+    """A SQuAD-format JSON document as rows in the Hub's SQuAD columns, one per question, in file
+    order; each row also carries its paragraph's other fields (LAReQA's ``sentence_breaks``)."""
+    rows = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            extra = {k: v for k, v in paragraph.items() if k not in ("context", "qas")}
+            for qa in paragraph["qas"]:
+                answers = qa.get("answers") or []
+                rows.append({**extra, "id": str(qa["id"]), "question": qa["question"], "context": paragraph["context"],
+                             "answers": {"text": [a["text"] for a in answers],
+                                         "answer_start": [int(a["answer_start"]) for a in answers]}})
+    return rows
+
+
 def _read_jsonl(path: str) -> list[dict]:
-    """JSON lines, or jiant's CCG TSV (``text<TAB>tags``) for files not ending in .jsonl."""
+    """JSON lines; a SQuAD-format ``.json`` document (``squad_json_rows``); else jiant's CCG TSV
+    (``text<TAB>tags``)."""
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return squad_json_rows(json.load(f))
     with open(path, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
     if path.endswith(".jsonl"):

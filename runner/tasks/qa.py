@@ -26,11 +26,12 @@ Known differences from the references, from the Hub copies themselves:
   with their unaligned sentences, so mining there is easier than in the BUCC shared task: those
   results are stored as split ``test-goldonly``, never beside published BUCC (``test``).
   ``--bucc-path`` reads the shared task's files instead (results: split ``test``).
-* google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: candidate sentences come from
-  ``runner.data.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training splits SQuAD with a
-  rule-based splitter too).
-* LAReQA candidates are encoded as the (sentence, paragraph) pair they were trained as; XTREME-R's
-  evaluation script concatenates the two strings instead.
+* google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: without ``--lareqa-path`` (the
+  google-research-datasets/lareqa GitHub repo, whose ``xquad-r/{lang}.json`` XTREME-R reads) candidate
+  sentences come from ``runner.data.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training
+  splits SQuAD with a rule-based splitter too). The pool is otherwise built as XTREME-R builds it
+  (``adapters_qa.lareqa_pool``: every sentence of every paragraph in every language, encoded as
+  sentence + paragraph concatenated, though training encodes the (sentence, paragraph) pair).
 * google/xtreme has no Tatoeba or XQuAD data for XTREME-R's extra languages: Tatoeba az/lt/pl/uk/ro
   read LASER's test sets from mteb/tatoeba-bitext-mining, XQuAD ro from google/xquad.
 """
@@ -39,8 +40,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runner.tasks.records import (BUCC_LOCAL, CONVERTED, MEWSLIX_LOCAL, XTREME, HubRepo, Source, Stage, TaskSpec,
-                                  one_split)
+from runner.tasks.records import (BUCC_LOCAL, CONVERTED, LAREQA_LOCAL, MEWSLIX_LOCAL, XTREME, HubRepo, Source, Stage,
+                                  TaskSpec, one_split)
 from store.catalog import load_catalog
 
 SQUAD = HubRepo("rajpurkar/squad", "main")
@@ -116,6 +117,17 @@ def _bucc(lang: str, split: str) -> Source:
     return replace(hub, local=(("bucc_path", one_split(BUCC_LOCAL, lang, split, "bucc_file")),))
 
 
+LAREQA_HUB_NOTE = ("LAReQA: the Hub's xquad_r copy has no sentence_breaks, so candidate sentences come from a "
+                   "rule-based splitter; give --lareqa-path (google-research-datasets/lareqa) for XQuAD-R's own sentences")
+
+
+def _lareqa_test(lang: str) -> Source:
+    """XQuAD-R in ``lang``: the Hub copy (sentences split by rule), or with ``--lareqa-path`` LAReQA's
+    own file with each paragraph's ``sentence_breaks``, as XTREME-R reads it."""
+    return replace(one_split(XQUAD_R, lang, "validation", "lareqa"),
+                   local=(("lareqa_path", one_split(LAREQA_LOCAL, lang, "", "lareqa")),))
+
+
 def _tatoeba_test(lang: str) -> Source:
     lang3 = TATOEBA_LANG3[lang]
     if lang in TATOEBA_XTREME_R_ONLY:
@@ -158,9 +170,11 @@ def targets() -> dict[str, TaskSpec]:
                             {lang: _tatoeba_test(lang) for lang in langs("tatoeba")},
                             metrics=cat.task("tatoeba").metrics, note="no target fine-tuning"),
         "lareqa": TaskSpec("lareqa", "target", "retrieval", (LAREQA_STAGE,),
-                           {lang: one_split(XQUAD_R, lang, "validation", "lareqa") for lang in langs("lareqa")},
+                           {lang: _lareqa_test(lang) for lang in langs("lareqa")},
                            metrics=cat.task("lareqa").metrics,
-                           note="XTREME-R: dual encoder fine-tuned on SQuAD v1.1 retrieval pairs"),
+                           note="XTREME-R: dual encoder fine-tuned on SQuAD v1.1 retrieval pairs; pool of every "
+                                "sentence in 11 languages (--lareqa-path: LAReQA's own sentence breaks)",
+                           without_local={"lareqa_path": LAREQA_HUB_NOTE}),
         "mewslix": TaskSpec("mewslix", "target", "retrieval", (MEWSLIX_STAGE,),
                             {lang: one_split(MEWSLIX_LOCAL, "", "wikinews_mentions-test", "mewslix_mention", language=lang)
                              for lang in langs("mewslix")},

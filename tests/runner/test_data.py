@@ -33,7 +33,9 @@ QA_RETRIEVAL_CASES = [
     ("tatoeba", {"sentence1": "Salut", "sentence2": "Hi"}, {"source": "sentence1", "target": "sentence2"},
      {"src": "Salut", "tgt": "Hi"}),
     ("lareqa", {**_SQUAD_ROW, "id": "56be"}, {}, {"id": "56be", "question": "q?", "context": "Ab cd. Ef gh.",
-                                                  "answer_start": 10}),
+                                                  "answer_start": 10, "sentences": [(0, 6), (7, 13)]}),
+    ("lareqa", {**_SQUAD_ROW, "id": "56be", "sentence_breaks": [[0, 13]]}, {},  # LAReQA's own breaks win
+     {"id": "56be", "question": "q?", "context": "Ab cd. Ef gh.", "answer_start": 10, "sentences": [(0, 13)]}),
     ("lareqa_pair", _SQUAD_ROW, {}, {"query": "q?", "candidate": ["Ef gh.", "Ab cd. Ef gh."],
                                      "cand_id": "c032c5ae775c:1"}),  # sha1 of the paragraph : sentence
     ("lareqa_pair", {**_SQUAD_ROW, "answers": {"text": ["x"], "answer_start": [6]}}, {}, None),  # between sentences
