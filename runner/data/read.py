@@ -337,6 +337,10 @@ def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: in
             limit = None  # the cap is per side (read_bucc_files): mining needs both
         elif ref.repo is UD_LOCAL:
             sentences = conllu.read_split([Path(p) for p in local_files(ref, loc)], ref.config)
+            if not sentences:
+                raise RunnerError(f"no UD-POS sentences for {ref.config} ({ref.split}) in {loc.udpos_path}: XTREME's "
+                                  "conversion stops on every file of the language (see the warnings), so XTREME's "
+                                  "data have none either")
             names = sorted({t for s in sentences for t in s["tags"]})
             index = {t: i for i, t in enumerate(names)}
             rows = [{"tokens": s["tokens"], "tags": [index[t] for t in s["tags"]]} for s in sentences]
