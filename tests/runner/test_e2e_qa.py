@@ -133,7 +133,7 @@ def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args,
 def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
     assert main(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160")) == 0
     [(run, results)] = stored(tmp_path / "store")
-    assert_one_row_per_language(results, "bucc2018")
+    assert_one_row_per_language(results, "bucc2018", split="test-goldonly")  # the Hub's gold pairs only
     assert [(s.phase, s.task) for s in run.dev_scores] == [("intermediate", "mnli")]
     assert run.config["phases"] == ["intermediate", "evaluation"]
     f1 = [r.value for r in results if r.metric == "f1"]
@@ -172,7 +172,7 @@ def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, c
     assert "no target fine-tuning" in phase2 and "skipped" in phase2
     assert any("phase 1 intermediate  mnli" in line for line in lines)
     store = next(line for line in lines if line.strip().startswith("store"))
-    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh) + 1 English dev score " in store
+    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh, split test-goldonly) + 1 English dev score " in store
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
 
 
