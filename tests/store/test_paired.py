@@ -168,7 +168,6 @@ def test_poisson_bootstrap_p_value_agrees_with_the_classic_near_the_null():
     assert poisson.p_value == pytest.approx(classic.p_value, abs=0.05)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("make, true_delta", [(_span_f1_parts, SPAN_F1_TRUE_DELTA), (_qa_f1_parts, QA_F1_TRUE_DELTA)])
 def test_poisson_bootstrap_95_percent_interval_covers_the_true_delta_95_percent_of_the_time(make, true_delta):
     # 400 simulated pairs of 300 examples with a known population delta; the binomial standard
