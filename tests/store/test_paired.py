@@ -314,7 +314,7 @@ def test_bucket_gains_and_flips_by_hand():
 def test_docstring_examples_run():
     import doctest
 
-    from store import pairs, predictions
+    from store import pairs, predictions, resampling
 
-    for module in (paired, predictions, pairs):
+    for module in (paired, predictions, pairs, resampling):
         assert doctest.testmod(module).failed == 0
