@@ -147,6 +147,10 @@ class RunConfig:
     mewslix_path: str | None = field(default=None, metadata={"help": "folder with XTREME-R's Mewsli-X jsonl files"})
     udpos_path: str | None = field(default=None, metadata={
         "help": "folder of raw UD treebanks (ud-treebanks-v2.x): UD-POS converted as XTREME's download does"})
+    bucc_path: str | None = field(default=None, metadata={
+        "help": "folder of the BUCC 2018 files as XTREME's download lays them out ({lg}-en.{dev,test}.{lg,en,gold})"})
+    lareqa_path: str | None = field(default=None, metadata={
+        "help": "folder of LAReQA's repo (xquad-r/{lang}.json with sentence breaks): LAReQA's own sentences"})
     work_dir: str = field(default="", metadata={"help": "artefacts: caches, checkpoints, predictions, logs"})
     store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
@@ -171,7 +175,7 @@ class RunConfig:
         if not self.work_dir:
             self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
         _check_folder(self.work_dir, "--work-dir")
-        for name, flag in (("udpos_path", "--udpos-path"),):
+        for name, flag in (("udpos_path", "--udpos-path"), ("bucc_path", "--bucc-path"), ("lareqa_path", "--lareqa-path")):
             value = getattr(self, name)
             if value is not None and not Path(value).expanduser().is_dir():
                 raise RunnerError(f"{flag} {value}: no such folder; give the folder that holds the files")

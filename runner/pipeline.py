@@ -209,8 +209,10 @@ def layout(cfg: RunConfig) -> Layout:
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
                        Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None,
                        mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None,
-                       udpos_path=Path(cfg.udpos_path).expanduser() if cfg.udpos_path else None)
-    # what is read: the original files where a local folder of them is given (--udpos-path)
+                       udpos_path=Path(cfg.udpos_path).expanduser() if cfg.udpos_path else None,
+                       bucc_path=Path(cfg.bucc_path).expanduser() if cfg.bucc_path else None,
+                       lareqa_path=Path(cfg.lareqa_path).expanduser() if cfg.lareqa_path else None)
+    # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path, ...)
     local_data = target.local_fields(loc.given())
     target = target.resolve(loc.given())
     work = Path(cfg.work_dir).expanduser()
@@ -438,7 +440,8 @@ class Runner:
                 _write_json(path, record)
                 log.info("phase 3 %s: %s", lang, json.dumps(record["metrics"]))
             record = json.loads(path.read_text())
-            results += [Result(lang, m, float(record["metrics"][m]), "test", record["n_examples"]) for m in tgt.metrics]
+            split = src.columns.get("store_split", "test")  # Hub-only BUCC: its own split, never beside published
+            results += [Result(lang, m, float(record["metrics"][m]), split, record["n_examples"]) for m in tgt.metrics]
         if evaluator is not None:
             self.wall["evaluate"] = time.perf_counter() - t0
         return results

@@ -8,9 +8,14 @@
   (:func:`paired_bootstrap`): examples are resampled with replacement, the same indices for both
   systems, and the metric is recomputed from per-example parts (a mean for accuracy, EM, QA F1 and
   AP; ``2 sum tp / (sum n_pred + sum n_gold)`` for span F1), so a resample's score is the
-  corpus-level metric of that resample. Every delta gets a bootstrap interval.
+  corpus-level metric of that resample. Every delta gets a bootstrap interval. Groups of 100+
+  examples with many distinct values (F1, AP) are resampled with iid Poisson(1) weights per
+  example (the Poisson bootstrap) instead of a multinomial draw of n examples: one weight matrix
+  then serves every language and bucket of a pair (:mod:`store.resampling`,
+  :func:`paired_bootstrap`; agreement with the classic bootstrap and coverage are tested).
 * :func:`bucket_gains`: the gain within buckets of an example attribute (input length, entity
-  types, answer length, question word) per language, with the same bootstrap interval.
+  types, answer length, question word) per language, with the same bootstrap interval
+  (:func:`tests_and_gains` computes both from one weight matrix).
 
 Values are points (0-100). Functions here are pure (frames in, frames out); :mod:`store.pairs`
 finds the pairs in a store.
@@ -31,13 +36,25 @@ import polars as pl
 
 from store.errors import StoreError
 from store.predictions import CATEGORY_BUCKETS, EXAMPLE_COLUMNS, NUMERIC_BUCKETS
+from store.resampling import (  # noqa: F401  (paired_bootstrap and friends re-exported)
+    FEW_DISTINCT,
+    LEVEL,
+    N_BOOT,
+    POISSON_MIN,
+    Bootstrap,
+    Group,
+    bootstrap_groups,
+    distinct_rows,
+    group_parts,
+    paired_bootstrap,
+    poisson_weight_sums,
+    poisson_weights,
+)
 
 KEYS = ("split", "language", "example_id")
 #: Per-system columns, suffixed ``_base`` and ``_run`` after alignment.
 SYSTEM_COLUMNS = ("prediction", "correct", "score", "em", "f1", "tp", "n_pred", "gold_rank")
 BASE, RUN = "_base", "_run"
-N_BOOT = 1000
-LEVEL = 0.95
 #: Exact integer arithmetic up to this many discordant pairs; log space above (same to ~1e-12).
 _EXACT_MAX = 1000
 
@@ -126,124 +143,6 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(min(1.0, 2.0 * math.exp(log_tail)))
 
 
-@dataclass(frozen=True)
-class Bootstrap:
-    """A paired bootstrap of ``run - baseline``: observed delta, percentile interval, two-sided p."""
-
-    baseline: float
-    run: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, 0 where den is 0 (seqeval's F1 of nothing found and nothing to find)."""
-    out = np.zeros_like(num, dtype=float)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def _distinct_rows(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(distinct rows, their counts) of ``parts``, or None when there are too many to be worth it.
-
-    Each column is factorised on its own and the codes combined, which is much faster than
-    ``np.unique(axis=0)`` (a sort of structured rows).
-    """
-    n = parts.shape[0]
-    if parts.shape[1] == 1:
-        values, counts = np.unique(parts[:, 0], return_counts=True)
-        return values[:, None], counts
-    codes = np.zeros(n, dtype=np.int64)
-    radix = 1
-    for j in range(parts.shape[1]):
-        values, inverse = np.unique(parts[:, j], return_inverse=True)
-        codes += inverse.reshape(-1) * radix
-        radix *= len(values)
-        if radix > n * n or radix > 2**40:
-            return None
-    _, first, counts = np.unique(codes, return_index=True, return_counts=True)
-    return parts[first], counts
-
-
-def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, method: str = "auto") -> np.ndarray:
-    """Column sums of ``n_boot`` resamples (with replacement) of the rows of ``parts`` (n x k).
-
-    When the rows take few distinct values (accuracy: four kinds of example pairs), drawing how
-    often each distinct row is picked from a multinomial gives exactly the distribution of
-    resampling rows, at a cost of n_boot x distinct instead of n_boot x n.
-    """
-    n = parts.shape[0]
-    distinct = _distinct_rows(parts) if method != "index" else None
-    if method == "multinomial" and distinct is None:
-        uniq, counts = np.unique(parts, axis=0, return_counts=True)
-        distinct = (uniq, counts)
-    if distinct is not None and (method == "multinomial" or distinct[0].shape[0] * 8 <= n):
-        uniq, counts = distinct
-        draws = rng.multinomial(n, counts / n, size=n_boot)
-        return draws @ uniq
-    out = np.empty((n_boot, parts.shape[1]))
-    chunk = max(1, 1_000_000 // n)  # bounds the index matrix to ~8 MB
-    for s in range(0, n_boot, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_boot - s), n))
-        for j in range(parts.shape[1]):
-            out[s : s + idx.shape[0], j] = parts[:, j][idx].sum(axis=1)
-    return out
-
-
-def paired_bootstrap(
-    base_num: np.ndarray,
-    base_den: np.ndarray,
-    run_num: np.ndarray,
-    run_den: np.ndarray,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-    level: float = LEVEL,
-    method: str = "auto",
-) -> Bootstrap:
-    """Paired bootstrap of ``sum(run_num)/sum(run_den) - sum(base_num)/sum(base_den)``.
-
-    Each example contributes a numerator and a denominator per system (mean metrics: score and 1;
-    span F1: 2 tp and n_pred + n_gold). The p-value is two-sided, from the share of resampled
-    deltas on either side of zero: ``min(1, 2 min((#{d* <= 0} + 1), (#{d* >= 0} + 1)) / (B + 1))``.
-    """
-    base_num, base_den = np.asarray(base_num, float), np.asarray(base_den, float)
-    run_num, run_den = np.asarray(run_num, float), np.asarray(run_den, float)
-    n = base_num.shape[0]
-    base_v = float(_ratio(np.array([base_num.sum()]), np.array([base_den.sum()]))[0])
-    run_v = float(_ratio(np.array([run_num.sum()]), np.array([run_den.sum()]))[0])
-    if n < 2:
-        return Bootstrap(base_v, run_v, run_v - base_v, float("nan"), float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    if np.all(base_den == base_den[0]) and np.all(run_den == base_den[0]) and base_den[0] > 0:
-        # A mean metric: the delta of a resample is the mean of the per-example differences.
-        sums = _resampled_sums((run_num - base_num)[:, None], n_boot, rng, method)
-        deltas = sums[:, 0] / (n * base_den[0])
-    else:
-        sums = _resampled_sums(np.column_stack([base_num, base_den, run_num, run_den]), n_boot, rng, method)
-        deltas = _ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1])
-    return _summary(base_v, run_v, deltas, n_boot, level)
-
-
-def _summary(base_v: float, run_v: float, deltas: np.ndarray, n_boot: int, level: float) -> Bootstrap:
-    """Observed scores, the percentile interval of the resampled deltas, the two-sided p-value."""
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(deltas, [alpha, 1 - alpha])
-    below, above = int((deltas <= 1e-9).sum()), int((deltas >= -1e-9).sum())
-    p = min(1.0, 2 * min(below + 1, above + 1) / (n_boot + 1))
-    return Bootstrap(base_v, run_v, run_v - base_v, float(lo), float(hi), p)
-
-
-def _mean_bootstrap(base: np.ndarray, run: np.ndarray, diff: np.ndarray, n_boot: int, seed: int) -> Bootstrap:
-    """:func:`paired_bootstrap` for a mean metric (denominators all 1), from precomputed differences."""
-    n = diff.size
-    if n < 2:
-        return Bootstrap(float(base.mean()), float(run.mean()), float(diff.mean()), float("nan"), float("nan"), float("nan"))
-    deltas = _resampled_sums(diff[:, None], n_boot, np.random.default_rng(seed))[:, 0] / n
-    return _summary(float(base.mean()), float(run.mean()), deltas, n_boot, LEVEL)
-
-
 # ------------------------------------------------------------------------------ metrics
 def is_accuracy_type(metric: str) -> bool:
     """Metrics decided example by example as right or wrong: the exact McNemar test applies."""
@@ -290,7 +189,8 @@ class _Parts:
     rd: np.ndarray
     base_ok: np.ndarray | None
     run_ok: np.ndarray | None
-    diff: np.ndarray | None  # run - baseline per example, for mean metrics (all denominators 1)
+    mean_type: bool  # all denominators 1: deltas are means of run - baseline
+    languages: list[tuple[str, np.ndarray]]  # (language, row indices) in sorted order
 
 
 def _parts(aligned: pl.DataFrame, metric: str) -> _Parts:
@@ -299,56 +199,83 @@ def _parts(aligned: pl.DataFrame, metric: str) -> _Parts:
     ok = "correct" + BASE in aligned.columns and aligned["correct" + BASE].null_count() == 0 \
         and aligned["correct" + RUN].null_count() == 0
     mean_type = bool(np.all(bd == 1.0) and np.all(rd == 1.0))
+    languages = [(lang, idx) for (lang,), idx in _groups(aligned.select("language"))]
     return _Parts(bn, bd, rn, rd, aligned["correct" + BASE].to_numpy() if ok else None,
-                  aligned["correct" + RUN].to_numpy() if ok else None, rn - bn if mean_type else None)
+                  aligned["correct" + RUN].to_numpy() if ok else None, mean_type, languages)
 
 
-def _compare_rows(p: _Parts, rows: np.ndarray, metric: str, n_boot: int, seed: int) -> dict:
-    if p.diff is not None:
-        boot = _mean_bootstrap(p.bn[rows], p.rn[rows], p.diff[rows], n_boot, seed)
-    else:
-        boot = paired_bootstrap(p.bn[rows], p.bd[rows], p.rn[rows], p.rd[rows], n_boot=n_boot, seed=seed)
-    out = {"n": int(rows.size), "baseline": boot.baseline, "run": boot.run, "delta": boot.delta,
-           "ci_low": boot.ci_low, "ci_high": boot.ci_high, "gained": None, "lost": None}
-    if p.base_ok is not None:
-        base_ok, run_ok = p.base_ok[rows], p.run_ok[rows]
-        out["gained"], out["lost"] = int((~base_ok & run_ok).sum()), int((base_ok & ~run_ok).sum())
-    if is_accuracy_type(metric) and out["gained"] is not None:
-        out["test"], out["p_value"] = "exact McNemar", mcnemar_exact(out["gained"], out["lost"])
-    else:
-        out["test"], out["p_value"] = "paired bootstrap", boot.p_value
+def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: int, seed: int,
+                    bounds: list[int | None] | None = None, n_tests: int | None = None) -> list[dict]:
+    """The paired comparison of each group of rows, all bootstrapped together (one weight matrix).
+
+    ``bounds``: per group, :attr:`Group.distinct_bound`; ``n_tests``: only the first ``n_tests``
+    groups get the test's p-value (McNemar), the rest (buckets) the bootstrap's.
+    """
+    bounds = bounds or [None] * len(groups)
+    n_tests = len(groups) if n_tests is None else n_tests
+    boots = bootstrap_groups(
+        [Group(p.bn[r], p.bd[r], p.rn[r], p.rd[r], p.mean_type, d, int(i >= n_tests))
+         for i, (r, d) in enumerate(zip(groups, bounds))],
+        n_boot, seed, LEVEL,
+    )
+    out = []
+    for i, (rows, boot) in enumerate(zip(groups, boots)):
+        c = {"n": int(rows.size), "baseline": boot.baseline, "run": boot.run, "delta": boot.delta,
+             "ci_low": boot.ci_low, "ci_high": boot.ci_high, "gained": None, "lost": None, "resampling": boot.resampling}
+        if p.base_ok is not None:
+            base_ok, run_ok = p.base_ok[rows], p.run_ok[rows]
+            c["gained"], c["lost"] = int((~base_ok & run_ok).sum()), int((base_ok & ~run_ok).sum())
+        if is_accuracy_type(metric) and c["gained"] is not None and i < n_tests:
+            c["test"], c["p_value"] = "exact McNemar", mcnemar_exact(c["gained"], c["lost"])
+        else:
+            c["test"], c["p_value"] = "paired bootstrap", boot.p_value
+        out.append(c)
     return out
 
 
 def compare(aligned: pl.DataFrame, metric: str, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """The paired comparison of one group of aligned examples (one language, or one bucket)."""
-    return _compare_rows(_parts(aligned, metric), np.arange(aligned.height), metric, n_boot, seed)
+    p = _parts(aligned, metric)
+    return _compare_groups(p, [np.arange(aligned.height)], metric, n_boot, seed)[0]
 
 
 def _groups(keys: pl.DataFrame) -> list[tuple[tuple, np.ndarray]]:
-    """(key values, row indices) per distinct row of ``keys``, in sorted key order."""
-    idx = keys.with_row_index("_row").group_by(keys.columns).agg(pl.col("_row")).sort(keys.columns)
-    return [(tuple(r[c] for c in keys.columns), np.asarray(r["_row"], dtype=np.int64)) for r in idx.iter_rows(named=True)]
+    """(key values, row indices in row order) per distinct row of ``keys``, in sorted key order."""
+    if keys.height == 0:
+        return []
+    code = np.zeros(keys.height, dtype=np.int64)
+    for c in keys.columns:  # a mixed-radix code whose order is the keys' order
+        col = keys[c]
+        if col.dtype.is_integer() and col.null_count() < col.len():  # nulls sort last, as polars sorts them
+            lo, hi = int(col.min()), int(col.max())
+            part, size = col.fill_null(hi + 1).to_numpy().astype(np.int64) - lo, hi - lo + 2
+        else:
+            values = sorted(v for v in col.cast(pl.String).unique().to_list() if v is not None)
+            part = col.cast(pl.String).cast(pl.Enum(values)).to_physical().fill_null(len(values)).to_numpy().astype(np.int64)
+            size = len(values) + 1
+        code = code * size + part
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    bounds = [*starts.tolist(), keys.height]
+    firsts = keys[order[starts].tolist()]
+    return [(tuple(k), order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(firsts.iter_rows())]
 
 
 _TEST_SCHEMA = {
     "language": pl.String, "metric": pl.String, "n": pl.Int64, "baseline": pl.Float64, "run": pl.Float64,
     "delta": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "test": pl.String, "p_value": pl.Float64,
-    "gained": pl.Int64, "lost": pl.Int64,
+    "gained": pl.Int64, "lost": pl.Int64, "resampling": pl.String,
 }
 
 
 def language_tests(aligned: pl.DataFrame, metric: str, n_boot: int = N_BOOT, seed: int = 0) -> pl.DataFrame:
     """Per language: scores of both systems, the delta with its interval, the paired test.
 
-    ``gained`` counts examples the baseline got wrong and the run right, ``lost`` the reverse.
+    ``gained`` counts examples the baseline got wrong and the run right, ``lost`` the reverse;
+    ``resampling`` says how the interval's resamples were drawn (:func:`paired_bootstrap`).
     """
-    parts = _parts(aligned, metric)
-    rows = [
-        {"language": lang, "metric": metric, **_compare_rows(parts, idx, metric, n_boot, seed)}
-        for (lang,), idx in _groups(aligned.select("language"))
-    ]
-    return pl.DataFrame(rows, schema=_TEST_SCHEMA)
+    return tests_and_gains(aligned, metric, None, n_boot, seed)[0]
 
 
 # ------------------------------------------------------------------------------ buckets
@@ -408,18 +335,52 @@ def bucket_gains(
 ) -> pl.DataFrame:
     """Gain of the run over the baseline within each bucket of ``attribute``, per language.
 
-    ``bucketed``: :func:`buckets` of ``aligned`` if already computed.
+    ``bucketed``: :func:`buckets` of ``aligned`` if already computed. The intervals are the same
+    numbers :func:`tests_and_gains` gives.
     """
     b = bucketed if bucketed is not None else buckets(aligned, attribute, n_bins)
+    return tests_and_gains(aligned, metric, b, n_boot, seed, attribute=attribute, languages=False)[1]
+
+
+def tests_and_gains(
+    aligned: pl.DataFrame, metric: str, bucketed: pl.DataFrame | None, n_boot: int = N_BOOT, seed: int = 0,
+    attribute: str | None = None, languages: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`language_tests` and the :func:`bucket_gains` of ``bucketed`` (a :func:`buckets` frame,
+    or None) from one bootstrap: every language and every bucket within it share one weight matrix.
+
+    ``attribute``: the bucket attribute's name for the gains frame (default: ``bucketed``'s own is
+    not recorded, so pass it); ``languages=False`` skips the per-language groups.
+    """
     parts = _parts(aligned, metric)
-    row_of = b["_row"].to_numpy().astype(np.int64)
-    rows = []
-    for (language, order, bucket), idx in _groups(b.select("language", "bucket_order", "bucket")):
-        c = _compare_rows(parts, row_of[idx], metric, n_boot, seed)
-        rows.append({"language": language, "attribute": attribute, "bucket": bucket, "bucket_order": order, "n": c["n"],
-                     "baseline": c["baseline"], "run": c["run"], "gain": c["delta"], "ci_low": c["ci_low"],
-                     "ci_high": c["ci_high"]})
-    return pl.DataFrame(rows, schema=_BUCKET_SCHEMA).sort("language", "bucket_order")
+    groups = [idx for _, idx in parts.languages] if languages else []
+    keys: list[tuple] = []
+    if bucketed is not None:
+        row_of = bucketed["_row"].to_numpy().astype(np.int64)
+        for key, idx in _groups(bucketed.select("language", "bucket_order", "bucket")):
+            keys.append(key)
+            groups.append(row_of[idx])
+    # Distinct example rows per language (few: accuracy, EM) bound those of its buckets.
+    distinct = {}
+    for lang, idx in parts.languages:
+        d = distinct_rows(group_parts(Group(parts.bn[idx], parts.bd[idx], parts.rn[idx], parts.rd[idx], parts.mean_type)),
+                           FEW_DISTINCT)
+        distinct[lang] = FEW_DISTINCT + 1 if d is None else d[0].shape[0]
+    bounds = [distinct[lang] for lang, _ in parts.languages] if languages else []
+    bounds += [distinct[key[0]] for key in keys]
+    n_lang = len(parts.languages) if languages else 0
+    results = _compare_groups(parts, groups, metric, n_boot, seed, bounds, n_lang)
+    tests = pl.DataFrame(
+        [{"language": lang, "metric": metric, **c} for (lang, _), c in zip(parts.languages, results[:n_lang])],
+        schema=_TEST_SCHEMA,
+    )
+    gains = pl.DataFrame(
+        [{"language": language, "attribute": attribute, "bucket": bucket, "bucket_order": order, "n": c["n"],
+          "baseline": c["baseline"], "run": c["run"], "gain": c["delta"], "ci_low": c["ci_low"], "ci_high": c["ci_high"]}
+         for (language, order, bucket), c in zip(keys, results[n_lang:])],
+        schema=_BUCKET_SCHEMA,
+    ).sort("language", "bucket_order")
+    return tests, gains
 
 
 def flips(aligned: pl.DataFrame) -> pl.DataFrame:

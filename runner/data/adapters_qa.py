@@ -6,6 +6,8 @@ Example shapes (what ``runner.data.read.read_source`` returns for these adapters
   "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language,
   ``columns["holdout"]`` a held-out slice of the questions or the rest (TyDiQA's selection data).
 * ``bucc`` (google/xtreme ``bucc18.*``): ``{"src_id", "src", "tgt_id", "tgt"}`` (one gold pair).
+* ``bucc_file`` (the BUCC 2018 files, ``--bucc-path``): ``{"side": "src" | "tgt", "id", "text"}`` per
+  sentence and ``{"side": "gold", "src_id", "tgt_id"}`` per gold pair (``read_bucc_files``).
 * ``tatoeba``: ``{"src", "tgt"}`` (a sentence and its English translation).
 * ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start", "sentences": [(start, end)]}``
   (``lareqa_pool`` builds XTREME-R's candidate pool from them).
@@ -65,6 +67,64 @@ def bucc(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example
     columns named ``source_lang`` / ``target_lang`` (e.g. ``de-000012`` / ``en-000345``)."""
     return {"src_id": str(row["source_lang"]), "src": row["source_sentence"],
             "tgt_id": str(row["target_lang"]), "tgt": row["target_sentence"]}
+
+
+def bucc_file(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """A row of ``read_bucc_files`` (a sentence of one side, or a gold pair), as it is."""
+    return dict(row)
+
+
+#: The files of one BUCC split in XTREME's layout (``scripts/download_data.sh`` ``download_bucc18``).
+BUCC_FILES = ("{lg}-en.{split}.{lg}", "{lg}-en.{split}.en", "{lg}-en.{split}.gold")
+
+
+def _tsv(path, what: str) -> list[tuple[str, str]]:
+    """(first, second) field of each line, as ``cut -f1`` / ``cut -f2`` read them (run_bucc2018.sh)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 2:
+                raise ValueError(f"{path}: line {number} has no tab; {what} lines are ID<TAB>TEXT")
+            out.append((fields[0], fields[1]))
+    return out
+
+
+def read_bucc_files(root, lang: str, split: str, limit: int | None = None) -> list[Example]:
+    """Every sentence of both sides of one BUCC split (distractors included) and its gold pairs.
+
+    ``limit`` keeps the first ``limit`` sentences of each side and the gold pairs among them (a
+    debugging cap: mining needs the whole corpus to be the shared task's).
+    """
+    src_file, tgt_file, gold_file = (root / name.format(lg=lang, split=split) for name in BUCC_FILES)
+    src = _tsv(src_file, "sentence")[:limit]
+    tgt = _tsv(tgt_file, "sentence")[:limit]
+    kept_src, kept_tgt = {i for i, _ in src}, {i for i, _ in tgt}
+    gold = [(s, t) for s, t in _tsv(gold_file, "gold") if s in kept_src and t in kept_tgt]
+    return ([{"side": "src", "id": i, "text": x} for i, x in src] + [{"side": "tgt", "id": i, "text": x} for i, x in tgt]
+            + [{"side": "gold", "src_id": s, "tgt_id": t} for s, t in gold])
+
+
+def bucc_corpus(rows: Sequence[Mapping]) -> tuple[list[str], list[str], list[str], list[str], set[tuple[str, str]]]:
+    """(source ids, source sentences, English ids, English sentences, gold pairs) of one BUCC split,
+    from ``bucc`` rows (gold pairs only: each pair's two sentences) or ``bucc_file`` rows (the
+    whole corpus). A sentence id listed twice is read once."""
+    src: dict[str, str] = {}
+    tgt: dict[str, str] = {}
+    gold: set[tuple[str, str]] = set()
+    for row in rows:
+        side = row.get("side")
+        if side == "src":
+            src.setdefault(row["id"], row["text"])
+        elif side == "tgt":
+            tgt.setdefault(row["id"], row["text"])
+        elif side == "gold":
+            gold.add((row["src_id"], row["tgt_id"]))
+        else:
+            src.setdefault(row["src_id"], row["src"])
+            tgt.setdefault(row["tgt_id"], row["tgt"])
+            gold.add((row["src_id"], row["tgt_id"]))
+    return list(src), list(src.values()), list(tgt), list(tgt.values()), gold
 
 
 def tatoeba(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
@@ -255,6 +315,7 @@ def mewslix_entity(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) 
 ADAPTERS = {
     "squad": squad,
     "bucc": bucc,
+    "bucc_file": bucc_file,
     "tatoeba": tatoeba,
     "lareqa": lareqa,
     "lareqa_pair": lareqa_pair,

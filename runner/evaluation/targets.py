@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner.data.adapters_qa import lareqa_pool
+from runner.data.adapters_qa import bucc_corpus, lareqa_pool
 from runner.data.read import read_source
 from runner.evaluation import examples as example_rows
 from runner.evaluation.metrics_retrieval import bucc_f1, bucc_optimal_threshold, map_at_k, mewslix_map_at_20, tatoeba_accuracy
@@ -158,10 +158,11 @@ class TargetEvaluator:
         embed, layer = self._embedder()
         rc = self.cfg.retrieval
 
-        def mined(rows):
-            cands = bucc_candidates([r["src_id"] for r in rows], [r["src"] for r in rows], [r["tgt_id"] for r in rows],
-                                    [r["tgt"] for r in rows], embed, rc.neighbourhood, rc.block_size, self.runner.device)
-            return cands, {(r["src_id"], r["tgt_id"]) for r in rows}
+        def mined(rows):  # the Hub's gold pairs, or the shared task's corpus with its distractors
+            src_ids, src_texts, tgt_ids, tgt_texts, gold = bucc_corpus(rows)
+            cands = bucc_candidates(src_ids, src_texts, tgt_ids, tgt_texts, embed, rc.neighbourhood, rc.block_size,
+                                    self.runner.device)
+            return cands, gold
 
         dev_cands, dev_gold = mined(self._read(self.target.extra[f"dev/{lang}"], self._limit()))
         threshold = bucc_optimal_threshold(dev_cands, dev_gold)

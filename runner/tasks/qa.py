@@ -23,10 +23,13 @@
 Known differences from the references, from the Hub copies themselves:
 
 * google/xtreme ``bucc18.*`` holds only the gold-aligned sentence pairs, not the comparable corpora
-  with their unaligned sentences, so mining there is easier than in the BUCC shared task.
-* google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: candidate sentences come from
-  ``runner.data.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training splits SQuAD with a
-  rule-based splitter too). The pool is otherwise built as XTREME-R builds it
+  with their unaligned sentences, so mining there is easier than in the BUCC shared task: those
+  results are stored as split ``test-goldonly``, never beside published BUCC (``test``).
+  ``--bucc-path`` reads the shared task's files instead (results: split ``test``).
+* google-research-datasets/xquad_r lacks LAReQA's ``sentence_breaks``: without ``--lareqa-path`` (the
+  google-research-datasets/lareqa GitHub repo, whose ``xquad-r/{lang}.json`` XTREME-R reads) candidate
+  sentences come from ``runner.data.adapters_qa.split_sentences`` (XTREME-R's own LAReQA training
+  splits SQuAD with a rule-based splitter too). The pool is otherwise built as XTREME-R builds it
   (``adapters_qa.lareqa_pool``: every sentence of every paragraph in every language, encoded as
   sentence + paragraph concatenated, though training encodes the (sentence, paragraph) pair).
 * google/xtreme has no Tatoeba or XQuAD data for XTREME-R's extra languages: Tatoeba az/lt/pl/uk/ro
@@ -35,7 +38,10 @@ Known differences from the references, from the Hub copies themselves:
 
 from __future__ import annotations
 
-from runner.tasks.records import CONVERTED, MEWSLIX_LOCAL, XTREME, HubRepo, Source, Stage, TaskSpec, one_split
+from dataclasses import replace
+
+from runner.tasks.records import (BUCC_LOCAL, CONVERTED, LAREQA_LOCAL, MEWSLIX_LOCAL, XTREME, HubRepo, Source, Stage,
+                                  TaskSpec, one_split)
 from store.catalog import load_catalog
 
 SQUAD = HubRepo("rajpurkar/squad", "main")
@@ -94,6 +100,34 @@ def _xquad_test(lang: str) -> Source:
     return one_split(XTREME, f"XQuAD.{lang}", "validation", "squad")
 
 
+#: The split Hub-only BUCC results are stored under: never beside published BUCC (split ``test``).
+BUCC_GOLD_ONLY_SPLIT = "test-goldonly"
+BUCC_HUB_NOTE = ("bucc2018 reads google/xtreme's bucc18 rows: the gold pairs only, without the shared task's "
+                 "unaligned sentences, so mining is easier and F1 higher than BUCC's; results are stored as split "
+                 f"{BUCC_GOLD_ONLY_SPLIT}, apart from published BUCC (test); give --bucc-path DIR (the BUCC 2018 files "
+                 "as XTREME's download lays them out) for the shared task's protocol")
+
+
+def _bucc(lang: str, split: str) -> Source:
+    """A BUCC split: google/xtreme's gold pairs (test results stored under their own split), or with
+    ``--bucc-path`` the shared task's files, every sentence of both sides (XTREME: sample -> dev,
+    training -> test)."""
+    hub = one_split(XTREME, f"bucc18.{lang}", "test" if split == "test" else "validation", "bucc",
+                    **({"store_split": BUCC_GOLD_ONLY_SPLIT} if split == "test" else {}))
+    return replace(hub, local=(("bucc_path", one_split(BUCC_LOCAL, lang, split, "bucc_file")),))
+
+
+LAREQA_HUB_NOTE = ("LAReQA: the Hub's xquad_r copy has no sentence_breaks, so candidate sentences come from a "
+                   "rule-based splitter; give --lareqa-path (google-research-datasets/lareqa) for XQuAD-R's own sentences")
+
+
+def _lareqa_test(lang: str) -> Source:
+    """XQuAD-R in ``lang``: the Hub copy (sentences split by rule), or with ``--lareqa-path`` LAReQA's
+    own file with each paragraph's ``sentence_breaks``, as XTREME-R reads it."""
+    return replace(one_split(XQUAD_R, lang, "validation", "lareqa"),
+                   local=(("lareqa_path", one_split(LAREQA_LOCAL, lang, "", "lareqa")),))
+
+
 def _tatoeba_test(lang: str) -> Source:
     lang3 = TATOEBA_LANG3[lang]
     if lang in TATOEBA_XTREME_R_ONLY:
@@ -126,18 +160,21 @@ def targets() -> dict[str, TaskSpec]:
                             for lang in langs("tydiqa")}, metrics=cat.task("tydiqa").metrics,
                            note="GoldP; trains on the English rows only (zero-shot), selects on a held-out 10% of them"),
         "bucc2018": TaskSpec("bucc2018", "target", "retrieval", (),
-                             {lang: one_split(XTREME, f"bucc18.{lang}", "test", "bucc") for lang in langs("bucc2018")},
+                             {lang: _bucc(lang, "test") for lang in langs("bucc2018")},
                              metrics=cat.task("bucc2018").metrics,
-                             note="no target fine-tuning; threshold tuned on each dev split",
-                             extra={f"dev/{lang}": one_split(XTREME, f"bucc18.{lang}", "validation", "bucc")
-                                    for lang in langs("bucc2018")}),
+                             note="no target fine-tuning; threshold tuned on each dev split; --bucc-path: the "
+                                  "shared task's files (distractors included)",
+                             extra={f"dev/{lang}": _bucc(lang, "dev") for lang in langs("bucc2018")},
+                             without_local={"bucc_path": BUCC_HUB_NOTE}),
         "tatoeba": TaskSpec("tatoeba", "target", "retrieval", (),
                             {lang: _tatoeba_test(lang) for lang in langs("tatoeba")},
                             metrics=cat.task("tatoeba").metrics, note="no target fine-tuning"),
         "lareqa": TaskSpec("lareqa", "target", "retrieval", (LAREQA_STAGE,),
-                           {lang: one_split(XQUAD_R, lang, "validation", "lareqa") for lang in langs("lareqa")},
+                           {lang: _lareqa_test(lang) for lang in langs("lareqa")},
                            metrics=cat.task("lareqa").metrics,
-                           note="XTREME-R: dual encoder fine-tuned on SQuAD v1.1 retrieval pairs"),
+                           note="XTREME-R: dual encoder fine-tuned on SQuAD v1.1 retrieval pairs; pool of every "
+                                "sentence in 11 languages (--lareqa-path: LAReQA's own sentence breaks)",
+                           without_local={"lareqa_path": LAREQA_HUB_NOTE}),
         "mewslix": TaskSpec("mewslix", "target", "retrieval", (MEWSLIX_STAGE,),
                             {lang: one_split(MEWSLIX_LOCAL, "", "wikinews_mentions-test", "mewslix_mention", language=lang)
                              for lang in langs("mewslix")},

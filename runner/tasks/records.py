@@ -159,6 +159,13 @@ MEWSLIX_LOCAL = HubRepo("local/mewsli-x", "local", "{split}.jsonl")
 #: Raw UD treebanks (an extracted ``ud-treebanks-v2.x`` folder, ``--udpos-path``), read with XTREME's
 #: conversion (``runner.data.conllu``); config = language code.
 UD_LOCAL = HubRepo("local/ud-treebanks", "local", "**/{config}_*-ud-{split}.conllu")
+#: The BUCC 2018 shared-task files as XTREME's download lays them out (``--bucc-path``): per language
+#: ``{lg}-en.{split}.{lg}`` and ``{lg}-en.{split}.en`` (id TAB sentence, distractors included) and
+#: ``{lg}-en.{split}.gold`` (source id TAB English id); config = language, split = dev or test.
+BUCC_LOCAL = HubRepo("local/bucc2018", "local", "{config}-en.{split}.*")
+#: LAReQA's own XQuAD-R files (``--lareqa-path``: the google-research-datasets/lareqa GitHub repo, as
+#: XTREME-R's download lays it out): SQuAD JSON with each paragraph's ``sentence_breaks``; config = language.
+LAREQA_LOCAL = HubRepo("local/lareqa", "local", "xquad-r/{config}.json")
 
 
 def one_split(repo: HubRepo, config: str, split: str, adapter: str, **columns: str) -> Source:

@@ -25,6 +25,7 @@ GLUE = HubRepo("nyu-mll/glue", "main")
 XNLI = HubRepo("facebook/xnli", "main")
 PAWSX = HubRepo("google-research-datasets/paws-x", "main")
 ANLI = HubRepo("facebook/anli", "main")
+SNLI = HubRepo("stanfordnlp/snli", "main")
 CSQA = HubRepo("tau/commonsense_qa", "main", layout="data/{split}-*.parquet")
 # Script-based repos: read from the Hub's Parquet conversion branch.
 SIQA = HubRepo("allenai/social_i_qa", "9eb9490eb61bd4ffb5eaedf2ae22e260d8c4019e", CONVERTED, pinned=True)
@@ -42,6 +43,10 @@ NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
 PAIR = dict(text_a="premise", text_b="hypothesis", label="label")
+#: ANLI+ (Phang et al. 2020): ANLI R1-R3 (16,946 + 45,460 + 100,459) + MNLI (392,702) + SNLI (550,152
+#: rows, 549,367 with a gold label: ``labelled_text`` drops the -1 rows) = 1,104,934 training examples.
+ANLI_PLUS_TRAIN = (*(SplitRef(ANLI, "plain_text", f"train_r{r}") for r in (1, 2, 3)), SplitRef(GLUE, "mnli", "train"),
+                   SplitRef(SNLI, "plain_text", "train"))
 
 
 def _ud(hub: Source, lang: str, split: str) -> Source:
@@ -64,9 +69,11 @@ STAGES: dict[str, Stage] = {
         "sst2", "classification", one_split(GLUE, "sst2", "train", "labelled_text", text_a="sentence", label="label"),
         one_split(GLUE, "sst2", "validation", "labelled_text", text_a="sentence", label="label"),
         epochs=3, labels=("negative", "positive")),
+    # ANLI+ as the X-STILTs paper trains it: ANLI R1-R3 + MNLI + SNLI, one 3-way NLI head (the three
+    # share premise / hypothesis / label columns and the label order); selects on ANLI's dev rounds.
     "anli": Stage(
         "anli", "pair_classification",
-        Source(tuple(SplitRef(ANLI, "plain_text", f"train_r{r}") for r in (1, 2, 3)), "labelled_text", PAIR),
+        Source(ANLI_PLUS_TRAIN, "labelled_text", PAIR),
         Source(tuple(SplitRef(ANLI, "plain_text", f"dev_r{r}") for r in (1, 2, 3)), "labelled_text", PAIR),
         epochs=3, labels=NLI_LABELS),
     "commonsenseqa": Stage("commonsenseqa", "multiple_choice", one_split(CSQA, "default", "train", "mc_commonsenseqa"),
@@ -164,7 +171,8 @@ def intermediates() -> dict[str, TaskSpec]:
     out = {}
     for name in ("mnli", "qqp", "sst2", "anli", "commonsenseqa", "cosmosqa", "hellaswag", "ccg"):
         st = STAGES[name]
-        note = "CCGbank is licensed: --ccg-path" if name == "ccg" else ""
+        note = {"ccg": "CCGbank is licensed: --ccg-path",
+                "anli": "ANLI+ (X-STILTs): ANLI R1-R3 + MNLI + SNLI, one NLI head; selects on ANLI dev"}.get(name, "")
         out[name] = TaskSpec(name, "intermediate", st.kind, (st,), labels=st.labels, note=note)
     return out
 

@@ -67,6 +67,8 @@ CASES = [
     ("mc_copa", {"premise": "P", "choice1": "x", "choice2": "y", "question": "effect", "label": 1}, {},
      {"first": ["P", "P"], "second": ["effect: x", "effect: y"], "label": 1}),
     ("tagged_tokens", {"tokens": ["a", "b"], "pos_tags": [3, 0]}, {"tags": "pos_tags"}, {"tokens": ["a", "b"], "tags": [3, 0]}),
+    ("bucc_file", {"side": "gold", "src_id": "de-000001", "tgt_id": "en-000002"}, {},
+     {"side": "gold", "src_id": "de-000001", "tgt_id": "en-000002"}),  # read_bucc_files' rows, as they are
     ("ud_words", {"tokens": ["del", "de", "el", "mar"], "upos": [13, 2, 8, 0], "head": ["None", "3", "3", "0"]},
      {"tags": "upos"}, {"tokens": ["de", "el", "mar"], "tags": [2, 8, 0]}),  # the multiword range line is no word
     ("tagged_tokens", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, {"tokens": [], "tags": []}),  # kept: scored, not dropped

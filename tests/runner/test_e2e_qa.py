@@ -133,7 +133,7 @@ def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args,
 def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
     assert main(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160")) == 0
     [(run, results)] = stored(tmp_path / "store")
-    assert_one_row_per_language(results, "bucc2018")
+    assert_one_row_per_language(results, "bucc2018", split="test-goldonly")  # the Hub's gold pairs only
     assert [(s.phase, s.task) for s in run.dev_scores] == [("intermediate", "mnli")]
     assert run.config["phases"] == ["intermediate", "evaluation"]
     f1 = [r.value for r in results if r.metric == "f1"]
@@ -141,16 +141,28 @@ def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pair", ["none:lareqa", "none:mewslix"])
-def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, run_args, fixture_data, tmp_path):
+@pytest.mark.parametrize(("pair", "local"), [("none:lareqa", False), ("none:lareqa", True), ("none:mewslix", False)])
+def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, local, run_args, fixture_data, tmp_path):
+    more = ["--lareqa-path", str(fixture_data / "lareqa")] if local else []
     args = run_args(pair, "--epochs", "1", "--max-train-examples", "64", "--max-eval-examples", "12",
-                    "--mewslix-path", str(fixture_data / "mewsli-x"))
+                    "--mewslix-path", str(fixture_data / "mewsli-x"), *more)
     assert main(args) == 0
     [(run, results)] = stored(tmp_path / "store")
     target = pair.split(":")[1]
     assert_one_row_per_language(results, target)
     [dev] = run.dev_scores
     assert (dev.phase, dev.task, dev.metric) == ("target", target, "map@20") and dev.value > 0
+    if target == "lareqa":  # LAReQA's own files are another run, and what was read says so
+        assert (run.hparams.get("local_data") == ["lareqa_path"]) == local
+        assert any(s.startswith("local/lareqa@local:xquad-r/") for s in run.config["data_sources"]) == local
+
+
+def test_lareqa_dry_run_says_how_the_hub_copy_differs(run_args, fixture_data, capsys):
+    assert main(run_args("none:lareqa", "--dry-run")) == 0
+    assert "no sentence_breaks" in capsys.readouterr().out
+    assert main(run_args("none:lareqa", "--lareqa-path", str(fixture_data / "lareqa"), "--dry-run")) == 0
+    assert "no sentence_breaks" not in capsys.readouterr().out
+    assert main(run_args("none:lareqa", "--lareqa-path", str(fixture_data), "--dry-run")) == 2  # no xquad-r/ there
 
 
 def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, capsys):
@@ -160,7 +172,7 @@ def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, c
     assert "no target fine-tuning" in phase2 and "skipped" in phase2
     assert any("phase 1 intermediate  mnli" in line for line in lines)
     store = next(line for line in lines if line.strip().startswith("store"))
-    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh) + 1 English dev score " in store
+    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh, split test-goldonly) + 1 English dev score " in store
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
 
 

@@ -9,6 +9,7 @@ below is written from ``third_party/utils_lareqa.py`` (``load_data``, ``generate
 from __future__ import annotations
 
 import collections
+import json
 
 from runner.data.adapters_qa import lareqa, lareqa_pool
 
@@ -100,3 +101,24 @@ def test_without_breaks_the_rule_based_splitter_gives_the_sentences():
     _, candidates, relevant = lareqa_pool({"de": [ex]})
     assert candidates == [("de_1_0", "Eins zwei.Eins zwei. Drei vier."), ("de_1_1", "Drei vier.Eins zwei. Drei vier.")]
     assert relevant == {"q": {"de_1_1"}}
+
+
+def test_lareqa_path_reads_lareqas_own_files(tmp_path):
+    """``--lareqa-path``: the files in their GitHub layout, read through the runner's reader."""
+    from runner.data.read import DataLocation, read_source
+    from runner.tasks.registry import get_task
+
+    data = json.loads(json.dumps(SQUAD_PER_LANG))
+    data["en"]["data"][0]["paragraphs"][1]["sentence_breaks"] = [[0, 21]]  # the splitter would cut it in two
+    for lang, squad in data.items():
+        (tmp_path / "xquad-r").mkdir(exist_ok=True)
+        (tmp_path / "xquad-r" / f"{lang}.json").write_text(json.dumps(squad))
+    spec = get_task("lareqa").resolve({"lareqa_path"})
+    loc = DataLocation(lareqa_path=tmp_path)
+    rows = {lang: read_source(spec.test[lang], (), loc) for lang in data}
+    questions, candidates, relevant = lareqa_pool(rows)
+    ref_questions, ref_candidates, ref_relevant = _reference(data)
+    assert [(lang, qid, q) for lang, qs in questions.items() for qid, q in qs] == ref_questions
+    assert (candidates, relevant) == (ref_candidates, ref_relevant)
+    assert rows["en"][2]["sentences"] == [(0, 21)]  # the file's breaks, not the splitter's
+    assert relevant["q4"] == {"en_2_0", "de_2_1"}  # one English sentence now holds the start

@@ -264,3 +264,60 @@ def test_udpos_path_defines_another_run_and_missing_languages_are_one_error(run_
     assert len(err) == 1 and "missing UD treebanks" in err[0] and "--udpos-path" in err[0]
     assert main(run_args("none:udpos", "--udpos-path", str(tmp_path / "nope"), "--dry-run")) == 2
     assert "--udpos-path" in capsys.readouterr().err
+
+
+def _conllu_from_hub_rows(path: Path, rows: list[dict]) -> None:
+    """A CoNLL-U file of the mirror's English udpos rows (flat trees), for phase 2 to train on."""
+    lines = []
+    for r in rows:
+        for i, (form, tag) in enumerate(zip(r["tokens"], r["pos_tags"]), start=1):
+            lines.append("\t".join([str(i), form, form, POS_LABELS[tag], "_", "_", "0" if i == 1 else "1",
+                                    "root" if i == 1 else "dep", "_", "_"]))
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_none_udpos_runs_end_to_end_on_raw_treebanks(run_args, fixture_data, tmp_path):
+    """Phase 2 trains on the English treebank files, phase 3 scores every language's converted
+    test files; the kept predictions hold XTREME's tokens (fused forms)."""
+    import pyarrow.parquet as pq
+
+    from store import predictions as store_predictions
+    from store.catalog import load_catalog
+    from tests.fixtures.runs import assert_one_row_per_language, stored
+
+    ud = tmp_path / "ud"
+    for split in ("train", "validation"):
+        [path] = (fixture_data / "google" / "xtreme" / "udpos.English").glob(f"{split}-*.parquet")
+        name = "train" if split == "train" else "dev"
+        _conllu_from_hub_rows(ud / "UD_English-Fx" / f"en_fx-ud-{name}.conllu", pq.read_table(path).to_pylist())
+    polish = (TREEBANKS / "UD_Polish-Alpha" / "pl_alpha-ud-test.conllu").read_text(encoding="utf-8")
+    for lang in load_catalog().task_languages("udpos"):
+        # Romance languages get the Spanish-like file: its ties are on their precedence lists
+        source = TREEBANKS / "UD_Spanish-Gamma" / "es_gamma-ud-test.conllu" if lang in ("es", "fr", "it") else None
+        text = source.read_text(encoding="utf-8") if source else polish
+        (ud / f"UD_{lang}-Fx").mkdir(parents=True, exist_ok=True)
+        (ud / f"UD_{lang}-Fx" / f"{lang}_fx-ud-test.conllu").write_text(text, encoding="utf-8")
+    assert main(run_args("none:udpos", "--udpos-path", str(ud), "--epochs", "1", "--max-train-examples", "200")) == 0
+    [(run, results)] = stored(tmp_path / "store")
+    assert_one_row_per_language(results, "udpos")
+    assert run.hparams["local_data"] == ["udpos_path"]
+    n = {r.language: r.n_examples for r in results}
+    assert n["es"] == 3 and n["pl"] == 5  # the converted sentences (XTREME's filter dropped one Polish sentence)
+    frame = store_predictions.read_predictions(tmp_path / "store", run.run_id)
+    pl_texts = set(frame.filter(frame["language"] == "pl")["text"].to_list())
+    assert "Gdybyś przyszedł , było miło ." in pl_texts and "Ja też , a onnie ." in pl_texts
+    es_gold = dict(zip(*frame.filter(frame["language"] == "es").select("text", "gold").to_dict(as_series=False).values()))
+    assert es_gold["Haberlo sabido ."] == "AUX VERB PUNCT"
+
+
+def test_a_language_whose_every_file_the_converter_stops_on_is_one_clear_error(tmp_path):
+    from runner.errors import RunnerError
+
+    (tmp_path / "UD_Italian-Broken").mkdir()
+    broken = (TREEBANKS / "UD_Polish-Broken" / "pl_broken-ud-test.conllu").read_text(encoding="utf-8")
+    (tmp_path / "UD_Italian-Broken" / "it_broken-ud-test.conllu").write_text(broken, encoding="utf-8")
+    with pytest.raises(RunnerError, match="no UD-POS sentences for it .*stops on every file"):
+        read_source(get_task("udpos").resolve({"udpos_path"}).test["it"], POS_LABELS, DataLocation(udpos_path=tmp_path))
