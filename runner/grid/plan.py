@@ -209,7 +209,7 @@ def phase_costs(lay, counter: TokenCounter) -> dict[str, Cost]:
     out: dict[str, Cost] = {}
     if lay.pair.tasks:
         stages = [get_task(t).stages[0] for t in lay.pair.tasks]
-        epochs = max(stage_epochs(lay.cfg, s) for s in stages)
+        epochs = max(stage_epochs(lay.cfg, s, "intermediate") for s in stages)
         c = Cost(what=f"{lay.pair.intermediate} {epochs} ep")
         for s in stages:
             train, dev = counter.stage(s)
