@@ -233,7 +233,6 @@ def _dry_run(lay, store_path: Path) -> int:
 
     run = lay.run
     print(f"run {lay.pair.intermediate}:{lay.pair.target}  model={run.model}  seed={run.seed}  run_id={run.run_id}")
-    print("\n".join(_recipe_lines(lay)))
     for phase, what, state, folder in phase_status(lay):
         print(f"  phase {phase:<15} {what:<32} {state:<18} {folder or ''}")
     missing = None
@@ -253,6 +252,7 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
           f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
+    print("\n".join(_recipe_lines(lay)))
     if missing is not None:
         print(f"error: the run cannot start: {missing}", file=sys.stderr)
         return 2
@@ -370,7 +370,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     inter = [c for c in grid.chains if c.inter_dir]
     print(f"grid: {selection} = {len(runs)} runs in {len(grid.chains)} chains ({len(inter)} intermediate checkpoints, "
           f"each trained once and reused by its chain); {sum(grid.stored(r.run_id) for r in runs)} already in "
-          f"{grid.store}; executor {args.executor}", flush=True)
+          f"{grid.store}; executor {args.executor}; recipe {build_config(values).recipe}", flush=True)
     for name, why in grid.skipped:
         print(f"skipped: {name} ({why})")
     console_logging(args.verbose, indent="    ")

@@ -124,3 +124,12 @@ def test_unknown_recipe_is_one_line_exit_2(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "--recipe NAME" in capsys.readouterr().out
+
+
+def test_run_with_an_unknown_recipe_is_refused_before_anything_runs(tmp_path, capsys):
+    args = ["run", "--pair", "mnli:xnli", "--recipe", "xstils", "--work-dir", str(tmp_path / "work"),
+            "--store", str(tmp_path / "store"), "--dry-run"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == ("error: unknown recipe 'xstils' (did you mean 'xstilts'?); known: xstilts, "
+                                               "xtreme, xtreme-r (`runner recipes` lists them)")
+    assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
