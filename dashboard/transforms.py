@@ -248,6 +248,7 @@ def paired_tests_table(tests: pl.DataFrame) -> pl.DataFrame:
         pl.format("{} [{}, {}]", *(pl.col(c).round(2) for c in ("delta", "ci_low", "ci_high"))).alias("Δ [95% CI]"),
         "test", pl.col("p_value").round(4).alias("p"),
         pl.col("gained").alias("baseline ✗ → run ✓"), pl.col("lost").alias("baseline ✓ → run ✗"),
+        *(["resampling"] if "resampling" in tests.columns else []),
     )
 
 

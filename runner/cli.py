@@ -76,6 +76,13 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local copies of the Hub dataset repos (default $XSTILTS_DATA_DIR, else the Hub)")
     p.add_argument("--ccg-path", help="folder with CCGbank as train.jsonl / dev.jsonl (licensed, not on the Hub)")
     p.add_argument("--mewslix-path", help="folder with XTREME-R's Mewsli-X jsonl files (built by a script, not on the Hub)")
+    p.add_argument("--udpos-path", help="folder of raw UD treebanks (an extracted ud-treebanks-v2.x): UD-POS tokens and "
+                                        "tags as XTREME's conversion makes them, instead of the Hub's udpos rows")
+    p.add_argument("--bucc-path", help="folder of the BUCC 2018 files as XTREME's download lays them out "
+                                       "({lg}-en.{dev,test}.{lg,en,gold}): mining among the shared task's distractors; "
+                                       "without it BUCC reads the Hub's gold pairs only (stored as split test-goldonly)")
+    p.add_argument("--lareqa-path", help="folder of google-research-datasets/lareqa (xquad-r/{lang}.json): LAReQA's "
+                                         "own sentence breaks, which the Hub's xquad_r copy lacks")
     p.add_argument("--work-dir", help="caches, checkpoints, predictions and logs (default $XSTILTS_WORK_DIR or var/runner)")
     p.add_argument("--store", help="store folder (default $XSTILTS_STORE)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
@@ -172,7 +179,8 @@ def _settings(args: argparse.Namespace) -> dict:
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
     flags = {k: getattr(args, k, None) for k in ("pair", "recipe", "model", "seed", "ccg_path", "mewslix_path",
-                                                 "work_dir", "store", "device", "variant")}
+                                                 "udpos_path", "bucc_path", "lareqa_path", "work_dir", "store", "device",
+                                                 "variant")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -192,6 +200,8 @@ def _settings(args: argparse.Namespace) -> dict:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Prints every task: role, head kind, benchmarks, languages, whether it runs here."""
+    from runner.data.read import LOCAL_FLAGS
+
     cat = load_catalog()
     specs = sorted(registry().values(), key=lambda s: (s.role != "intermediate", s.name))
     print(f"{'task':<14} {'role':<13} {'kind':<20} {'benchmarks':<15} {'langs':>5}  {'runs':<5} languages / note")
@@ -207,6 +217,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                 for ref in src.refs:
                     pin = "pinned" if ref.repo.pinned else "branch"
                     print(f"    {what:<16} {ref.repo.repo}@{ref.repo.revision} [{pin}] {ref.pattern()}")
+                for name, alt in src.local:  # read instead when the folder of the original files is given
+                    patterns = " ".join(f"DIR/{r.pattern()}" for r in alt.refs)
+                    print(f"    {what:<16} with {LOCAL_FLAGS[name]} DIR: {patterns} (original files)")
     return 0
 
 
@@ -246,17 +259,25 @@ def _dry_run(lay, store_path: Path) -> int:
     except RunnerError as e:
         missing = e
         print(f"  data    MISSING: {e}")
+    for note in lay.target.protocol_notes(lay.loc.given()):
+        print(f"  note    {note}")
     metrics = lay.target.metrics
     n_dev = len(lay.pair.tasks) + (1 if lay.stage_dirs else 0)
     stored = (store_path / "runs" / f"{run.run_id}.parquet").exists()
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
-          f"{' '.join(lay.languages)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
+          f"{' '.join(lay.languages)}{_split_note(lay)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
     print("\n".join(_recipe_lines(lay)))
     if missing is not None:
         print(f"error: the run cannot start: {missing}", file=sys.stderr)
         return 2
     return 0
+
+
+def _split_note(lay) -> str:
+    """``, split S`` when the results are stored under another split than ``test``."""
+    splits = sorted({src.columns.get("store_split", "test") for src in lay.target.test.values()})
+    return "" if splits == ["test"] else f", split {', '.join(splits)}"
 
 
 def _check_store_path(path: Path) -> None:
@@ -336,7 +357,8 @@ def _grid(args: argparse.Namespace, values: dict, store=None):
 def _absolute_paths(values: dict) -> dict:
     """Work, data, CCG and store folders as absolute paths: jobs may start elsewhere (not part of run ids)."""
     out = dict(values)
-    for key in ("work_dir", "data_dir", "ccg_path", "store"):
+    for key in ("work_dir", "data_dir", "ccg_path", "mewslix_path", "udpos_path", "bucc_path", "lareqa_path",
+                "store"):
         if out.get(key):
             out[key] = str(Path(out[key]).expanduser().absolute())
     return out

@@ -42,6 +42,7 @@ import yaml
 
 from runner import recipes
 from runner.errors import RunnerError
+from runner.modeling.answer_text import MODES as ANSWER_TEXT_MODES
 from runner.tasks.records import FORMATS
 from runner.training.mixing import MixConfig
 from runner.training.variants import MlmConfig, TranslatedConfig, check_variant
@@ -128,8 +129,13 @@ class QAConfig:
     n_best: int = field(default=20, metadata={"help": "start and end candidates per window"})
     max_answer_length: int = field(default=30, metadata={"help": "longest answer in sub-tokens"})
     squad_version: str = field(default="1.1", metadata={"help": "intermediate SQuAD: 1.1 or 2.0"})
+    answer_text: str = field(default="xtreme", metadata={
+        "help": "span to text: xtreme (whitespace words + get_final_text), jiant (the same, but zh answers "
+                "are the sub-tokens' text) or offsets (context characters between sub-token offsets)"})
 
     def __post_init__(self) -> None:
+        if self.answer_text not in ANSWER_TEXT_MODES:
+            raise RunnerError(f"qa.answer_text {self.answer_text!r} must be one of {', '.join(ANSWER_TEXT_MODES)}")
         if self.squad_version not in ("1.1", "2.0"):
             raise RunnerError(f"qa.squad_version {self.squad_version!r} must be 1.1 or 2.0")
         if self.max_query_length < 1 or self.max_length < 16:
@@ -174,6 +180,12 @@ class RunConfig:
     data_dir: str | None = field(default=None, metadata={"help": "local copies of the Hub dataset repos"})
     ccg_path: str | None = field(default=None, metadata={"help": "folder with CCGbank train.jsonl/dev.jsonl"})
     mewslix_path: str | None = field(default=None, metadata={"help": "folder with XTREME-R's Mewsli-X jsonl files"})
+    udpos_path: str | None = field(default=None, metadata={
+        "help": "folder of raw UD treebanks (ud-treebanks-v2.x): UD-POS converted as XTREME's download does"})
+    bucc_path: str | None = field(default=None, metadata={
+        "help": "folder of the BUCC 2018 files as XTREME's download lays them out ({lg}-en.{dev,test}.{lg,en,gold})"})
+    lareqa_path: str | None = field(default=None, metadata={
+        "help": "folder of LAReQA's repo (xquad-r/{lang}.json with sentence breaks): LAReQA's own sentences"})
     work_dir: str = field(default="", metadata={"help": "artefacts: caches, checkpoints, predictions, logs"})
     store: str | None = field(default=None, metadata={"help": "store folder (default: $XSTILTS_STORE)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
@@ -201,6 +213,10 @@ class RunConfig:
         if not self.work_dir:
             self.work_dir = os.environ.get("XSTILTS_WORK_DIR") or str(Path("var") / "runner")
         _check_folder(self.work_dir, "--work-dir")
+        for name, flag in (("udpos_path", "--udpos-path"), ("bucc_path", "--bucc-path"), ("lareqa_path", "--lareqa-path")):
+            value = getattr(self, name)
+            if value is not None and not Path(value).expanduser().is_dir():
+                raise RunnerError(f"{flag} {value}: no such folder; give the folder that holds the files")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RunnerError(f"device {self.device!r} must be auto, cpu or cuda")
         if self.variant == "none":

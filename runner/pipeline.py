@@ -57,8 +57,9 @@ from store.records import DevScore, Result, Run
 from store.sync import push_run
 
 log = logging.getLogger("runner")
-#: Bumped when the features of a kind change shape: older tokenised caches are then not read.
-FEATURES_VERSION = 2
+#: Bumped when the features of a kind change shape: older tokenised caches are then not read
+#: (3: QA evaluation features keep the context sub-tokens, for answer_text).
+FEATURES_VERSION = 3
 
 
 @dataclass
@@ -210,15 +211,23 @@ def layout(cfg: RunConfig) -> Layout:
     pair = parse_pair(cfg.pair)
     _check_epoch_stages(cfg)
     cfg = config_mod.cap_lengths(cfg, position_limit(str(Path(cfg.model).expanduser())), model_name(cfg))
-    target = with_formats(get_task(pair.target, role="target", runnable=True), cfg.formats)
+    target = get_task(pair.target, role="target", runnable=True)
     inters = [get_task(t, role="intermediate", runnable=True) for t in pair.tasks]
     loc = DataLocation(Path(cfg.data_dir).expanduser() if cfg.data_dir else None,
                        Path(cfg.ccg_path).expanduser() if cfg.ccg_path else None,
-                       mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None)
+                       mewslix_path=Path(cfg.mewslix_path).expanduser() if cfg.mewslix_path else None,
+                       udpos_path=Path(cfg.udpos_path).expanduser() if cfg.udpos_path else None,
+                       bucc_path=Path(cfg.bucc_path).expanduser() if cfg.bucc_path else None,
+                       lareqa_path=Path(cfg.lareqa_path).expanduser() if cfg.lareqa_path else None)
+    # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path, ...)
+    local_data = target.local_fields(loc.given())
+    target = with_formats(target.resolve(loc.given()), cfg.formats)
     work = Path(cfg.work_dir).expanduser()
     hp = config_mod.hparams(cfg, intermediate=bool(pair.tasks))
     if formats_used(target, cfg.formats):
         hp["formats"] = formats_used(target, cfg.formats)  # the input format defines the run (XCOPA)
+    if local_data:  # the same pair read from the original files is another run (its data differ)
+        hp["local_data"] = local_data
     inter_stages = [intermediate_stage(t, cfg.qa.squad_version) for t in pair.tasks]
     # A kind's settings section (QA windows, retrieval pooling) defines the runs of that kind only
     # (other run ids stay as they were); squad_version defines an intermediate QA phase only.
@@ -244,9 +253,10 @@ def layout(cfg: RunConfig) -> Layout:
     inter_dir = None
     if inters:
         stages = inter_stages
-        # phase 2's settings, other stages' epochs and the target's evaluation settings don't change
-        # phase 1, nor does the recipe's name: recipes with the same phase 1 share its checkpoint
-        phase2 = {"recipe", "epochs_per_stage", "formats", "intermediate", *config_mod.HPARAM_FIELDS, *sections}
+        # phase 2's settings, other stages' epochs, the target's data and evaluation settings don't
+        # change phase 1, nor does the recipe's name: recipes with the same phase 1 share its checkpoint
+        phase2 = {"recipe", "epochs_per_stage", "formats", "intermediate", "local_data", *config_mod.HPARAM_FIELDS,
+                  *sections}
         shared = {k: v for k, v in hp.items() if k not in phase2}
         shared.update({section: hp[section] for section in inter_sections})
         shared.update(hp["intermediate"])
@@ -454,7 +464,8 @@ class Runner:
                 _write_json(path, record)
                 log.info("phase 3 %s: %s", lang, json.dumps(record["metrics"]))
             record = json.loads(path.read_text())
-            results += [Result(lang, m, float(record["metrics"][m]), "test", record["n_examples"]) for m in tgt.metrics]
+            split = src.columns.get("store_split", "test")  # Hub-only BUCC: its own split, never beside published
+            results += [Result(lang, m, float(record["metrics"][m]), split, record["n_examples"]) for m in tgt.metrics]
         if evaluator is not None:
             self.wall["evaluate"] = time.perf_counter() - t0
         return results

@@ -294,16 +294,18 @@ class StoreReader:
         return self._store.query(
             """
             WITH per_run AS (
-                SELECT run_id, count(*) AS n, bool_or(split = 'test') AS test, bool_or(split = 'validation') AS val
+                SELECT run_id, count(*) AS n, bool_or(split = 'test') AS test, bool_or(split = 'validation') AS val,
+                       bool_or(split = 'test-goldonly') AS gold
                 FROM results GROUP BY run_id
             ), per_source AS (
                 SELECT u.source, count(*) AS n_runs, coalesce(sum(p.n), 0) AS n_results, bool_or(p.test) AS test,
-                       bool_or(p.val) AS val, string_agg(DISTINCT u.setting, ', ' ORDER BY u.setting) AS settings
+                       bool_or(p.val) AS val, bool_or(p.gold) AS gold, string_agg(DISTINCT u.setting, ', ' ORDER BY u.setting) AS settings
                 FROM runs u LEFT JOIN per_run p ON p.run_id = u.run_id GROUP BY u.source
             )
             SELECT s.source, s.quality, s.citation, s.locator, s.file,
                    coalesce(p.n_runs, 0) AS n_runs, coalesce(p.n_results, 0) AS n_results,
-                   concat_ws(', ', CASE WHEN p.test THEN 'test' END, CASE WHEN p.val THEN 'validation' END) AS splits,
+                   concat_ws(', ', CASE WHEN p.test THEN 'test' END, CASE WHEN p.val THEN 'validation' END,
+                             CASE WHEN p.gold THEN 'test-goldonly' END) AS splits,
                    p.settings, s.notes
             FROM sources s LEFT JOIN per_source p ON p.source = s.source
             ORDER BY s.source <> $runner, s.source
@@ -334,11 +336,12 @@ class StoreReader:
                 LIMIT $limit
             ), counts AS (
                 SELECT r.run_id, count(*) AS n_results, bool_or(r.split = 'test') AS test,
-                       bool_or(r.split = 'validation') AS val
+                       bool_or(r.split = 'validation') AS val, bool_or(r.split = 'test-goldonly') AS gold
                 FROM results r SEMI JOIN picked p ON p.run_id = r.run_id GROUP BY r.run_id
             )
             SELECT p.run_id, p.source, p.model, p.label, p.intermediate, p.target, p.variant, p.setting, p.seed,
-                   concat_ws(', ', CASE WHEN c.test THEN 'test' END, CASE WHEN c.val THEN 'validation' END) AS splits,
+                   concat_ws(', ', CASE WHEN c.test THEN 'test' END, CASE WHEN c.val THEN 'validation' END,
+                             CASE WHEN c.gold THEN 'test-goldonly' END) AS splits,
                    coalesce(c.n_results, 0) AS n_results, s.citation, s.locator, p.created_at, p.code_version,
                    p.hardware, p.wall_time_s, p.gpu_hours
             FROM picked p JOIN sources s ON s.source = p.source LEFT JOIN counts c ON c.run_id = p.run_id

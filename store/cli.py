@@ -51,7 +51,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", action="append", default=[], help="target task, e.g. xnli")
     g.add_argument("--intermediate", action="append", default=[], help="intermediate task(s), e.g. mnli, none, best")
     g.add_argument("--metric", action="append", default=[], help="metric (default: each target's headline metric)")
-    g.add_argument("--split", action="append", default=[], help="test or validation")
+    g.add_argument("--split", action="append", default=[], help="test, validation or test-goldonly (BUCC mined among its gold pairs only)")
     g.add_argument(
         "--setting", action="append", default=[],
         help="zero-shot (default), translate-test, translate-train-all: never mixed in one table",

@@ -216,12 +216,14 @@ _PAIRED_VALUES = ("n", "gained", "lost", "baseline", "run", "delta", "ci_low", "
 def paired_table(store, f: Filters) -> Table:
     """Per-language paired tests of each run with predictions against its matching baseline.
 
-    CSV and Parquet also carry both run ids; Markdown and LaTeX show the index and values only.
+    CSV and Parquet also carry how the interval's resamples were drawn (``resampling``,
+    :func:`store.paired.paired_bootstrap`) and both run ids; Markdown and LaTeX show the index and
+    values only.
     """
     from store.pairs import paired_frame
 
     frame = paired_frame(store, f).with_columns(pl.col("seed", "baseline_seed").cast(pl.String))
-    frame = frame.select(*_PAIRED_INDEX, *_PAIRED_VALUES, "run_id", "baseline_id").sort(list(_PAIRED_INDEX[:8]))
+    frame = frame.select(*_PAIRED_INDEX, *_PAIRED_VALUES, "resampling", "run_id", "baseline_id").sort(list(_PAIRED_INDEX[:8]))
     formats = {"n": "{:.0f}", "gained": "{:.0f}", "lost": "{:.0f}", "baseline": "{:.1f}", "run": "{:.1f}",
                "delta": "{:+.1f}", "ci_low": "{:+.1f}", "ci_high": "{:+.1f}", "p_value": "{:.3g}"}
     return Table(frame, _PAIRED_INDEX, _PAIRED_VALUES, tuple([False] * frame.height),

@@ -1,8 +1,9 @@
 """Pairs of a run and its baseline in a store, and their example-by-example comparison.
 
 A run pairs with the ``none`` baseline of the same source, model, target and setting whose target
-phase has the same configuration (``target_config_id``, :mod:`store.configuration`), preferring the baseline of the
-same seed. Only runs with predictions take part; predictions are read for the two runs of a pair
+phase has the same configuration (``target_config_id``, :mod:`store.configuration`) and, where
+both record them, the same target data revisions (``target_data``), preferring the baseline of
+the same data record, then of the same seed (the analysis of record's matching). Only runs with predictions take part; predictions are read for the two runs of a pair
 only, and only the columns needed.
 
 Example:
@@ -27,7 +28,7 @@ from store.errors import StoreError
 from store.shards import read_run_record, shard_path
 
 _RUN_COLS = ("run_id", "source", "model", "intermediate", "variant", "setting", "target", "seed", "hparams",
-             "target_config_id")
+             "target_config_id", "target_data")
 @dataclass(frozen=True)
 class Pair:
     """A run and the baseline it is compared with, example by example."""
@@ -87,14 +88,17 @@ def find_pairs(store, f: Filters | None = None, runs: pl.DataFrame | None = None
     for r in rows:
         if r["intermediate"] == BASELINE or (f is not None and not _matches(f, r)):
             continue
+        # Target data revisions are compared where both record them, as the analysis of record does.
         same = [
             b for b in bases
             if (b["source"], b["model"], b["target"], b["setting"], b["target_config_id"])
             == (r["source"], r["model"], r["target"], r["setting"], r["target_config_id"])
+            and (b["target_data"] is None or r["target_data"] is None or b["target_data"] == r["target_data"])
         ]
         if not same:
             continue
-        best = min(same, key=lambda b: (b["seed"] != r["seed"], b["seed"] if b["seed"] is not None else -1))
+        best = min(same, key=lambda b: (b["target_data"] != r["target_data"], b["seed"] != r["seed"],
+                                        b["seed"] if b["seed"] is not None else -1))
         out.append(Pair(r["run_id"], best["run_id"], r["source"], r["model"], r["intermediate"], r["variant"],
                         r["setting"], r["target"], r["seed"], best["seed"]))
     return sorted(out, key=lambda p: (p.target, p.model, p.intermediate, p.variant, p.seed or 0, p.run_id))
@@ -177,13 +181,13 @@ def analyse_pair(
         attribute = attributes[0]
     elif attribute is not None and attribute not in attributes:
         raise StoreError(f"these predictions have no {attribute!r}; bucket by one of {', '.join(attributes) or 'nothing'}")
-    tests = paired.language_tests(aligned, metric, n_boot, seed)
-    if attribute:
-        bucketed = paired.buckets(aligned, attribute)
-        gains = paired.bucket_gains(aligned, metric, attribute, n_boot, seed, bucketed=bucketed)
+    bucketed = paired.buckets(aligned, attribute) if attribute else None
+    # One bootstrap for the tests and the bucket gains: a bucket's resamples are its language's.
+    tests, gains = paired.tests_and_gains(aligned, metric, bucketed, n_boot, seed, attribute=attribute)
+    if bucketed is not None:
         bucketed = bucketed.drop("_row")
     else:
-        gains, bucketed = pl.DataFrame(), None
+        gains = pl.DataFrame()
     return PairAnalysis(pair, metric, tests, gains, paired.flips(aligned), attributes, attribute, bucketed)
 
 

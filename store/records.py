@@ -30,7 +30,9 @@ from store.errors import StoreError
 RUNNER_SOURCE = "runner"
 #: ``source`` of the synthetic runs of ``store demo`` (``store.demo``), never mixed with real ones.
 DEMO_SOURCE = "demo"
-SPLITS = ("test", "validation")
+#: ``test-goldonly``: BUCC mined among the gold pairs alone (the Hub's bucc18 data), not the shared
+#: task's corpus; kept apart so it never sits beside published BUCC (``test``).
+SPLITS = ("test", "validation", "test-goldonly")
 SETTINGS = ("zero-shot", "translate-test", "translate-train", "translate-train-all")
 VARIANTS = ("", "mlm", "translated")
 PHASES = ("intermediate", "target")
@@ -59,7 +61,7 @@ class Result:
         language: ISO 639-1 code as the benchmark uses it (``avg`` only for published averages).
         metric: metric name declared for the target task (``accuracy``, ``f1``, ``em``, ...).
         value: points, 0-100.
-        split: ``test`` or ``validation``.
+        split: ``test``, ``validation`` or ``test-goldonly`` (BUCC mined among its gold pairs only).
         n_examples: evaluation examples behind the value (for size-weighted averages).
         metric_as_printed / value_as_printed / conversion: provenance of published numbers.
     """

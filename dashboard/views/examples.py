@@ -90,7 +90,10 @@ def render() -> None:
                                      format_func=lambda a: ATTRIBUTE_TITLES.get(a, a)) if attributes else None)
     view = compute(ctx.reader, ctx.options, ctx.selection, run_id, attribute)
     st.caption(f"Run `{view.text['run_id']}` against baseline `{view.text['baseline_id']}` on the same examples; "
-               f"metric {view.text['metric']}. Intervals: paired bootstrap (1,000 resamples of examples), 95%.")
+               f"metric {view.text['metric']}. Intervals: paired bootstrap, 1,000 resamples, 95% percentile "
+               "(column resampling: the classic bootstrap drawn exactly as a multinomial over a few kinds of example, "
+               "or by index under 100 examples; else Poisson(1) weights per example, which match it to within "
+               "Monte Carlo error, see the README).")
 
     st.subheader("Paired test per language")
     show(view.charts["tests"], key="examples_tests")

@@ -3,10 +3,14 @@
 Example shapes (what ``runner.data.read.read_source`` returns for these adapters):
 
 * ``squad`` (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): ``{"id", "question", "context", "answers": [str],
-  "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language.
+  "starts": [int]}``; ``columns["language"]`` keeps only ids of that TyDiQA language,
+  ``columns["holdout"]`` a held-out slice of the questions or the rest (TyDiQA's selection data).
 * ``bucc`` (google/xtreme ``bucc18.*``): ``{"src_id", "src", "tgt_id", "tgt"}`` (one gold pair).
+* ``bucc_file`` (the BUCC 2018 files, ``--bucc-path``): ``{"side": "src" | "tgt", "id", "text"}`` per
+  sentence and ``{"side": "gold", "src_id", "tgt_id"}`` per gold pair (``read_bucc_files``).
 * ``tatoeba``: ``{"src", "tgt"}`` (a sentence and its English translation).
-* ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start"}``.
+* ``lareqa`` (XQuAD-R): ``{"id", "question", "context", "answer_start", "sentences": [(start, end)]}``
+  (``lareqa_pool`` builds XTREME-R's candidate pool from them).
 * ``lareqa_pair`` (SQuAD, for training): ``{"query", "candidate": [sentence, paragraph], "cand_id"}``.
 * ``mewslix_pair`` (Wikipedia pairs, training): ``{"query", "candidate": [description, None], "cand_id"}``.
 * ``mewslix_mention`` (WikiNews test mentions): one ``{"id", "query", "gold"}`` per mention of the
@@ -29,11 +33,26 @@ Example = dict
 # --------------------------------------------------------------------------- question answering
 
 
+def held_out(qid: str, percent: int) -> bool:
+    """Is question ``qid`` in the held-out ``percent``% of its split? Decided by the id alone
+    (SHA-256 of the id, modulo 100), so the slice is the same whatever the row order or the reader."""
+    return int(hashlib.sha256(qid.encode("utf-8")).hexdigest(), 16) % 100 < percent
+
+
 def squad(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """SQuAD-format rows; with ``columns["language"]`` only TyDiQA ids ``<language>-...`` are kept."""
+    """SQuAD-format rows; with ``columns["language"]`` only TyDiQA ids ``<language>-...`` are kept.
+
+    ``columns["holdout"]`` carves a held-out slice of ``columns["holdout_percent"]``% of the questions
+    (``held_out``): ``exclude`` reads the rest (training), ``only`` reads the slice (model selection).
+    """
     lang = cols.get("language")
     if lang and not str(row["id"]).startswith(f"{lang}-"):
         return None
+    if cols.get("holdout"):
+        if cols["holdout"] not in ("only", "exclude"):
+            raise ValueError(f"holdout {cols['holdout']!r}: use only or exclude")
+        if held_out(str(row["id"]), int(cols["holdout_percent"])) != (cols["holdout"] == "only"):
+            return None
     answers = row.get("answers") or {}
     return {"id": str(row["id"]), "question": row["question"], "context": row["context"],
             "answers": [str(a) for a in answers.get("text") or []],
@@ -48,6 +67,64 @@ def bucc(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example
     columns named ``source_lang`` / ``target_lang`` (e.g. ``de-000012`` / ``en-000345``)."""
     return {"src_id": str(row["source_lang"]), "src": row["source_sentence"],
             "tgt_id": str(row["target_lang"]), "tgt": row["target_sentence"]}
+
+
+def bucc_file(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
+    """A row of ``read_bucc_files`` (a sentence of one side, or a gold pair), as it is."""
+    return dict(row)
+
+
+#: The files of one BUCC split in XTREME's layout (``scripts/download_data.sh`` ``download_bucc18``).
+BUCC_FILES = ("{lg}-en.{split}.{lg}", "{lg}-en.{split}.en", "{lg}-en.{split}.gold")
+
+
+def _tsv(path, what: str) -> list[tuple[str, str]]:
+    """(first, second) field of each line, as ``cut -f1`` / ``cut -f2`` read them (run_bucc2018.sh)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 2:
+                raise ValueError(f"{path}: line {number} has no tab; {what} lines are ID<TAB>TEXT")
+            out.append((fields[0], fields[1]))
+    return out
+
+
+def read_bucc_files(root, lang: str, split: str, limit: int | None = None) -> list[Example]:
+    """Every sentence of both sides of one BUCC split (distractors included) and its gold pairs.
+
+    ``limit`` keeps the first ``limit`` sentences of each side and the gold pairs among them (a
+    debugging cap: mining needs the whole corpus to be the shared task's).
+    """
+    src_file, tgt_file, gold_file = (root / name.format(lg=lang, split=split) for name in BUCC_FILES)
+    src = _tsv(src_file, "sentence")[:limit]
+    tgt = _tsv(tgt_file, "sentence")[:limit]
+    kept_src, kept_tgt = {i for i, _ in src}, {i for i, _ in tgt}
+    gold = [(s, t) for s, t in _tsv(gold_file, "gold") if s in kept_src and t in kept_tgt]
+    return ([{"side": "src", "id": i, "text": x} for i, x in src] + [{"side": "tgt", "id": i, "text": x} for i, x in tgt]
+            + [{"side": "gold", "src_id": s, "tgt_id": t} for s, t in gold])
+
+
+def bucc_corpus(rows: Sequence[Mapping]) -> tuple[list[str], list[str], list[str], list[str], set[tuple[str, str]]]:
+    """(source ids, source sentences, English ids, English sentences, gold pairs) of one BUCC split,
+    from ``bucc`` rows (gold pairs only: each pair's two sentences) or ``bucc_file`` rows (the
+    whole corpus). A sentence id listed twice is read once."""
+    src: dict[str, str] = {}
+    tgt: dict[str, str] = {}
+    gold: set[tuple[str, str]] = set()
+    for row in rows:
+        side = row.get("side")
+        if side == "src":
+            src.setdefault(row["id"], row["text"])
+        elif side == "tgt":
+            tgt.setdefault(row["id"], row["text"])
+        elif side == "gold":
+            gold.add((row["src_id"], row["tgt_id"]))
+        else:
+            src.setdefault(row["src_id"], row["src"])
+            tgt.setdefault(row["tgt_id"], row["tgt"])
+            gold.add((row["src_id"], row["tgt_id"]))
+    return list(src), list(src.values()), list(tgt), list(tgt.values()), gold
 
 
 def tatoeba(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example:
@@ -115,12 +192,62 @@ def lareqa_pair(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> 
 
 
 def lareqa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """An XQuAD-R question with its paragraph and first answer start (its id is shared by the
-    question's translations, which is how the 11 relevant answers are found)."""
+    """An XQuAD-R question with its paragraph, first answer start and the paragraph's sentence
+    ``(start, end)`` spans (its id is shared by the question's translations, which is how the 11
+    relevant answers are found).
+
+    The sentences are the row's ``sentence_breaks`` where it has them (LAReQA's original XQuAD-R
+    files), else ``split_sentences`` (the Hub copy dropped them).
+    """
     starts = (row.get("answers") or {}).get("answer_start") or []
     if not starts:
         return None
-    return {"id": str(row["id"]), "question": row["question"], "context": row["context"], "answer_start": int(starts[0])}
+    breaks = row.get("sentence_breaks")
+    sentences = [(int(s), int(e)) for s, e in breaks] if breaks is not None else split_sentences(row["context"])
+    return {"id": str(row["id"]), "question": row["question"], "context": row["context"], "answer_start": int(starts[0]),
+            "sentences": sentences}
+
+
+def lareqa_pool(rows_by_lang: Mapping[str, Sequence[Example]]) -> tuple[dict, list, dict]:
+    """Questions, candidates and relevant candidates of LAReQA, as XTREME-R builds them.
+
+    ``utils_lareqa.load_data`` / ``generate_examples`` and ``evaluate_retrieval.py`` (task lareqa):
+
+    * every sentence of every paragraph in every language is a candidate, one per (paragraph,
+      position), its uid ``{lang}_{paragraph number}_{position}`` (paragraphs numbered from 1 in
+      reading order per language; a paragraph is known by its text here, as each holds its questions);
+    * a candidate is encoded as its sentence and its paragraph concatenated, newlines removed
+      (``(candidate.sentence + candidate.context).replace("\n", "")``);
+    * a question's answer sentence is the sentence holding its answer start; a question whose start
+      lies in no sentence is skipped; every candidate of that paragraph whose text equals the answer
+      sentence is relevant to the question id, so a question has one relevant candidate per language.
+
+    Args:
+        rows_by_lang: ``lareqa``-adapter examples per language.
+
+    Returns:
+        (questions: lang -> [(id, question)], candidates: [(uid, text)], relevant: id -> {uid}).
+    """
+    questions: dict[str, list[tuple[str, str]]] = {}
+    candidates: list[tuple[str, str]] = []
+    relevant: dict[str, set[str]] = {}
+    for lang, rows in rows_by_lang.items():
+        paragraphs: dict[str, str] = {}
+        questions[lang] = []
+        for row in rows:
+            context = row["context"]
+            texts = [context[s:e] for s, e in row["sentences"]]
+            if context not in paragraphs:
+                paragraphs[context] = f"{lang}_{len(paragraphs) + 1}"
+                candidates += [(f"{paragraphs[context]}_{pos}", (text + context).replace("\n", ""))
+                               for pos, text in enumerate(texts)]
+            answer = next((context[s:e] for s, e in row["sentences"] if s <= row["answer_start"] < e), None)
+            if answer is None:
+                continue  # the answer start is in no sentence: XTREME-R skips the question
+            relevant.setdefault(row["id"], set()).update(
+                f"{paragraphs[context]}_{pos}" for pos, text in enumerate(texts) if text == answer)
+            questions[lang].append((row["id"], row["question"]))
+    return questions, candidates, relevant
 
 
 # ---------------------------------------------------------------------------------------- Mewsli-X
@@ -188,6 +315,7 @@ def mewslix_entity(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) 
 ADAPTERS = {
     "squad": squad,
     "bucc": bucc,
+    "bucc_file": bucc_file,
     "tatoeba": tatoeba,
     "lareqa": lareqa,
     "lareqa_pair": lareqa_pair,

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import datasets
 
-from runner.data import adapters_qa
+from runner.data import adapters_qa, conllu
 from runner.errors import RunnerError
-from runner.tasks.records import CCG_LOCAL, MEWSLIX_LOCAL, Source, SplitRef, Stage
+from runner.tasks.records import BUCC_LOCAL, CCG_LOCAL, LAREQA_LOCAL, MEWSLIX_LOCAL, UD_LOCAL, Source, SplitRef, Stage
 
 log = logging.getLogger(__name__)
 Example = dict
@@ -48,16 +48,32 @@ class DataLocation:
         ccg_path: folder holding CCGbank converted to ``train.jsonl`` / ``dev.jsonl``.
         cache_dir: ``datasets`` cache folder (None: the library default).
         mewslix_path: folder holding XTREME-R's Mewsli-X jsonl files.
+        udpos_path: folder holding raw UD treebanks (``*/{lang}_*-ud-{split}.conllu``), read with
+            XTREME's conversion instead of the Hub's udpos data (``runner.data.conllu``).
+        bucc_path: folder holding the BUCC 2018 files as XTREME's download lays them out
+            (``{lg}-en.{dev,test}.{lg,en,gold}``), read instead of the Hub's gold pairs.
+        lareqa_path: folder holding LAReQA's ``xquad-r/{lang}.json`` (XQuAD-R with sentence breaks).
     """
 
     data_dir: Path | None = None
     ccg_path: Path | None = None
     cache_dir: Path | None = None
     mewslix_path: Path | None = None
+    udpos_path: Path | None = None
+    bucc_path: Path | None = None
+    lareqa_path: Path | None = None
+
+    def given(self) -> frozenset[str]:
+        """The local-data fields that are set: which ``Source.local`` alternatives are read."""
+        return frozenset(name for name in set(LOCAL_REPOS.values()) if getattr(self, name) is not None)
 
 
 #: Data that are no Hub repo: the DataLocation field holding each one's folder.
-LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path"}
+LOCAL_REPOS = {CCG_LOCAL: "ccg_path", MEWSLIX_LOCAL: "mewslix_path", UD_LOCAL: "udpos_path", BUCC_LOCAL: "bucc_path",
+               LAREQA_LOCAL: "lareqa_path"}
+#: The flag that sets each DataLocation field, for messages.
+LOCAL_FLAGS = {"ccg_path": "--ccg-path", "mewslix_path": "--mewslix-path", "udpos_path": "--udpos-path",
+               "bucc_path": "--bucc-path", "lareqa_path": "--lareqa-path"}
 MEWSLIX_FILES = ("candidate_set_entities.jsonl", "wikipedia_pairs-train.jsonl", "wikipedia_pairs-dev.jsonl",
                  "wikinews_mentions-dev.jsonl", "wikinews_mentions-test.jsonl")
 
@@ -127,16 +143,23 @@ def mc_copa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Exam
     return {"first": [row["premise"]] * 2, "second": [f"{row['question']}: {c}" for c in choices], "label": label}
 
 
+def ud_words(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
+    """``universal_dependencies`` rows: the syntactic words only. The builder writes every CoNLL-U
+    line as a token, multiword ranges and empty nodes included; those two have no head (``"None"``)
+    and are dropped, so the words line up with google/xtreme's udpos rows (not with XTREME's
+    fused tokens: ``--udpos-path`` reads raw treebanks for that)."""
+    keep = [i for i, head in enumerate(row["head"]) if str(head) != "None"]
+    return {"tokens": [row["tokens"][i] for i in keep], "tags": [int(row[cols["tags"]][i]) for i in keep]}
+
+
 def tagged_tokens(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
     """Token tagging (google/xtreme udpos / PAN-X, WikiANN, UD): tags given as label indices.
 
     ``names`` are the row's own tag names (from the Parquet ClassLabel); they are mapped onto the
-    task's label list by ``read_source``, so repos with another tag order still line up.
+    task's label list by ``read_source``, so repos with another tag order still line up. A row
+    with no tokens is kept (an empty sentence is scored, not dropped; training skips it).
     """
-    tokens = list(row["tokens"])
-    if not tokens:
-        return None
-    return {"tokens": tokens, "tags": [int(t) for t in row[cols["tags"]]]}
+    return {"tokens": list(row["tokens"]), "tags": [int(t) for t in row[cols["tags"]]]}
 
 
 def ccg(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
@@ -158,6 +181,7 @@ ADAPTERS: dict[str, Callable[[Mapping, Mapping[str, str], Sequence[str]], Exampl
     "mc_cosmosqa": mc_cosmosqa,
     "mc_copa": mc_copa,
     "tagged_tokens": tagged_tokens,
+    "ud_words": ud_words,
     "ccg": ccg,
 }
 ADAPTERS.update(adapters_qa.ADAPTERS)
@@ -167,12 +191,18 @@ ADAPTERS.update(adapters_qa.ADAPTERS)
 def local_files(ref: SplitRef, loc: DataLocation) -> list[str]:
     """The local files of one split (empty when the mirror lacks them).
 
-    CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags).
+    CCG: ``{split}.jsonl``, else jiant's TSV ``ccg.{split}`` (text TAB tags). UD: every
+    ``{lang}_*-ud-{split}.conllu`` at any depth, in file-name order (as XTREME pools them).
     """
     if ref.repo in LOCAL_REPOS:
         root = getattr(loc, LOCAL_REPOS[ref.repo])
         if root is None:
             return []
+        if ref.repo is UD_LOCAL:
+            return [str(p) for p in conllu.treebank_files(root, ref.config, ref.split)]
+        if ref.repo is BUCC_LOCAL:
+            files = [root / name.format(lg=ref.config, split=ref.split) for name in adapters_qa.BUCC_FILES]
+            return [str(p) for p in files] if all(p.is_file() for p in files) else []
         found = sorted(glob.glob(str(root / ref.pattern())))
         return found or (sorted(glob.glob(str(root / f"ccg.{ref.split}"))) if ref.repo is CCG_LOCAL else [])
     assert loc.data_dir is not None
@@ -204,11 +234,37 @@ def check_available(sources: Sequence[tuple[str, Source]], loc: DataLocation) ->
                                       f"XTREME-R's {', '.join(MEWSLIX_FILES)} (xtreme scripts/download_data.sh)")
                 if not local_files(ref, loc):
                     raise RunnerError(f"missing Mewsli-X data: no {ref.pattern()} in {loc.mewslix_path} (--mewslix-path)")
+            elif ref.repo is BUCC_LOCAL:
+                _check_bucc_files(ref, loc.bucc_path)
+            elif ref.repo is LAREQA_LOCAL:
+                if not local_files(ref, loc):
+                    raise RunnerError(f"missing XQuAD-R data for {what}: no {ref.pattern()} in {loc.lareqa_path} "
+                                      "(--lareqa-path: the google-research-datasets/lareqa repo, as XTREME-R's "
+                                      "download lays it out)")
+            elif ref.repo is UD_LOCAL:
+                if not local_files(ref, loc):
+                    raise RunnerError(
+                        f"missing UD treebanks for {what}: no {ref.config}_*-ud-{ref.split}.conllu under {loc.udpos_path} "
+                        "(--udpos-path: the folder of an extracted ud-treebanks-v2.x release, as XTREME downloads it)")
             elif loc.data_dir is not None and not local_files(ref, loc):
                 raise RunnerError(
                     f"missing data for {what}: no files match {loc.data_dir / ref.repo.repo / ref.pattern()}; "
                     f"download the repo with `hf download {ref.repo.repo} --repo-type dataset "
                     f"--revision {ref.repo.revision} --local-dir {loc.data_dir / ref.repo.repo}`")
+
+
+def _check_bucc_files(ref: SplitRef, root: Path) -> None:
+    """The three files of one BUCC split, each named when missing."""
+    for name in adapters_qa.BUCC_FILES:
+        path = root / name.format(lg=ref.config, split=ref.split)
+        if path.is_file():
+            continue
+        hint = ""
+        if ref.split == "test" and name.endswith("gold"):
+            hint = (f"; XTREME's download deletes the test gold: keep {ref.config}-en.training.gold from "
+                    f"bucc2018-{ref.config}-en.training-gold.tar.bz2 as {path.name}")
+        raise RunnerError(f"missing BUCC file {path} (--bucc-path: the BUCC 2018 files as XTREME's "
+                          f"scripts/download_data.sh lays them out, sample -> dev, training -> test){hint}")
 
 
 def _load_split(ref: SplitRef, loc: DataLocation):
@@ -237,8 +293,27 @@ def _tag_names(ds, column: str) -> list[str] | None:
     return list(inner.names) if hasattr(inner, "names") else None
 
 
+def squad_json_rows(data: Mapping) -> list[dict]:
+    """A SQuAD-format JSON document as rows in the Hub's SQuAD columns, one per question, in file
+    order; each row also carries its paragraph's other fields (LAReQA's ``sentence_breaks``)."""
+    rows = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            extra = {k: v for k, v in paragraph.items() if k not in ("context", "qas")}
+            for qa in paragraph["qas"]:
+                answers = qa.get("answers") or []
+                rows.append({**extra, "id": str(qa["id"]), "question": qa["question"], "context": paragraph["context"],
+                             "answers": {"text": [a["text"] for a in answers],
+                                         "answer_start": [int(a["answer_start"]) for a in answers]}})
+    return rows
+
+
 def _read_jsonl(path: str) -> list[dict]:
-    """JSON lines, or jiant's CCG TSV (``text<TAB>tags``) for files not ending in .jsonl."""
+    """JSON lines; a SQuAD-format ``.json`` document (``squad_json_rows``); else jiant's CCG TSV
+    (``text<TAB>tags``)."""
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return squad_json_rows(json.load(f))
     with open(path, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
     if path.endswith(".jsonl"):
@@ -258,7 +333,23 @@ def read_source(src: Source, labels: Sequence[str], loc: DataLocation, limit: in
     adapter = ADAPTERS[src.adapter]
     out: list[Example] = []
     for ref in src.refs:
-        if ref.repo in LOCAL_REPOS:
+        if ref.repo is BUCC_LOCAL:
+            _check_bucc_files(ref, loc.bucc_path)
+            try:
+                rows, names = adapters_qa.read_bucc_files(loc.bucc_path, ref.config, ref.split, limit), None
+            except ValueError as e:
+                raise RunnerError(f"{e} (--bucc-path)") from e
+            limit = None  # the cap is per side (read_bucc_files): mining needs both
+        elif ref.repo is UD_LOCAL:
+            sentences = conllu.read_split([Path(p) for p in local_files(ref, loc)], ref.config)
+            if not sentences:
+                raise RunnerError(f"no UD-POS sentences for {ref.config} ({ref.split}) in {loc.udpos_path}: XTREME's "
+                                  "conversion stops on every file of the language (see the warnings), so XTREME's "
+                                  "data have none either")
+            names = sorted({t for s in sentences for t in s["tags"]})
+            index = {t: i for i, t in enumerate(names)}
+            rows = [{"tokens": s["tokens"], "tags": [index[t] for t in s["tags"]]} for s in sentences]
+        elif ref.repo in LOCAL_REPOS:
             rows, names = [r for p in local_files(ref, loc) for r in _read_jsonl(p)], None
         else:
             ds = _load_split(ref, loc)

@@ -12,8 +12,9 @@ the kind table (``runner.kinds``, ``evaluate_target``):
   source sentences (``utils_retrieve.similarity_search`` indexes the source side), accuracy of the
   nearest one. BUCC: mined candidates; the F1-optimal threshold of the language's dev split is
   applied to its test split.
-* LAReQA: every language's questions rank the pool of all 11 languages' answer sentences; the 11
-  translations of the answer sentence are relevant (mAP@20). Mewsli-X: each mention ranks the whole
+* LAReQA: every language's questions rank the pool of every sentence of every paragraph in all 11
+  languages, each encoded as sentence + paragraph concatenated; the 11 translations of the answer
+  sentence are relevant (mAP@20; ``adapters_qa.lareqa_pool``). Mewsli-X: each mention ranks the whole
   entity pool (mAP@20 as ``utils_mewslix.evaluate``). Both use the phase-2 dual encoder.
 
 A record is ``{"language", "n_examples", "metrics", "predictions", ...}``, written by the pipeline;
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner.data.adapters_qa import answer_sentence, split_sentences
+from runner.data.adapters_qa import bucc_corpus, lareqa_pool
 from runner.data.read import read_source
 from runner.evaluation import examples as example_rows
 from runner.evaluation.metrics_retrieval import bucc_f1, bucc_optimal_threshold, map_at_k, mewslix_map_at_20, tatoeba_accuracy
@@ -157,10 +158,11 @@ class TargetEvaluator:
         embed, layer = self._embedder()
         rc = self.cfg.retrieval
 
-        def mined(rows):
-            cands = bucc_candidates([r["src_id"] for r in rows], [r["src"] for r in rows], [r["tgt_id"] for r in rows],
-                                    [r["tgt"] for r in rows], embed, rc.neighbourhood, rc.block_size, self.runner.device)
-            return cands, {(r["src_id"], r["tgt_id"]) for r in rows}
+        def mined(rows):  # the Hub's gold pairs, or the shared task's corpus with its distractors
+            src_ids, src_texts, tgt_ids, tgt_texts, gold = bucc_corpus(rows)
+            cands = bucc_candidates(src_ids, src_texts, tgt_ids, tgt_texts, embed, rc.neighbourhood, rc.block_size,
+                                    self.runner.device)
+            return cands, gold
 
         dev_cands, dev_gold = mined(self._read(self.target.extra[f"dev/{lang}"], self._limit()))
         threshold = bucc_optimal_threshold(dev_cands, dev_gold)
@@ -172,25 +174,11 @@ class TargetEvaluator:
         return self._keep(record, None)  # mining scores pairs over the whole corpus: no per-example unit
 
     def _lareqa_pool(self) -> dict:
-        """Questions per language, the candidate pool of all languages, relevant candidates per question id."""
+        """Questions per language, the candidate pool of all languages, relevant candidates per
+        question id (``adapters_qa.lareqa_pool``: as XTREME-R builds them)."""
         if self._pool is None:
-            questions: dict[str, list[tuple[str, str]]] = {}
-            candidates: list[tuple[str, tuple[str, str]]] = []  # (uid, (sentence, paragraph))
-            relevant: dict[str, set[str]] = {}
-            for lang, source in self.target.test.items():
-                paragraphs: dict[str, int] = {}
-                questions[lang] = []
-                for row in self._read(source, self._limit()):
-                    context = row["context"]
-                    if context not in paragraphs:
-                        paragraphs[context] = len(paragraphs)
-                        for pos, (s, e) in enumerate(split_sentences(context)):
-                            candidates.append((f"{lang}_{paragraphs[context]}_{pos}", (context[s:e], context)))
-                    found = answer_sentence(context, row["answer_start"])
-                    if found is None:
-                        continue  # the answer start is between sentences: LAReQA skips the question
-                    relevant.setdefault(row["id"], set()).add(f"{lang}_{paragraphs[context]}_{found[0]}")
-                    questions[lang].append((row["id"], row["question"]))
+            rows = {lang: self._read(source, self._limit()) for lang, source in self.target.test.items()}
+            questions, candidates, relevant = lareqa_pool(rows)
             self._pool = {"questions": questions, "candidates": candidates, "relevant": relevant, "emb": None}
         return self._pool
 

@@ -49,7 +49,7 @@ BYTES_PER_TOKEN = 4.0
 #: xtreme_dataset_statistics_rembert_table11.csv (train / dev / test size per language).
 CATALOG_ROWS = {
     ("mnli", "train"): ("intermediate", "MNLI"), ("qqp", "train"): ("intermediate", "QQP"),
-    ("sst2", "train"): ("intermediate", "SST-2"), ("anli", "train"): ("intermediate", "ANLI"),
+    ("sst2", "train"): ("intermediate", "SST-2"), ("anli", "train"): ("intermediate", "ANLI+"),
     ("commonsenseqa", "train"): ("intermediate", "CommonsenseQA"),
     ("cosmosqa", "train"): ("intermediate", "Cosmos QA"), ("hellaswag", "train"): ("intermediate", "HellaSwag"),
     ("siqa", "train"): ("intermediate", "SocialIQA"), ("xnli_en", "train"): ("intermediate", "XNLI-en"),

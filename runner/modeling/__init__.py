@@ -2,5 +2,5 @@
 
 ``features`` (tokenisation, windows, length-grouped batches), ``encoder`` (loading encoders and
 tokenizers), ``heads`` (one head per kind and the multi-head ``TaskModel``), ``qa`` (QA windows
-and span decoding), ``dual_encoder`` (XTREME-R retrieval pairs and embeddings).
+and span decoding; ``answer_text``: a span's text as XTREME maps it back), ``dual_encoder`` (XTREME-R retrieval pairs and embeddings).
 """

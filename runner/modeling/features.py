@@ -5,7 +5,8 @@
 * Tagging: the label sits on the first sub-token of each word (XTREME); other sub-tokens and the
   special tokens get -100. A sentence longer than ``max_length`` is split into consecutive
   windows of whole words (never truncated), each window its own feature, so every word gets
-  exactly one prediction.
+  exactly one prediction. A sentence with no words is one empty window when evaluated (so it
+  is scored: whatever gold it has counts as missed), and left out of training (no loss).
 * Question answering (``runner.modeling.qa``) and dual-encoder pairs (``runner.modeling.dual_encoder``)
   have their own encoders; a dual-encoder feature is a (query, candidate) pair padded like two
   choices. Which encoder a head kind uses is the kind table's business (``runner.kinds``).
@@ -192,13 +193,18 @@ def word_pieces(sentences: Sequence[Sequence[str]], tokenizer, chunk: int = 1000
 
 
 def encode_tagging(examples: Sequence[dict], tokenizer, max_length: int, training: bool = False) -> Encoded:
-    """Words to sub-tokens with the label on the first piece; long sentences become windows."""
+    """Words to sub-tokens with the label on the first piece; long sentences become windows.
+
+    A sentence with no words gets one window of special tokens only when evaluated (it stays an
+    example: it is counted and scored, with nothing predicted), none in training.
+    """
     prefix, suffix = special_tokens(tokenizer)
     budget = max_length - len(prefix) - len(suffix)
     ids, labels, owners = [], [], []
     all_pieces = word_pieces([ex["tokens"] for ex in examples], tokenizer)
     for index, (ex, pieces) in enumerate(zip(examples, all_pieces)):
-        for start, end in split_windows([len(p) for p in pieces], budget):
+        windows = split_windows([len(p) for p in pieces], budget) or ([] if training else [(0, 0)])
+        for start, end in windows:
             x, y = list(prefix), [IGNORE] * len(prefix)
             for word in range(start, end):
                 p = pieces[word][:budget]

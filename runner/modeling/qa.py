@@ -13,7 +13,8 @@ The recipe is XTREME's ``third_party/run_squad.py`` (the transformers 2.x SQuAD 
   when both ends are context tokens, end >= start, it spans at most ``max_answer_length`` (30)
   sub-tokens, and the window gives the start token its most central position ("max context").
   The best pair over all windows wins; its text is the context's characters between the two
-  tokens' offsets (the reference maps back through whitespace words instead). For SQuAD v2.0 the
+  span's text comes from ``runner.modeling.answer_text`` (``qa.answer_text``): by default as XTREME
+  maps it back through the context's whitespace words and ``get_final_text``. For SQuAD v2.0 the
   empty answer wins when the best window's null score (first-token start + end) is higher.
 * Scoring: ``runner.evaluation.metrics_qa`` (SQuAD v1.1 script; MLQA script with the answer language).
 
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 from runner.evaluation.metrics_qa import mlqa_em_f1, squad_em_f1, squad_normalize
+from runner.modeling.answer_text import ContextText, detokenizer
 from runner.modeling.features import Encoded, collate, sorted_batches
 from runner.training.device import autocast
 
@@ -146,7 +148,7 @@ def encode_qa(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: 
     questions = tokenizer([ex["question"] for ex in examples], add_special_tokens=False)["input_ids"]
     contexts = tokenizer([ex["context"] for ex in examples], add_special_tokens=False, return_offsets_mapping=True)
     ids, labels, owners, types, windows = [], [], [], [], []
-    offsets_out, kept = [], []
+    offsets_out, kept, context_ids = [], [], []
     for i, ex in enumerate(examples):
         chars = _answer_chars(ex)
         if training and chars is None and ex["answers"]:
@@ -168,10 +170,14 @@ def encode_qa(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: 
                 types.append([first] * ctx_at + [second] * (len(ids[-1]) - ctx_at))
         kept.append(ex)
         offsets_out.append(offsets)
+        context_ids.append(ctx)
     extra = {"windows": windows}
-    if not training:
+    if not training:  # what decoding needs to turn a span into text (runner.modeling.answer_text)
         extra["offsets"] = offsets_out
         extra["examples"] = [{"id": ex["id"], "context": ex["context"], "answers": ex["answers"]} for ex in kept]
+        extra["tokens"] = [tokenizer.convert_ids_to_tokens(ids) for ids in context_ids]
+        extra["detokenizer"] = detokenizer(tokenizer)
+        extra["lower_case"] = bool(getattr(tokenizer, "do_lower_case", False))
     return Encoded(KIND, ids, labels, owners, types if tpl.types is not None else None, extra=extra)
 
 
@@ -203,7 +209,7 @@ def window_candidates(start_logits: Sequence[float], end_logits: Sequence[float]
 
 def decode_example(context: str, offsets: Sequence[tuple[int, int]], windows: Sequence[tuple[int, int, int]],
                    logits: Sequence[tuple[Sequence[float], Sequence[float]]], n_best: int, max_answer_length: int,
-                   allow_empty: bool = False) -> str:
+                   allow_empty: bool = False, text: Callable[[int, int], str] | None = None) -> str:
     """The answer text of one example from the start/end logits of its windows.
 
     Args:
@@ -215,6 +221,7 @@ def decode_example(context: str, offsets: Sequence[tuple[int, int]], windows: Se
         n_best: start and end candidates per window.
         max_answer_length: longest answer in sub-tokens.
         allow_empty: SQuAD v2.0: answer "" when the lowest null score beats the best span.
+        text: (first, last context token) -> answer text; None: the context between their offsets.
     """
     flags = max_context_flags([(s, e) for _, s, e in windows])
     best, null = None, math.inf
@@ -225,20 +232,28 @@ def decode_example(context: str, offsets: Sequence[tuple[int, int]], windows: Se
                 best = (score, s + si, s + ej)
     if best is None or (allow_empty and null > best[0]):
         return ""
-    return context[offsets[best[1]][0]:offsets[best[2]][1]]
+    if text is None:
+        return context[offsets[best[1]][0]:offsets[best[2]][1]]
+    return text(best[1], best[2])
 
 
 def decode(enc: Encoded, logits: Sequence[tuple[Sequence[float], Sequence[float]]], n_best: int,
-           max_answer_length: int, allow_empty: bool = False) -> dict[str, str]:
-    """Question id -> answer text for every example of ``enc`` (windows of one example are consecutive)."""
+           max_answer_length: int, allow_empty: bool = False, answer_text: str = "xtreme",
+           lang: str = "en") -> dict[str, str]:
+    """Question id -> answer text for every example of ``enc`` (windows of one example are consecutive).
+
+    ``answer_text`` and ``lang`` say how a span becomes text (``runner.modeling.answer_text``)."""
     by_example: dict[int, list[int]] = {}
     for f, owner in enumerate(enc.example_ids):
         by_example.setdefault(owner, []).append(f)
     out = {}
     for owner, feats in by_example.items():
         ex = enc.extra["examples"][owner]
+        ctx = ContextText(ex["context"], enc.extra["offsets"][owner], enc.extra["tokens"][owner],
+                          enc.extra["detokenizer"], enc.extra["lower_case"])
         out[ex["id"]] = decode_example(ex["context"], enc.extra["offsets"][owner], [enc.extra["windows"][f] for f in feats],
-                                       [logits[f] for f in feats], n_best, max_answer_length, allow_empty)
+                                       [logits[f] for f in feats], n_best, max_answer_length, allow_empty,
+                                       lambda first, last, ctx=ctx: ctx.answer(first, last, answer_text, lang))
     return out
 
 
@@ -297,7 +312,8 @@ def evaluate(model, enc: Encoded, task: str, train_cfg, qa_cfg, device, pad_id: 
              lang: str = "en") -> tuple[dict[str, float], dict[str, str]]:
     """(EM/F1 in points, id -> predicted answer) of one evaluation set."""
     logits = predict_logits(model, enc, task, train_cfg, device, pad_id)
-    predictions = decode(enc, logits, qa_cfg.n_best, qa_cfg.max_answer_length, allow_empty=metric == "squad_v2")
+    predictions = decode(enc, logits, qa_cfg.n_best, qa_cfg.max_answer_length, allow_empty=metric == "squad_v2",
+                         answer_text=qa_cfg.answer_text, lang=lang)
     return score(predictions, enc, metric, lang), predictions
 
 

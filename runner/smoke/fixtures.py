@@ -91,7 +91,8 @@ def file_name(ref: SplitRef) -> str:
 
 
 #: Adapters whose rows ``text_rows`` builds.
-TEXT_ADAPTERS = ("labelled_text", "mc_siqa", "mc_hellaswag", "mc_commonsenseqa", "mc_cosmosqa", "mc_copa", "tagged_tokens")
+TEXT_ADAPTERS = ("labelled_text", "mc_siqa", "mc_hellaswag", "mc_commonsenseqa", "mc_cosmosqa", "mc_copa", "tagged_tokens",
+                 "ud_words")
 
 
 def text_rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: FixtureText):
@@ -107,6 +108,7 @@ def text_rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: Fi
                                   "qqp": ["not_duplicate", "duplicate"], "sst2": ["negative", "positive"]}.get(ref.config),
                  "facebook/xnli": ["entailment", "neutral", "contradiction"],
                  "facebook/anli": ["entailment", "neutral", "contradiction"],
+                 "stanfordnlp/snli": ["entailment", "neutral", "contradiction"],
                  "google-research-datasets/paws-x": ["0", "1"]}[repo]
         words = NLI_WORDS if len(names) == 3 else PAIR_WORDS
         rows = []
@@ -117,6 +119,9 @@ def text_rows(ref: SplitRef, adapter: str, cols: dict, n: int, lang: str, tx: Fi
                 row[cols["text_b"]] = tx.sentence(lang, words[y])
             row["label"] = -1 if ref.split.startswith("test") and repo == "nyu-mll/glue" else y
             rows.append(row)
+        if repo == "stanfordnlp/snli":  # SNLI has pairs without a gold label (-1): 785 of 550,152 in train
+            for row in rows[::10]:
+                row["label"] = -1
         feats = {c: s for c in (cols["text_a"], cols.get("text_b")) if c}
         feats["label"] = ClassLabel(names=names)
         if repo == "nyu-mll/glue":

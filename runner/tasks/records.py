@@ -63,6 +63,16 @@ class Source:
     refs: tuple[SplitRef, ...]
     adapter: str
     columns: Mapping[str, str] = field(default_factory=dict)
+    #: ``(DataLocation field, source)``: read that source instead when the field is set (the
+    #: original files of a dataset, e.g. raw UD treebanks with ``--udpos-path``).
+    local: tuple[tuple[str, Source], ...] = ()
+
+    def resolve(self, given: frozenset[str] | set[str]) -> Source:
+        """The source actually read when the DataLocation fields ``given`` are set."""
+        for name, src in self.local:
+            if name in given:
+                return src
+        return replace(self, local=()) if self.local else self
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class TaskSpec:
         note: how the task follows the benchmark, shown by ``runner tasks``.
         extra: more sources evaluation reads besides ``test``, by name: BUCC's per-language dev
             split (``dev/de``, tunes the mining threshold), Mewsli-X's entity pool (``entities``).
+        without_local: DataLocation field -> what differs from the published protocol when that
+            folder of original files is not given (printed by the dry run).
     """
 
     name: str
@@ -106,7 +118,26 @@ class TaskSpec:
     implemented: bool = True
     note: str = ""
     extra: Mapping[str, Source] = field(default_factory=dict)
+    #: DataLocation field -> how the run differs from the published protocol when that folder of
+    #: original files is not given (``runner run --dry-run`` prints it).
+    without_local: Mapping[str, str] = field(default_factory=dict)
 
+
+    def protocol_notes(self, given: frozenset[str] | set[str]) -> list[str]:
+        """How reading the Hub copies differs from the published protocol, for the folders not given."""
+        return [note for name, note in self.without_local.items() if name not in given]
+
+    def local_fields(self, given: frozenset[str] | set[str]) -> list[str]:
+        """The DataLocation fields in ``given`` that replace one of this task's sources."""
+        sources = [src for st in self.stages for src in (st.train, st.dev)] + [*self.test.values(), *self.extra.values()]
+        return sorted({name for src in sources for name, _ in src.local if name in given})
+
+    def resolve(self, given: frozenset[str] | set[str]) -> TaskSpec:
+        """The spec with every source (stages, test languages, extra) as read when the
+        DataLocation fields ``given`` are set (``Source.resolve``)."""
+        stages = tuple(replace(st, train=st.train.resolve(given), dev=st.dev.resolve(given)) for st in self.stages)
+        return replace(self, stages=stages, test={k: v.resolve(given) for k, v in self.test.items()},
+                       extra={k: v.resolve(given) for k, v in self.extra.items()})
 
     @property
     def eval_kind(self) -> str:
@@ -125,6 +156,16 @@ CONVERTED = "{config}/{split}/*.parquet"
 CCG_LOCAL = HubRepo("local/ccgbank", "local", "{split}.jsonl")
 #: Mewsli-X is built by a script (no Hub copy): a user-supplied folder of XTREME-R's jsonl files.
 MEWSLIX_LOCAL = HubRepo("local/mewsli-x", "local", "{split}.jsonl")
+#: Raw UD treebanks (an extracted ``ud-treebanks-v2.x`` folder, ``--udpos-path``), read with XTREME's
+#: conversion (``runner.data.conllu``); config = language code.
+UD_LOCAL = HubRepo("local/ud-treebanks", "local", "**/{config}_*-ud-{split}.conllu")
+#: The BUCC 2018 shared-task files as XTREME's download lays them out (``--bucc-path``): per language
+#: ``{lg}-en.{split}.{lg}`` and ``{lg}-en.{split}.en`` (id TAB sentence, distractors included) and
+#: ``{lg}-en.{split}.gold`` (source id TAB English id); config = language, split = dev or test.
+BUCC_LOCAL = HubRepo("local/bucc2018", "local", "{config}-en.{split}.*")
+#: LAReQA's own XQuAD-R files (``--lareqa-path``: the google-research-datasets/lareqa GitHub repo, as
+#: XTREME-R's download lays it out): SQuAD JSON with each paragraph's ``sentence_breaks``; config = language.
+LAREQA_LOCAL = HubRepo("local/lareqa", "local", "xquad-r/{config}.json")
 
 
 def one_split(repo: HubRepo, config: str, split: str, adapter: str, **columns: str) -> Source:

@@ -12,7 +12,10 @@ Example:
 
 from __future__ import annotations
 
-from runner.tasks.records import CCG_LOCAL, CONVERTED, XTREME, HubRepo, Source, SplitRef, Stage, TaskSpec, one_split
+from dataclasses import replace
+
+from runner.tasks.records import (CCG_LOCAL, CONVERTED, UD_LOCAL, XTREME, HubRepo, Source, SplitRef, Stage, TaskSpec,
+                                  one_split)
 from store.catalog import load_catalog
 
 # ---------------------------------------------------------------------------------------- repos
@@ -22,6 +25,7 @@ GLUE = HubRepo("nyu-mll/glue", "main")
 XNLI = HubRepo("facebook/xnli", "main")
 PAWSX = HubRepo("google-research-datasets/paws-x", "main")
 ANLI = HubRepo("facebook/anli", "main")
+SNLI = HubRepo("stanfordnlp/snli", "main")
 CSQA = HubRepo("tau/commonsense_qa", "main", layout="data/{split}-*.parquet")
 # Script-based repos: read from the Hub's Parquet conversion branch.
 SIQA = HubRepo("allenai/social_i_qa", "9eb9490eb61bd4ffb5eaedf2ae22e260d8c4019e", CONVERTED, pinned=True)
@@ -39,6 +43,17 @@ NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
 PAIR = dict(text_a="premise", text_b="hypothesis", label="label")
+#: ANLI+ (Phang et al. 2020): ANLI R1-R3 (16,946 + 45,460 + 100,459) + MNLI (392,702) + SNLI (550,152
+#: rows, 549,367 with a gold label: ``labelled_text`` drops the -1 rows) = 1,104,934 training examples.
+ANLI_PLUS_TRAIN = (*(SplitRef(ANLI, "plain_text", f"train_r{r}") for r in (1, 2, 3)), SplitRef(GLUE, "mnli", "train"),
+                   SplitRef(SNLI, "plain_text", "train"))
+
+
+def _ud(hub: Source, lang: str, split: str) -> Source:
+    """A UD-POS source: the Hub's rows, or with ``--udpos-path`` the raw treebanks of ``lang``
+    converted as XTREME's download converts them (``runner.data.conllu``)."""
+    return replace(hub, local=(("udpos_path", one_split(UD_LOCAL, lang, split, "tagged_tokens", tags="tags")),))
+
 
 # --------------------------------------------------------------------------- training stages
 MNLI = Stage("mnli", "pair_classification", one_split(GLUE, "mnli", "train", "labelled_text", **PAIR),
@@ -54,9 +69,11 @@ STAGES: dict[str, Stage] = {
         "sst2", "classification", one_split(GLUE, "sst2", "train", "labelled_text", text_a="sentence", label="label"),
         one_split(GLUE, "sst2", "validation", "labelled_text", text_a="sentence", label="label"),
         epochs=3, labels=("negative", "positive")),
+    # ANLI+ as the X-STILTs paper trains it: ANLI R1-R3 + MNLI + SNLI, one 3-way NLI head (the three
+    # share premise / hypothesis / label columns and the label order); selects on ANLI's dev rounds.
     "anli": Stage(
         "anli", "pair_classification",
-        Source(tuple(SplitRef(ANLI, "plain_text", f"train_r{r}") for r in (1, 2, 3)), "labelled_text", PAIR),
+        Source(ANLI_PLUS_TRAIN, "labelled_text", PAIR),
         Source(tuple(SplitRef(ANLI, "plain_text", f"dev_r{r}") for r in (1, 2, 3)), "labelled_text", PAIR),
         epochs=3, labels=NLI_LABELS),
     "commonsenseqa": Stage("commonsenseqa", "multiple_choice", one_split(CSQA, "default", "train", "mc_commonsenseqa"),
@@ -79,8 +96,9 @@ STAGES: dict[str, Stage] = {
     # XNLI's target phase trains on MNLI and selects on XNLI's English dev set (XTREME).
     "xnli_en": Stage("xnli_en", "pair_classification", MNLI.train,
                      one_split(XNLI, "en", "validation", "labelled_text", **PAIR), epochs=2, labels=NLI_LABELS),
-    "udpos_en": Stage("udpos_en", "tagging", one_split(XTREME, "udpos.English", "train", "tagged_tokens", tags="pos_tags"),
-                      one_split(XTREME, "udpos.English", "validation", "tagged_tokens", tags="pos_tags"),
+    "udpos_en": Stage("udpos_en", "tagging",
+                      _ud(one_split(XTREME, "udpos.English", "train", "tagged_tokens", tags="pos_tags"), "en", "train"),
+                      _ud(one_split(XTREME, "udpos.English", "validation", "tagged_tokens", tags="pos_tags"), "en", "dev"),
                       epochs=10, labels=POS_LABELS, metric="f1"),
     "panx_en": Stage("panx_en", "tagging", one_split(XTREME, "PAN-X.en", "train", "tagged_tokens", tags="ner_tags"),
                      one_split(XTREME, "PAN-X.en", "validation", "tagged_tokens", tags="ner_tags"),
@@ -101,14 +119,20 @@ UDPOS_EXTRA = {
     "lt": ("lt_alksnis", "lt_hse"), "pl": ("pl_lfg", "pl_pdb", "pl_pud"), "uk": ("uk_iu",),
     "wo": ("wo_wtb",), "ro": ("ro_nonstandard", "ro_rrt", "ro_simonero"),
 }
+#: How the Hub's UD-POS rows differ from XTREME's data (runner.data.conllu says where each comes from).
+UDPOS_HUB_NOTE = ("udpos reads the Hub's rows: syntactic words where XTREME has one fused token per multiword token "
+                  "(tagged as its highest part), empty nodes with a form kept, no sentence filtering; google/xtreme pools "
+                  "every UD folder matching *_<Language>* (Ancient Greek with Greek); give --udpos-path DIR (raw "
+                  "ud-treebanks-v2.x) for XTREME's conversion")
 PANX_EXTRA = ("qu", "pl", "uk", "az", "lt", "pa", "gu", "ro")  # XTREME-R: from WikiANN directly
 
 
 def _udpos_test(lang: str) -> Source:
     if lang in UDPOS_CONFIG:
-        return one_split(XTREME, f"udpos.{UDPOS_CONFIG[lang]}", "test", "tagged_tokens", tags="pos_tags")
+        return _ud(one_split(XTREME, f"udpos.{UDPOS_CONFIG[lang]}", "test", "tagged_tokens", tags="pos_tags"), lang, "test")
     refs = tuple(SplitRef(UD, tb, "test") for tb in UDPOS_EXTRA[lang])
-    return Source(refs, "tagged_tokens", {"tags": "upos"})  # tags mapped by name; UD's "_" becomes "X"
+    # syntactic words (multiword ranges and empty nodes dropped); tags mapped by name, UD's "_" becomes "X"
+    return _ud(Source(refs, "ud_words", {"tags": "upos"}), lang, "test")
 
 
 def _panx_test(lang: str) -> Source:
@@ -134,7 +158,9 @@ def targets() -> dict[str, TaskSpec]:
                           note="XTREME-R: SIQA, then COPA; selects on COPA English dev"),
         "udpos": TaskSpec("udpos", "target", "tagging", (STAGES["udpos_en"],),
                           {lang: _udpos_test(lang) for lang in langs("udpos")}, POS_LABELS, tag_metrics,
-                          note="label on the first sub-token; long sentences in windows"),
+                          note="label on the first sub-token; long sentences in windows; --udpos-path: XTREME's "
+                               "conversion of raw UD treebanks",
+                          without_local={"udpos_path": UDPOS_HUB_NOTE}),
         "panx": TaskSpec("panx", "target", "tagging", (STAGES["panx_en"],),
                          {lang: _panx_test(lang) for lang in langs("panx")}, NER_LABELS, tag_metrics,
                          note="label on the first sub-token; long sentences in windows"),
@@ -145,7 +171,8 @@ def intermediates() -> dict[str, TaskSpec]:
     out = {}
     for name in ("mnli", "qqp", "sst2", "anli", "commonsenseqa", "cosmosqa", "hellaswag", "ccg"):
         st = STAGES[name]
-        note = "CCGbank is licensed: --ccg-path" if name == "ccg" else ""
+        note = {"ccg": "CCGbank is licensed: --ccg-path",
+                "anli": "ANLI+ (X-STILTs): ANLI R1-R3 + MNLI + SNLI, one NLI head; selects on ANLI dev"}.get(name, "")
         out[name] = TaskSpec(name, "intermediate", st.kind, (st,), labels=st.labels, note=note)
     return out
 

@@ -33,7 +33,9 @@ QA_RETRIEVAL_CASES = [
     ("tatoeba", {"sentence1": "Salut", "sentence2": "Hi"}, {"source": "sentence1", "target": "sentence2"},
      {"src": "Salut", "tgt": "Hi"}),
     ("lareqa", {**_SQUAD_ROW, "id": "56be"}, {}, {"id": "56be", "question": "q?", "context": "Ab cd. Ef gh.",
-                                                  "answer_start": 10}),
+                                                  "answer_start": 10, "sentences": [(0, 6), (7, 13)]}),
+    ("lareqa", {**_SQUAD_ROW, "id": "56be", "sentence_breaks": [[0, 13]]}, {},  # LAReQA's own breaks win
+     {"id": "56be", "question": "q?", "context": "Ab cd. Ef gh.", "answer_start": 10, "sentences": [(0, 13)]}),
     ("lareqa_pair", _SQUAD_ROW, {}, {"query": "q?", "candidate": ["Ef gh.", "Ab cd. Ef gh."],
                                      "cand_id": "c032c5ae775c:1"}),  # sha1 of the paragraph : sentence
     ("lareqa_pair", {**_SQUAD_ROW, "answers": {"text": ["x"], "answer_start": [6]}}, {}, None),  # between sentences
@@ -65,7 +67,11 @@ CASES = [
     ("mc_copa", {"premise": "P", "choice1": "x", "choice2": "y", "question": "effect", "label": 1}, {},
      {"first": ["P", "P"], "second": ["effect: x", "effect: y"], "label": 1}),
     ("tagged_tokens", {"tokens": ["a", "b"], "pos_tags": [3, 0]}, {"tags": "pos_tags"}, {"tokens": ["a", "b"], "tags": [3, 0]}),
-    ("tagged_tokens", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, None),
+    ("bucc_file", {"side": "gold", "src_id": "de-000001", "tgt_id": "en-000002"}, {},
+     {"side": "gold", "src_id": "de-000001", "tgt_id": "en-000002"}),  # read_bucc_files' rows, as they are
+    ("ud_words", {"tokens": ["del", "de", "el", "mar"], "upos": [13, 2, 8, 0], "head": ["None", "3", "3", "0"]},
+     {"tags": "upos"}, {"tokens": ["de", "el", "mar"], "tags": [2, 8, 0]}),  # the multiword range line is no word
+    ("tagged_tokens", {"tokens": [], "pos_tags": []}, {"tags": "pos_tags"}, {"tokens": [], "tags": []}),  # kept: scored, not dropped
     ("ccg", {"text": "a b", "tags": "N NP"}, {}, {"tokens": ["a", "b"], "tags": ["N", "NP"]}),  # jiant's format
     ("ccg", {"tokens": ["a"], "tags": ["N"]}, {}, {"tokens": ["a"], "tags": ["N"]}),
     *QA_RETRIEVAL_CASES,
@@ -136,3 +142,18 @@ def test_ccg_also_reads_jiants_tsv_and_tag_ids(tmp_path):
     assert labels == ("S", "NP", "N", "X")
     assert train == [{"tokens": ["a", "b"], "tags": [2, 1]}, {"tokens": ["c"], "tags": [0]}]
     assert dev == [{"tokens": ["b"], "tags": [1]}]
+
+
+def test_squad_holdout_splits_the_questions_into_a_slice_and_the_rest():
+    from runner.data.adapters_qa import held_out, squad
+
+    rows = [{**_SQUAD_ROW, "id": f"english-{i}-0"} for i in range(1000)]
+    only = {"language": "english", "holdout": "only", "holdout_percent": "10"}
+    rest = {**only, "holdout": "exclude"}
+    kept = [r["id"] for r in rows if squad(r, only, ())]
+    others = [r["id"] for r in rows if squad(r, rest, ())]
+    assert not set(kept) & set(others) and len(kept) + len(others) == 1000
+    assert 70 < len(kept) < 130 and all(held_out(qid, 10) for qid in kept)
+    assert held_out("english-1-0", 10) == held_out("english-1-0", 10)  # by id only: no state, no order
+    with pytest.raises(ValueError, match="holdout"):
+        squad(rows[0], {"holdout": "some", "holdout_percent": "10"}, ())

@@ -57,10 +57,64 @@ def test_tydiqa_training_reads_only_the_english_rows_of_a_mixed_split(fixture_da
     from runner.tasks.qa import TYDIQA_STAGE
 
     [train_file] = (fixture_data / "google" / "xtreme" / "tydiqa").glob("train-*.parquet")
-    languages = {qid.split("-")[0] for qid in pq.read_table(train_file).column("id").to_pylist()}
+    ids = pq.read_table(train_file).column("id").to_pylist()
+    languages = {qid.split("-")[0] for qid in ids}
     assert len(languages) == 9  # the split holds every language, like the Hub's
     train, dev, _ = read_stage(TYDIQA_STAGE, DataLocation(fixture_data))
     assert {ex["id"].split("-")[0] for ex in train + dev} == {"english"}
+    # the held-out selection slice and the training rows split the English rows between them
+    english = {qid for qid in ids if qid.startswith("english-")}
+    train_ids, dev_ids = {ex["id"] for ex in train}, {ex["id"] for ex in dev}
+    assert not train_ids & dev_ids and train_ids | dev_ids == english
+    assert 0.05 < len(dev_ids) / len(english) < 0.15  # about 10% (by id hash)
+
+
+@pytest.mark.slow
+def test_tydiqa_phase_2_selection_never_reads_an_evaluation_split(run_args, tmp_path, monkeypatch):
+    """The reader is instrumented: every split loaded while phase 2 trains and selects is recorded."""
+    from runner import pipeline
+    from runner.tasks.registry import get_task
+
+    phase = {"now": ""}
+    loaded: dict[str, list] = {"target": [], "evaluate": []}
+    real_load, real_read = data_mod._load_split, data_mod.read_source
+    dev_ids: set[str] = set()
+
+    def load(ref, loc):
+        if phase["now"]:
+            loaded[phase["now"]].append(ref)
+        return real_load(ref, loc)
+
+    def read(src, labels, loc, limit=None):
+        out = real_read(src, labels, loc, limit)
+        if phase["now"] == "target" and src is get_task("tydiqa").stages[0].dev:
+            dev_ids.update(ex["id"] for ex in out)
+        return out
+
+    def during(name, method):
+        def wrapped(self):
+            phase["now"] = name
+            try:
+                return method(self)
+            finally:
+                phase["now"] = ""
+        return wrapped
+
+    monkeypatch.setattr(data_mod, "_load_split", load)
+    monkeypatch.setattr(data_mod, "read_source", read)
+    monkeypatch.setattr(pipeline.Runner, "phase_target", during("target", pipeline.Runner.phase_target))
+    monkeypatch.setattr(pipeline.Runner, "phase_evaluate", during("evaluate", pipeline.Runner.phase_evaluate))
+    assert main(run_args("none:tydiqa", *QA_FAST)) == 0
+
+    spec = get_task("tydiqa")
+    evaluated = {ref for src in spec.test.values() for ref in src.refs}
+    assert loaded["target"] and loaded["evaluate"], "the instrumented reader saw both phases"
+    assert not set(loaded["target"]) & evaluated  # phase 2 (training and selection) never loads them
+    assert {ref.split for ref in loaded["target"]} == {"train"}
+    assert set(loaded["evaluate"]) <= evaluated and {ref.split for ref in loaded["evaluate"]} == {"validation"}
+    assert dev_ids and all(qid.startswith("english-train") for qid in dev_ids)  # fixture ids name their split
+    [(run, _)] = stored(tmp_path / "store")
+    assert run.dev_scores[-1].task == "tydiqa" and run.dev_scores[-1].n_examples == len(dev_ids)
 
 
 @pytest.mark.slow
@@ -79,7 +133,7 @@ def test_none_tatoeba_pools_the_pretrained_encoder_without_fine_tuning(run_args,
 def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
     assert main(run_args("mnli:bucc2018", "--epochs", "1", "--max-train-examples", "160")) == 0
     [(run, results)] = stored(tmp_path / "store")
-    assert_one_row_per_language(results, "bucc2018")
+    assert_one_row_per_language(results, "bucc2018", split="test-goldonly")  # the Hub's gold pairs only
     assert [(s.phase, s.task) for s in run.dev_scores] == [("intermediate", "mnli")]
     assert run.config["phases"] == ["intermediate", "evaluation"]
     f1 = [r.value for r in results if r.metric == "f1"]
@@ -87,16 +141,28 @@ def test_mnli_bucc2018_mines_with_the_intermediate_encoder(run_args, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pair", ["none:lareqa", "none:mewslix"])
-def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, run_args, fixture_data, tmp_path):
+@pytest.mark.parametrize(("pair", "local"), [("none:lareqa", False), ("none:lareqa", True), ("none:mewslix", False)])
+def test_xtreme_r_retrieval_targets_fine_tune_a_dual_encoder(pair, local, run_args, fixture_data, tmp_path):
+    more = ["--lareqa-path", str(fixture_data / "lareqa")] if local else []
     args = run_args(pair, "--epochs", "1", "--max-train-examples", "64", "--max-eval-examples", "12",
-                    "--mewslix-path", str(fixture_data / "mewsli-x"))
+                    "--mewslix-path", str(fixture_data / "mewsli-x"), *more)
     assert main(args) == 0
     [(run, results)] = stored(tmp_path / "store")
     target = pair.split(":")[1]
     assert_one_row_per_language(results, target)
     [dev] = run.dev_scores
     assert (dev.phase, dev.task, dev.metric) == ("target", target, "map@20") and dev.value > 0
+    if target == "lareqa":  # LAReQA's own files are another run, and what was read says so
+        assert (run.hparams.get("local_data") == ["lareqa_path"]) == local
+        assert any(s.startswith("local/lareqa@local:xquad-r/") for s in run.config["data_sources"]) == local
+
+
+def test_lareqa_dry_run_says_how_the_hub_copy_differs(run_args, fixture_data, capsys):
+    assert main(run_args("none:lareqa", "--dry-run")) == 0
+    assert "no sentence_breaks" in capsys.readouterr().out
+    assert main(run_args("none:lareqa", "--lareqa-path", str(fixture_data / "lareqa"), "--dry-run")) == 0
+    assert "no sentence_breaks" not in capsys.readouterr().out
+    assert main(run_args("none:lareqa", "--lareqa-path", str(fixture_data), "--dry-run")) == 2  # no xquad-r/ there
 
 
 def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, capsys):
@@ -106,7 +172,7 @@ def test_dry_run_of_a_retrieval_pair_shows_phase_2_skipped(run_args, tmp_path, c
     assert "no target fine-tuning" in phase2 and "skipped" in phase2
     assert any("phase 1 intermediate  mnli" in line for line in lines)
     store = next(line for line in lines if line.strip().startswith("store"))
-    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh) + 1 English dev score " in store
+    assert "12 result rows (f1, precision, recall x 4 languages: de fr ru zh, split test-goldonly) + 1 English dev score " in store
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
 
 

@@ -109,3 +109,25 @@ def test_tokenizer_fingerprint_ignores_per_call_truncation_state(tiny_model):
     assert tokenizer_fingerprint(tokenizer) == before
     tokenizer.add_tokens(["zzz-new-token"])  # a real change of what it does still changes the key
     assert tokenizer_fingerprint(tokenizer) != before
+
+
+def test_an_empty_sentence_is_scored_not_dropped(tokenizer):
+    """A tagging sentence with no words stays an example when evaluated (one window of special
+    tokens, nothing predicted), so it is counted; training leaves it out (it has no loss)."""
+    from runner.evaluation.predict import score_tags
+
+    labels = ("O", "B-PER", "I-PER")
+    examples = [{"tokens": ["zorp", "kalomi"], "tags": [1, 2]}, {"tokens": [], "tags": []},
+                {"tokens": ["suta"], "tags": [0]}]
+    enc = encode("tagging", examples, tokenizer, 64)
+    assert sorted(set(enc.example_ids)) == [0, 1, 2]
+    prefix, suffix = special_tokens(tokenizer)
+    assert enc.input_ids[enc.example_ids.index(1)] == prefix + suffix
+    assert all(y == IGNORE for y in enc.labels[enc.example_ids.index(1)])
+    assert sorted(set(encode("tagging", examples, tokenizer, 64, training=True).example_ids)) == [0, 2]
+    preds = [[y for y in enc.labels[i] if y != IGNORE] for i in range(len(enc))]
+    assert by_example(enc, preds) == [[1, 2], [], [0]]
+    assert score_tags(labels, "f1", enc, preds)["f1"] == 100.0
+    # the empty sentence is in the scored corpus: seqeval sees three sentences, as the gold has
+    wrong = [[1, 2], [], [1]]
+    assert score_tags(labels, "f1", enc, wrong) == {"f1": 2 / 3 * 100, "precision": 50.0, "recall": 100.0}

@@ -70,7 +70,7 @@ def test_benchmark_recipes():
     assert xnli.dev.refs[0].repo.repo == "facebook/xnli" and xnli.dev.refs[0].config == "en"
     assert {get_task(t).stages[0].epochs for t in ("udpos", "panx")} == {10}  # jiant XTREME recipe
     assert get_task("xnli").stages[0].epochs == 2 and get_task("pawsx").stages[0].epochs == 5
-    assert len(get_task("anli").stages[0].train.refs) == 3  # rounds 1-3
+    assert len(get_task("anli").stages[0].train.refs) == 5  # ANLI+: rounds 1-3, MNLI, SNLI
 
 
 @pytest.mark.parametrize(
@@ -99,6 +99,21 @@ def test_qa_recipes():
     [tydi] = get_task("tydiqa").stages
     assert tydi.train.columns["language"] == tydi.dev.columns["language"] == "english"  # zero-shot: English only
     assert {src.columns["language"] for src in get_task("tydiqa").test.values()} >= {"arabic", "telugu", "english"}
+    # selection on a held-out slice of the English *training* questions, never on the evaluated split
+    assert {r.split for r in tydi.train.refs + tydi.dev.refs} == {"train"}
+    assert (tydi.train.columns["holdout"], tydi.dev.columns["holdout"]) == ("exclude", "only")
+    assert {r.split for src in get_task("tydiqa").test.values() for r in src.refs} == {"validation"}
+
+
+def test_no_target_selects_or_trains_on_a_split_it_evaluates():
+    """Every target: the splits its training stages read (train and dev) are none of the splits
+    phase 3 evaluates (test languages and extra evaluation sources)."""
+    for name, spec in registry().items():
+        evaluated = {ref for src in [*spec.test.values(), *spec.extra.values()] for ref in src.refs}
+        for stage in spec.stages:
+            for part, src in (("train", stage.train), ("dev", stage.dev)):
+                shared = evaluated & set(src.refs)
+                assert not shared, f"{name}: stage {stage.name} {part} reads evaluated split(s) {shared}"
 
 
 def test_retrieval_recipes():
@@ -116,3 +131,35 @@ def test_a_duplicate_declaration_is_refused(monkeypatch):
     monkeypatch.setattr(text, "targets", lambda: {"mnli": registry()["mnli"]})
     with pytest.raises(RunnerError, match="declared twice"):
         tasks_mod._build_registry()
+
+
+def test_anli_is_anli_plus_as_the_x_stilts_paper_trains_it(fixture_data):
+    """ANLI R1-R3 + MNLI + SNLI, one NLI head; its catalog size is the sum of the parts' labelled rows."""
+    import pyarrow.parquet as pq
+
+    from runner.data.read import DataLocation, read_stage
+
+    [stage] = get_task("anli").stages
+    parts = [(r.repo.repo, r.config, r.split) for r in stage.train.refs]
+    assert parts == [("facebook/anli", "plain_text", "train_r1"), ("facebook/anli", "plain_text", "train_r2"),
+                     ("facebook/anli", "plain_text", "train_r3"), ("nyu-mll/glue", "mnli", "train"),
+                     ("stanfordnlp/snli", "plain_text", "train")]
+    assert stage.train.refs[3] == get_task("mnli").stages[0].train.refs[0]  # the same MNLI rows as mnli
+    assert {r.split for r in stage.dev.refs} == {"dev_r1", "dev_r2", "dev_r3"}  # selects on ANLI's dev rounds
+    [row] = [r for r in load_catalog_rows() if r["task"] == "ANLI+"]
+    assert int(row["train_size"]) == 16_946 + 45_460 + 100_459 + 392_702 + (550_152 - 785) == 1_104_934
+    # on the fixture mirror: every part is read, SNLI's rows without a gold label (-1) are dropped
+    train, _, labels = read_stage(stage, DataLocation(fixture_data))
+    labelled = 0
+    for ref in stage.train.refs:
+        [path] = (fixture_data / ref.repo.repo / ref.config).glob(f"{ref.split}-*.parquet")
+        column = pq.read_table(path).column("label").to_pylist()
+        labelled += sum(1 for y in column if y >= 0)
+        assert ref.repo.repo != "stanfordnlp/snli" or -1 in column
+    assert len(train) == labelled and labels == ("entailment", "neutral", "contradiction")
+
+
+def load_catalog_rows():
+    from store.catalog import _read_csv
+
+    return _read_csv("intermediate_tasks.csv")

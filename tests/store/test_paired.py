@@ -88,11 +88,118 @@ def test_paired_bootstrap_mean_metric_interval_covers_the_exact_bootstrap_quanti
     base = rng.uniform(0, 100, 200)
     run = np.clip(base + rng.normal(3, 10, 200), 0, 100)
     boot = paired.paired_bootstrap(base, np.ones(200), run, np.ones(200), n_boot=4000, seed=1)
+    assert boot.resampling == "poisson"  # 200 continuous scores: Poisson weights (>= POISSON_MIN)
     d = run - base
     se = d.std(ddof=0) / math.sqrt(200)  # the bootstrap's standard error, by hand
     assert boot.delta == pytest.approx(d.mean())
     assert boot.ci_low == pytest.approx(d.mean() - 1.96 * se, abs=0.25 * se * 1.96)
     assert boot.ci_high == pytest.approx(d.mean() + 1.96 * se, abs=0.25 * se * 1.96)
+
+
+# ------------------------------------------------------------------ Poisson bootstrap
+def test_poisson_weights_are_poisson_1_to_a_65536th():
+    w = paired.poisson_weights(np.arange(65536, dtype=np.uint16))  # every 16-bit number once
+    counts = np.bincount(w)
+    pmf = np.array([math.exp(-1) / math.factorial(k) for k in range(9)])
+    assert counts.sum() == 65536 and counts.size == 9
+    assert np.abs(counts / 65536 - pmf).max() < 1 / 65536  # each probability to within 1/65,536
+    assert w.mean() == 1.0 and w.var() == pytest.approx(1.0, abs=1e-4)
+
+
+def _span_f1_parts(n, rng):
+    """Sentences with 1 + Poisson(4) gold spans; the run finds a sixth of what the baseline misses
+    and sometimes predicts one span too many. True F1: baseline 70, run 100 * 7.5 / 10.5."""
+    g = 1 + rng.poisson(4, n)
+    bt = rng.binomial(g, 0.7)
+    rt = bt + rng.binomial(g - bt, 1 / 6)
+    return 200.0 * bt, 2.0 * g, 200.0 * rt, 2.0 * g + rng.binomial(1, 0.5, n)
+
+
+SPAN_F1_TRUE_DELTA = 100 * (7.5 / 10.5 - 0.7)
+
+
+def _qa_f1_parts(n, rng):
+    """Per-question F1: baseline 100 sqrt(U) (mean 200/3), run 0.9 baseline + 10 Bernoulli(0.8) (mean 68)."""
+    b = 100 * np.sqrt(rng.random(n))
+    return b, np.ones(n), 0.9 * b + 10 * rng.binomial(1, 0.8, n), np.ones(n)
+
+
+QA_F1_TRUE_DELTA = 68 - 200 / 3
+
+
+@pytest.mark.parametrize("make", [_span_f1_parts, _qa_f1_parts])
+@pytest.mark.parametrize("n", [300, 2000])
+def test_poisson_bootstrap_agrees_with_the_classic_paired_bootstrap(make, n):
+    # The classic bootstrap (n indices drawn with replacement) beside the Poisson one on the same
+    # data, 2,000 resamples each: interval ends within 15% of the classic half-width, widths
+    # within 15% (Monte Carlo error alone is ~3% of the half-width per end at 2,000 resamples).
+    for rep in range(3):
+        parts = make(n, np.random.default_rng(rep))
+        classic = paired.paired_bootstrap(*parts, n_boot=2000, seed=rep, method="index")
+        poisson = paired.paired_bootstrap(*parts, n_boot=2000, seed=rep, method="poisson")
+        assert (classic.resampling, poisson.resampling) == ("index", "poisson")
+        assert poisson.delta == classic.delta
+        half = (classic.ci_high - classic.ci_low) / 2
+        assert abs(poisson.ci_low - classic.ci_low) <= 0.15 * half
+        assert abs(poisson.ci_high - classic.ci_high) <= 0.15 * half
+        assert (poisson.ci_high - poisson.ci_low) / (2 * half) == pytest.approx(1.0, abs=0.15)
+
+
+def test_poisson_bootstrap_p_value_agrees_with_the_classic_near_the_null():
+    rng = np.random.default_rng(7)
+    b = 100 * np.sqrt(rng.random(500))
+    r = np.clip(b + rng.normal(1.0, 15, 500), 0, 100)  # a small true gain: p well inside (0, 1)
+    classic = paired.paired_bootstrap(b, np.ones(500), r, np.ones(500), n_boot=4000, seed=1, method="index")
+    poisson = paired.paired_bootstrap(b, np.ones(500), r, np.ones(500), n_boot=4000, seed=1, method="poisson")
+    assert 0.05 < classic.p_value < 0.95
+    assert poisson.p_value == pytest.approx(classic.p_value, abs=0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make, true_delta", [(_span_f1_parts, SPAN_F1_TRUE_DELTA), (_qa_f1_parts, QA_F1_TRUE_DELTA)])
+def test_poisson_bootstrap_95_percent_interval_covers_the_true_delta_95_percent_of_the_time(make, true_delta):
+    # 400 simulated pairs of 300 examples with a known population delta; the binomial standard
+    # error of the coverage is 1.1 points, the band is +-3 points.
+    covered = 0
+    for rep in range(400):
+        boot = paired.paired_bootstrap(*make(300, np.random.default_rng(10_000 + rep)), n_boot=1000, seed=rep)
+        assert boot.resampling == "poisson"
+        covered += boot.ci_low <= true_delta <= boot.ci_high
+    assert 0.92 <= covered / 400 <= 0.98
+
+
+def _two_languages(n=400):
+    rng = np.random.default_rng(5)
+    frames = []
+    for lang in ("de", "fr"):
+        b = 100 * np.sqrt(rng.random(n))
+        r = np.clip(b + rng.normal(2, 20, n), 0, 100)
+        ids = [f"q{i:04d}" for i in range(n)]
+        words = rng.integers(3, 30, n)
+        frames.append((_preds(ids, b > 50, lang, f1=b, n_words=words), _preds(ids, r > 50, lang, f1=r, n_words=words)))
+    base = pl.concat([f[0] for f in frames])
+    run = pl.concat([f[1] for f in frames])
+    return paired.align(base, run)
+
+
+def test_one_weight_matrix_leaves_each_language_its_own_bootstrap_and_is_seed_deterministic():
+    a = _two_languages()
+    tests = paired.language_tests(a, "f1", n_boot=500, seed=3)
+    assert tests["resampling"].to_list() == ["poisson", "poisson"]
+    for row in tests.iter_rows(named=True):
+        lang = a.filter(pl.col("language") == row["language"])
+        alone = paired.paired_bootstrap(lang["f1_base"].to_numpy(), np.ones(lang.height), lang["f1_run"].to_numpy(),
+                                        np.ones(lang.height), n_boot=500, seed=3)
+        # a language's weights depend on (seed, resample, its examples' ranks) only
+        assert (row["ci_low"], row["ci_high"], row["p_value"]) == (
+            pytest.approx(alone.ci_low, rel=1e-6), pytest.approx(alone.ci_high, rel=1e-6), pytest.approx(alone.p_value))
+    assert tests.equals(paired.language_tests(a, "f1", n_boot=500, seed=3))  # same inputs, same numbers
+    assert not tests["ci_low"].equals(paired.language_tests(a, "f1", n_boot=500, seed=4)["ci_low"])
+    b = paired.buckets(a, "n_words")
+    together = paired.tests_and_gains(a, "f1", b, n_boot=500, seed=3, attribute="n_words")
+    assert together[0].equals(tests)
+    assert together[1].equals(paired.bucket_gains(a, "f1", "n_words", n_boot=500, seed=3, bucketed=b))
+    assert set(together[1]["attribute"]) == {"n_words"} and together[1].height == 6
 
 
 # ------------------------------------------------------------------ alignment

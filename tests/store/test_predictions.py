@@ -145,6 +145,31 @@ def test_pairs_prefer_the_same_seed_and_refuse_another_configuration(store_dir):
             pair_for(st, other[0].run_id)
 
 
+def test_pairs_compare_target_data_revisions_where_both_record_them(store_dir):
+    from dataclasses import replace
+
+    from store.configuration import TARGET_DATA_KEY
+
+    def with_data(built, data):
+        run, res, frame = built
+        return replace(run, config={TARGET_DATA_KEY: data} if data else {}), res, frame
+
+    with Store.open(store_dir, read_only=False) as st:
+        run = with_data(xnli_run("mnli", seed=1), ["xnli@v2:test"])
+        other_data = with_data(xnli_run("none", seed=1), ["xnli@v1:test"])  # same seed, other data
+        same_data = with_data(xnli_run("none", seed=2), ["xnli@v2:test"])
+        for r in (run, other_data, same_data):
+            st.write_run(*r[:2], predictions=r[2])
+        assert pair_for(st, run[0].run_id).baseline_id == same_data[0].run_id
+        newer = with_data(xnli_run("mnli", seed=3), ["xnli@v3:test"])  # no baseline read v3
+        st.write_run(*newer[:2], predictions=newer[2])
+        with pytest.raises(StoreError, match="no none baseline"):
+            pair_for(st, newer[0].run_id)
+        unrecorded = with_data(xnli_run("mnli", seed=4), None)  # records nothing: any data matches
+        st.write_run(*unrecorded[:2], predictions=unrecorded[2])
+        assert pair_for(st, unrecorded[0].run_id).baseline_id in {other_data[0].run_id, same_data[0].run_id}
+
+
 def test_analyse_pair_on_a_store(store_dir):
     flip = {"de": [True] * 10 + [False] * 10, "en": [True] * 20}
     base = {"de": [False] * 2 + [True] * 8 + [False] * 10, "en": [True] * 20}
@@ -190,6 +215,8 @@ def test_store_export_paired_cli(store_dir, capsys):
     assert main(["export", "--store", str(store_dir), "--table", "paired", "--format", "csv"]) == 0
     frame = pl.read_csv(capsys.readouterr().out.encode())
     assert frame["p_value"].to_list() == [0.5, 1.0] and frame["run_id"][0] == run[0].run_id
+    # de: 20 examples of 3 kinds (gained, lost, same) -> the exact multinomial draw; en: all equal
+    assert frame["resampling"].to_list() == ["multinomial", "multinomial"]
     assert main(["export", "--store", str(store_dir), "--table", "paired", "--target", "pawsx"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no run with predictions") and err.count("\n") == 1
