@@ -13,9 +13,11 @@ as real runs on one test set are. The timed work is what the Examples page does 
 (``store.pairs.pair_for`` + ``analyse_pair``: find the baseline, read both predictions files,
 align them, the paired test per language, gain by bucket per language with intervals, flipped
 examples), cold: a different pair on each call, nothing cached by the app (the files are in the
-OS page cache after the first read, as on any machine that just wrote them). Beside it, a pandas
-baseline does the same work the plain way (read both files whole, merge, resample indices per
-group for every interval, the same McNemar). Target: p95 <= 300 ms.
+OS page cache after the first read, as on any machine that just wrote them). Ours draws the
+accuracy pairs' resamples exactly as multinomials over the kinds of example pair and the F1 pairs'
+as Poisson(1) weights from one matrix per pair (``store.paired.paired_bootstrap``). Beside it, a
+pandas baseline does the same work the plain way (read both files whole, merge, the classic
+bootstrap by drawing indices per group for every interval, the same McNemar). Target: p95 <= 300 ms.
 
 Usage:
     python bench/examples_latency.py [--store DIR] [--repeats 20] [--json out.json]

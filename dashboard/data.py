@@ -237,15 +237,22 @@ class Reader:
         """Per-seed rows of the slice's runs and matched baselines, once per slice for this reader."""
         rows = self._once(("gain_rows", f), lambda: self.store.gain_rows(f))
         if single_only and not rows.runs.is_empty():
-            keep = [i for i in rows.runs["intermediate"].unique() if single_task(i)]
-            rows = GainRows(rows.runs.filter(pl.col("intermediate").is_in(keep)), rows.bases, rows.benchmark)
+            def single() -> GainRows:
+                keep = [i for i in rows.runs["intermediate"].unique() if single_task(i)]
+                return GainRows(rows.runs.filter(pl.col("intermediate").is_in(keep)), rows.bases, rows.benchmark)
+
+            rows = self._once(("single_gain_rows", f), single)  # one object: its summaries share its preparation
         return rows
 
     @_read
     def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:
-        """The store's task-first ``summarize_gains`` of the slice (single intermediate tasks only if asked)."""
-        rows = self._gain_rows(f, single_only)
-        return _empty_summary(by) if rows.runs.is_empty() else summarize_gains(rows, by=by)
+        """The store's task-first ``summarize_gains`` of the slice (single intermediate tasks only if asked),
+        once per (slice, grouping) for this reader (the Question page's correlation uses the same summary)."""
+        def compute() -> pl.DataFrame:
+            rows = self._gain_rows(f, single_only)
+            return _empty_summary(by) if rows.runs.is_empty() else summarize_gains(rows, by=by)
+
+        return self._once(("gain_summary", f, tuple(by), single_only), compute)
 
     @_read
     def complexity(self, model: str | None) -> pl.DataFrame:

@@ -15,7 +15,8 @@ Conventions (README, "How the numbers are computed"):
       (``xtreme`` or ``xtreme-r``) defines for the task, and exists only when the run (and, for a
       gain, its baseline) covers every one of them; otherwise ``coverage`` says "k of n".
     * **Averaging order.** Languages within a task, then tasks (then groups of tasks), as XTREME does.
-    * **Intervals.** :func:`store.intervals.two_level` (seeds and languages resampled).
+    * **Intervals.** :mod:`store.intervals`' two-level bootstrap (seeds and languages resampled), every
+      group of a summary at once (:mod:`store.strata`).
     * Zero-shot and translate-train/test numbers never meet: ``Filters.settings`` (zero-shot by default).
 
 Example:
@@ -29,8 +30,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -42,7 +43,8 @@ from store.catalog import AVERAGE_LANGUAGE, BASELINE, load_catalog
 from store.complexity import (  # noqa: F401  (re-exported: the analysis is one module to callers)
     AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, spearman, spearman_ci,
 )
-from store.intervals import LEVEL, N_BOOT, Stratum, replicates
+from store import strata
+from store.intervals import LEVEL, N_BOOT
 
 #: Benchmark ids (CLI, dashboard) -> the catalog's benchmark names.
 BENCHMARKS = {"xtreme": "XTREME", "xtreme-r": "XTREME-R"}
@@ -209,6 +211,11 @@ class GainRows:
     bases: pl.DataFrame
     benchmark: str = DEFAULT_BENCHMARK
 
+    @functools.cached_property
+    def prepared(self) -> strata.Prepared:
+        """The rows as :mod:`store.strata` codes, once per GainRows: every summary of them shares the work."""
+        return strata.prepare(self.runs, self.bases, CELL)
+
 
 def gain_rows(store, f: Filters = Filters()) -> GainRows:
     """The rows every gain statistic is computed from (baseline side ignores the intermediate filters)."""
@@ -261,124 +268,14 @@ def gains_of(g: GainRows, per_seed: bool = False) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------- summaries
-def _stream(*parts: object) -> int:
-    """A stable integer for an identity: the same run, baseline or language set gets the same draws."""
-    return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-def _matrix(rows: pl.DataFrame, langs: Sequence[str]) -> np.ndarray:
-    """seeds x ``langs`` (NaN where a seed lacks a language)."""
-    seeds = sorted(set(rows["seed"].fill_null(-1)))
-    pos = {lang: i for i, lang in enumerate(langs)}
-    m = np.full((len(seeds), len(langs)), np.nan)
-    si = {s: i for i, s in enumerate(seeds)}
-    for s, lang, v in zip(rows["seed"].fill_null(-1), rows["language"], rows["value"]):
-        if lang in pos:
-            m[si[s], pos[lang]] = v
-    return m
-
-
-def _coverage_note(target: str, have: int, need: int, benchmark: str, what: str = "") -> str:
-    name = BENCHMARKS[benchmark]
-    if need == 0:
-        return f"{target} is not in {name}"
-    return f"{target}: {what}{have} of {need} {name} languages"
-
-
-@dataclass(frozen=True)
-class _Group:
-    strata: list[Stratum]
-    notes: list[str]
-    n_rows: int
-    n_languages: int
-    n_seeds: int
-    baseline_n_seeds: int
-    #: some task used a published average (language 'avg') as printed: no interval
-    published: bool = False
-
-
-def _build_group(g: pl.DataFrame, bases: dict, by: Sequence[str], benchmark: str, with_base: bool,
-                 complete_only: bool = True) -> _Group:
-    """The strata (one per target) of one group, or the notes saying why it has no average."""
+def _summarize(rows: strata.Prepared, by: Sequence[str], benchmark: str, n_boot: int, seed: int, level: float,
+               keep_replicates: bool = False, complete_only: bool = True) -> pl.DataFrame:
+    """Every group of ``by`` (plus ``config``) at once: :func:`store.strata.summarize` under this module's rules."""
     per_language = any(c in by for c in LANGUAGE_KEYS) or not complete_only
-    strata, notes, n_lang, n_rows, seeds, base_seeds, published = [], [], 0, 0, [], [], False
-    for (target,), t in g.group_by("target", maintain_order=True):
-        required = benchmark_languages(target, benchmark) if complete_only else tuple(set(t["language"]) - {AVERAGE_LANGUAGE})
-        langs = sorted(set(t["language"]) & set(required)) if per_language else list(required)
-        if (complete_only and not per_language and benchmark == PUBLISHED_BENCHMARK
-                and set(t["language"]) == {AVERAGE_LANGUAGE}):
-            langs, published = [AVERAGE_LANGUAGE], True  # a published task average, used as printed
-        if not langs:
-            if not per_language:  # per language, a language the benchmark does not test on this task is no gap
-                notes.append(_coverage_note(target, 0, 0, benchmark) if not required
-                             else f"{target}: no {BENCHMARKS[benchmark]} language")
-            continue
-        cells, base_list, base_index, paired, keys = [], [], {}, [], []
-        complete = True
-        for cell_key, c in t.group_by("_cell", maintain_order=True):
-            run = _matrix(c, langs)
-            have = int((~np.isnan(run)).any(0).sum())
-            j = None
-            if with_base:
-                bid = c["base_id"][0]
-                if bid not in base_index:
-                    base_index[bid] = len(base_list)
-                    base_list.append(_matrix(bases[bid], langs))
-                j = base_index[bid]
-                b = base_list[j]
-                have_b = int(((~np.isnan(run)).any(0) & (~np.isnan(b)).any(0)).sum())
-                if have_b < len(langs):
-                    complete = False
-                    label = c["intermediate"][0] + (f" ({c['variant'][0]})" if c["variant"][0] else "")
-                    notes.append(_coverage_note(target, have_b, len(langs), benchmark, f"{label} and baseline cover "))
-                run_seeds, base_seeds_ = set(c["seed"]), set(bases[bid]["seed"])
-                paired.append(run_seeds == base_seeds_ and None not in run_seeds)
-                base_seeds.append(b.shape[0])
-            elif have < len(langs):
-                complete = False
-                notes.append(_coverage_note(target, have, len(langs), benchmark, f"{c['intermediate'][0]} covers "))
-            cells.append((run, j))
-            n_rows += int((~np.isnan(run)).sum())
-            keys.append(cell_key[0])
-            seeds.append(run.shape[0])
-        if complete:
-            strata.append(Stratum(tuple(base_list), tuple(cells), tuple(paired), lang_key=_stream(target, *langs),
-                                  base_keys=tuple(_stream(b) for b in base_index),
-                                  cell_keys=tuple(_stream(k) for k in keys)))
-            n_lang += len(langs)
-    if not strata and not notes:
-        notes.append(f"no {BENCHMARKS[benchmark]} language of these tasks")
-    return _Group(strata, notes, n_rows, n_lang, min(seeds, default=0), min(base_seeds, default=0), published)
-
-
-def _summarize(runs: pl.DataFrame, bases: pl.DataFrame | None, by: Sequence[str], benchmark: str,
-               n_boot: int, seed: int, level: float, keep_replicates: bool = False,
-               complete_only: bool = True) -> pl.DataFrame:
-    keys = list(dict.fromkeys([*by, "config"]))
-    runs = runs.with_columns(pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in CELL], separator="|")
-                             .alias("_cell"))
-    base_parts = bases.partition_by("base_id", as_dict=True) if bases is not None else {}
-    base_parts = {k[0] if isinstance(k, tuple) else k: v for k, v in base_parts.items()}
-    out = []
-    for key, g in runs.group_by(keys, maintain_order=True):
-        grp = _build_group(g, base_parts, by, benchmark, bases is not None, complete_only)
-        row = dict(zip(keys, key))
-        n_tasks = g["target"].n_unique()
-        if grp.notes or not grp.strata:
-            row.update(mean=None, ci_low=None, ci_high=None, reps=None)
-        else:
-            est, reps = replicates(grp.strata, n_boot, seed)
-            alpha = (1 - level) / 2
-            lo, hi = (None, None) if grp.published else np.quantile(reps, [alpha, 1 - alpha])
-            row.update(mean=float(est), ci_low=lo, ci_high=hi, reps=None if grp.published or not keep_replicates else reps)
-        row.update(n=grp.n_rows, n_tasks=n_tasks, n_languages=grp.n_languages, n_seeds=grp.n_seeds,
-                   baseline_n_seeds=grp.baseline_n_seeds, coverage="; ".join(dict.fromkeys(grp.notes)))
-        out.append(row)
-    schema = {**{k: runs.schema[k] for k in keys}, "mean": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
-              "reps": pl.Object, "n": pl.Int64, "n_tasks": pl.Int64, "n_languages": pl.Int64, "n_seeds": pl.Int64,
-              "baseline_n_seeds": pl.Int64, "coverage": pl.String}
-    frame = pl.DataFrame(out, schema=schema, strict=False)
-    return frame if keep_replicates else frame.drop("reps")
+    required = {t: benchmark_languages(t, benchmark) for t in rows.targets} if complete_only else None
+    published = complete_only and not per_language and benchmark == PUBLISHED_BENCHMARK
+    return strata.summarize(rows, list(dict.fromkeys([*by, "config"])), CELL, required, per_language, published,
+                            BENCHMARKS[benchmark], n_boot, seed, level, keep_replicates)
 
 
 def summarize_gains(g: GainRows | pl.DataFrame, by: Sequence[str] = ("intermediate", "target"), n_boot: int = N_BOOT,
@@ -409,16 +306,15 @@ def summarize_gains(g: GainRows | pl.DataFrame, by: Sequence[str] = ("intermedia
         for col in (*CELL, "config"):
             if col not in rows.columns:
                 rows = rows.with_columns(pl.lit("").alias(col))
-        return _summarize(rows, None, by, DEFAULT_BENCHMARK, n_boot, seed, level, keep_replicates,
-                          complete_only=False).rename({"mean": "mean_gain"})
-    return _summarize(g.runs, g.bases, by, g.benchmark, n_boot, seed, level, keep_replicates).rename(
-        {"mean": "mean_gain"})
+        return _summarize(strata.prepare(rows, None, CELL), by, DEFAULT_BENCHMARK, n_boot, seed, level,
+                          keep_replicates, complete_only=False).rename({"mean": "mean_gain"})
+    return _summarize(g.prepared, by, g.benchmark, n_boot, seed, level, keep_replicates).rename({"mean": "mean_gain"})
 
 
 def summarize_scores(rows: pl.DataFrame, by: Sequence[str], benchmark: str = DEFAULT_BENCHMARK,
                      n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> pl.DataFrame:
     """:func:`summarize_gains` for plain scores (per-seed rows of :func:`scores`, no baseline)."""
-    return _summarize(rows, None, by, benchmark, n_boot, seed, level).rename({"mean": "mean_score"})
+    return _summarize(strata.prepare(rows, None, CELL), by, benchmark, n_boot, seed, level).rename({"mean": "mean_score"})
 
 
 def task_gains(store, f: Filters = Filters(), n_boot: int = N_BOOT, seed: int = 0) -> pl.DataFrame:

@@ -10,14 +10,27 @@ One replicate of the bootstrap, per task:
   and by the baseline of that task, since a language's difficulty is shared by all of them);
 * the seeds of each run and of each baseline are resampled with replacement, separately, or
   *paired by seed* (one draw for both) where a run and its baseline have exactly the same seeds;
-  a baseline shared by several cells of a task is drawn once per task (its error is common to them);
+  a baseline shared by several cells of a task is drawn once (its error is common to them);
 * each resampled mean deviates from the observed one by sqrt(n / (n - 1)) times the plain
   bootstrap deviation (n seeds, or n languages): the plain bootstrap's variance of a mean is
   (n - 1) / n times the unbiased one, which matters with 3 seeds. One seed gives no seed term.
 
+Draws are common random numbers keyed by identity: a run's (or a baseline's) seed draws depend on
+the run's identity only, never on the language set an estimate looks at, since seeds are crossed
+with languages (a seed's model is evaluated on every language). So the per-language estimates of
+one run resample its seeds exactly as its task average does, and differences between two
+estimates that share a baseline, a run or a task's language set resample it together. A language
+set's draws are keyed by the set's identity.
+
 The interval is the percentile interval of the replicates. Its coverage is tested on simulated
 stores with a known true gain (``tests/store/test_intervals.py``): languages and seeds are
 random effects, crossed (a seed's model is evaluated on every language).
+
+:func:`replicates` is the reference, one task at a time; :func:`estimates` computes many
+estimates at once from flat arrays (what :mod:`store.analysis` uses): each run's and baseline's
+resampled seed means for all its languages in one matrix product over its draw counts, scattered
+into the task-language rows of the estimates that use them. Both give the same replicates
+(tested).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -38,6 +51,8 @@ import numpy as np
 
 LEVEL = 0.95
 N_BOOT = 1000
+#: Roles in a draw's stream: (seed, role, identity).
+LANGUAGES, BASELINE_SEEDS, RUN_SEEDS = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ class Stratum:
     paired: tuple[bool, ...] = ()
     #: identities of the language set, the baselines and the cells: the same identity gets the same
     #: draws in every estimate (so differences between two estimates that share a baseline or a
-    #: task's languages resample them together); defaults: positions
+    #: task's languages resample them together); defaults: distinct per stratum and position
     lang_key: int = 0
     base_keys: tuple[int, ...] = ()
     cell_keys: tuple[int, ...] = ()
@@ -67,13 +82,22 @@ def _counts(size: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray:
     return np.bincount(flat, minlength=n_boot * size).reshape(n_boot, size).astype(float)
 
 
-_counts_cached = functools.lru_cache(maxsize=256)(_counts)
+@functools.lru_cache(maxsize=4096)
+def _counts_small(size: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray:
+    counts = _counts(size, n_boot, stream).astype(np.uint8)  # a count is at most size < 256
+    counts.flags.writeable = False
+    return counts
 
 
 def draw_counts(size: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray:
-    """:func:`_counts`, cached when small; every (task, role) gets its own stream of draws."""
-    if size * n_boot <= 500_000:
-        return _counts_cached(size, n_boot, stream)
+    """:func:`_counts` (float); every identity gets its own stream of draws.
+
+    Draws depend on nothing but (size, n_boot, stream), not on any data: small ones are kept for
+    the process (as 8-bit counts, 10 kB for 10 seeds x 1,000 draws), so a run's seed draws are made
+    once however many estimates and renders use them.
+    """
+    if size < 256 and size * n_boot <= 256_000:
+        return _counts_small(size, n_boot, stream).astype(float)
     return _counts(size, n_boot, stream)
 
 
@@ -98,27 +122,32 @@ def _resampled_seed_means(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return observed + _scale(x.shape[0]) * (boot - observed)
 
 
+def _default_key(k: int, j: int) -> int:
+    """A key distinct per stratum ``k`` and position ``j`` (when a :class:`Stratum` names none)."""
+    return (k + 1) * 1_000_003 + j
+
+
 def replicates(strata: Sequence[Stratum], n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, np.ndarray]:
-    """The estimate (mean over strata) and its ``n_boot`` bootstrap replicates."""
+    """The estimate (mean over strata) and its ``n_boot`` bootstrap replicates (the reference loop)."""
     est, reps = 0.0, np.zeros(n_boot)
     for k, s in enumerate(strata):
         n_lang = (s.cells[0][0]).shape[1]
-        base_keys = s.base_keys or tuple(range(len(s.bases)))
-        cell_keys = s.cell_keys or tuple(range(len(s.cells)))
+        base_keys = s.base_keys or tuple(_default_key(k, j) for j in range(len(s.bases)))
+        cell_keys = s.cell_keys or tuple(_default_key(k, 500_000 + i) for i in range(len(s.cells)))
         lang_key = s.lang_key or k
         base_obs = [_seed_means(b) for b in s.bases]
-        base_counts = [draw_counts(b.shape[0], n_boot, (seed, lang_key, 1, base_keys[j])) for j, b in enumerate(s.bases)]
+        base_counts = [draw_counts(b.shape[0], n_boot, (seed, BASELINE_SEEDS, base_keys[j])) for j, b in enumerate(s.bases)]
         base_boot = [_resampled_seed_means(b, c) for b, c in zip(s.bases, base_counts)]
         obs = np.zeros(n_lang)
         boot = np.zeros((n_boot, n_lang))
         for i, (run, j) in enumerate(s.cells):
             paired = bool(s.paired[i]) if s.paired else False
-            counts = base_counts[j] if (paired and j is not None) else draw_counts(run.shape[0], n_boot, (seed, lang_key, 2, cell_keys[i]))
+            counts = base_counts[j] if (paired and j is not None) else draw_counts(run.shape[0], n_boot, (seed, RUN_SEEDS, cell_keys[i]))
             obs += _seed_means(run) - (base_obs[j] if j is not None else 0.0)
             boot += _resampled_seed_means(run, counts) - (base_boot[j] if j is not None else 0.0)
         obs /= len(s.cells)
         boot /= len(s.cells)
-        lang_counts = draw_counts(n_lang, n_boot, (seed, lang_key, 0))
+        lang_counts = draw_counts(n_lang, n_boot, (seed, LANGUAGES, lang_key))
         seed_part = boot.mean(axis=1)
         lang_part = (boot * lang_counts).sum(axis=1) / n_lang - seed_part
         est += obs.mean()
@@ -133,3 +162,114 @@ def two_level(strata: Sequence[Stratum], n_boot: int = N_BOOT, seed: int = 0,
     alpha = (1 - level) / 2
     lo, hi = np.quantile(reps, [alpha, 1 - alpha])
     return float(est), float(lo), float(hi)
+
+
+# ---------------------------------------------------------------------- many estimates at once
+@dataclass(frozen=True)
+class Design:
+    """Many task-first estimates as flat arrays: units and their observations, strata, groups.
+
+    A *unit* is a run cell or a baseline (a seeds x languages matrix, given as observations). A
+    *stratum* is one task of one estimate, with its languages; strata are in group (estimate)
+    order. A *member* puts a unit into a stratum with a coefficient, in every language of it: +1/k
+    for each of a task's k cells, -(cells using it)/k for their baseline.
+    """
+
+    obs_unit: np.ndarray
+    obs_seed: np.ndarray  # the seed's position in its unit, 0 .. unit_seeds - 1
+    obs_lang: np.ndarray  # a language code (any non-negative coding shared with the strata)
+    obs_value: np.ndarray
+    unit_seeds: np.ndarray  # seeds per unit (rows of its matrix)
+    unit_stream: tuple[tuple[int, int], ...]  # (role, identity) of each unit's seed draws
+    unit_draws: np.ndarray  # the unit whose draws it uses: itself, or its baseline where paired
+    stratum_langs: np.ndarray  # every stratum's languages, stratum after stratum
+    stratum_rows: np.ndarray  # languages per stratum (>= 1)
+    stratum_key: np.ndarray  # identity of each stratum's language set (keys its language draws)
+    member_unit: np.ndarray
+    member_stratum: np.ndarray
+    member_coef: np.ndarray
+    group_strata: np.ndarray  # strata per group (>= 1)
+
+
+def _language_draws(n: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray | None:
+    """n x n_boot: how often each of a task's n languages is drawn per replicate (None for one language)."""
+    return draw_counts(n, n_boot, stream).T if n > 1 else None
+
+
+def estimates(d: Design, n_boot: int = N_BOOT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the estimate and its ``n_boot`` replicates (groups x n_boot), what :func:`replicates`
+    gives for each group's strata, computed unit by unit.
+
+    Each replicate is linear in a unit's resampled means, and a unit enters every language of a
+    stratum with one coefficient, so per unit: its resampled means in the languages it is used in
+    (one product of its values with its draw counts), then, per language set, the set's weighted
+    sum (one vector of replicates), added to each stratum with that set.
+    """
+    n_s = d.stratum_rows.size
+    n_lang = int(max(d.obs_lang.max(initial=0), d.stratum_langs.max(initial=0))) + 1
+    # one row per (unit, language) observed, sorted: the seeds' values side by side
+    ul, inv = np.unique(d.obs_unit.astype(np.int64) * n_lang + d.obs_lang, return_inverse=True)
+    width = int(d.unit_seeds.max(initial=1))
+    values, ok = np.zeros((ul.size, width)), np.zeros((ul.size, width), bool)
+    values[inv, d.obs_seed], ok[inv, d.obs_seed] = d.obs_value, True
+    observed = values.sum(1) / np.maximum(ok.sum(1), 1)
+    start = np.concatenate([[0], np.cumsum(d.stratum_rows)[:-1]])
+    langs = [d.stratum_langs[a:a + m] for a, m in zip(start, d.stratum_rows)]
+    # strata with the same language set share its draws and weights
+    sig_of: dict[tuple, int] = {}
+    sig = np.array([sig_of.setdefault((int(d.stratum_key[s]), *langs[s].tolist()), len(sig_of)) for s in range(n_s)])
+    sig_langs = {i: np.array(k[1:], np.int64) for k, i in sig_of.items()}
+    lang_draws = {i: _language_draws(len(k) - 1, n_boot, (seed, LANGUAGES, k[0])) for k, i in sig_of.items()}
+    # per unit: its resampled means where it is used; per stratum: the seed part (mean over the task's
+    # languages) plus the scaled deviation of the language draw, as :func:`replicates` adds them
+    est_s, reps_s = np.zeros(n_s), np.zeros((n_s, n_boot))
+    order = np.argsort(d.member_unit, kind="stable")
+    cuts = np.flatnonzero(np.diff(d.member_unit[order])) + 1
+    for part in np.split(order, cuts) if order.size else []:
+        u = int(d.member_unit[part[0]])
+        strata, coef = d.member_stratum[part], d.member_coef[part]
+        needed = np.unique(np.concatenate([langs[s] for s in strata]))
+        idx = _find(ul, u * n_lang + needed)
+        means = _resampled(values[idx], ok[idx], observed[idx], int(d.unit_seeds[u]), n_boot,
+                           (seed, *d.unit_stream[int(d.unit_draws[u])]))
+        single = d.stratum_rows[strata] == 1
+        if single.any():  # one language: the replicate is that language's resampled mean
+            s1, at = strata[single], np.searchsorted(needed, d.stratum_langs[start[strata[single]]])
+            est_s[s1] += coef[single] * observed[idx[at]]
+            reps_s[s1] += coef[single, None] * means[at]
+        for k in np.unique(sig[strata[~single]]) if not single.all() else ():
+            use = ~single & (sig[strata] == k)
+            at = np.searchsorted(needed, sig_langs[k])
+            m = means[at]
+            seed_part = m.mean(0)
+            q = seed_part + _scale(at.size) * ((lang_draws[k] * m).sum(0) / at.size - seed_part)
+            est_s[strata[use]] += coef[use] * observed[idx[at]].mean()
+            reps_s[strata[use]] += coef[use, None] * q
+    gstarts = np.concatenate([[0], np.cumsum(d.group_strata)[:-1]])
+    reps = np.add.reduceat(reps_s, gstarts, axis=0) / d.group_strata[:, None]
+    est = np.add.reduceat(est_s, gstarts) / d.group_strata
+    return est, reps
+
+
+def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions of ``keys`` in ``sorted_keys`` (every key must be there)."""
+    pos = np.searchsorted(sorted_keys, keys)
+    if keys.size and (pos.max() >= sorted_keys.size or (sorted_keys[pos] != keys).any()):
+        raise ValueError("a stratum uses a language its unit has no observation in")
+    return pos
+
+
+def _resampled(values: np.ndarray, ok: np.ndarray, observed: np.ndarray, n: int, n_boot: int,
+               stream: tuple[int, ...]) -> np.ndarray:
+    """languages x n_boot: a unit's observed seed means plus the rescaled bootstrap deviation."""
+    if n <= 1:  # one seed: no seed term
+        return np.repeat(observed[:, None], n_boot, axis=1)
+    draws = draw_counts(n, n_boot, stream).T  # n x n_boot
+    sc, v, k = _scale(n), values[:, :n], ok[:, :n]
+    if k.all():  # every seed has every language: the resampled deviation is ((values - mean) @ draws) / n
+        return observed[:, None] + ((v - observed[:, None]) * (sc / n)) @ draws
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (v @ draws) / (k @ draws)
+    o = observed[:, None]
+    mean = np.where(np.isnan(mean), o, mean)  # a draw without the language: no information
+    return o + sc * (mean - o)

@@ -11,11 +11,11 @@
   corpus-level metric of that resample. Every delta gets a bootstrap interval. Groups of 100+
   examples with many distinct values (F1, AP) are resampled with iid Poisson(1) weights per
   example (the Poisson bootstrap) instead of a multinomial draw of n examples: one weight matrix
-  then serves every language and bucket of a pair in one matrix product (see
+  then serves every language and bucket of a pair (:mod:`store.resampling`,
   :func:`paired_bootstrap`; agreement with the classic bootstrap and coverage are tested).
 * :func:`bucket_gains`: the gain within buckets of an example attribute (input length, entity
-  types, answer length, question word) per language, with the same bootstrap interval; a
-  bucket's resamples are its language's (:func:`tests_and_gains` computes both at once).
+  types, answer length, question word) per language, with the same bootstrap interval
+  (:func:`tests_and_gains` computes both from one weight matrix).
 
 Values are points (0-100). Functions here are pure (frames in, frames out); :mod:`store.pairs`
 finds the pairs in a store.
@@ -36,13 +36,25 @@ import polars as pl
 
 from store.errors import StoreError
 from store.predictions import CATEGORY_BUCKETS, EXAMPLE_COLUMNS, NUMERIC_BUCKETS
+from store.resampling import (  # noqa: F401  (paired_bootstrap and friends re-exported)
+    FEW_DISTINCT,
+    LEVEL,
+    N_BOOT,
+    POISSON_MIN,
+    Bootstrap,
+    Group,
+    bootstrap_groups,
+    distinct_rows,
+    group_parts,
+    paired_bootstrap,
+    poisson_weight_sums,
+    poisson_weights,
+)
 
 KEYS = ("split", "language", "example_id")
 #: Per-system columns, suffixed ``_base`` and ``_run`` after alignment.
 SYSTEM_COLUMNS = ("prediction", "correct", "score", "em", "f1", "tp", "n_pred", "gold_rank")
 BASE, RUN = "_base", "_run"
-N_BOOT = 1000
-LEVEL = 0.95
 #: Exact integer arithmetic up to this many discordant pairs; log space above (same to ~1e-12).
 _EXACT_MAX = 1000
 
@@ -131,295 +143,6 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(min(1.0, 2.0 * math.exp(log_tail)))
 
 
-@dataclass(frozen=True)
-class Bootstrap:
-    """A paired bootstrap of ``run - baseline``: observed delta, percentile interval, two-sided p.
-
-    ``resampling``: how the resamples were drawn (``multinomial``, ``index`` or ``poisson``; see
-    :func:`paired_bootstrap`), empty when there was nothing to resample.
-    """
-
-    baseline: float
-    run: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    resampling: str = ""
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, 0 where den is 0 (seqeval's F1 of nothing found and nothing to find)."""
-    out = np.zeros_like(num, dtype=float)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-#: At most this many distinct example rows (and one per 8 examples) make the classic bootstrap
-#: cheap as a multinomial draw over them (accuracy and EM: a handful of kinds of example pair).
-FEW_DISTINCT = 32
-
-
-def _distinct_rows(parts: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(distinct rows, their counts) of ``parts``, or None when there are more than ``limit``.
-
-    Each column is factorised on its own and the codes combined (renumbered after each column,
-    so they stay below n), which is much faster than ``np.unique(axis=0)`` (a sort of structured
-    rows) and stops as soon as the rows so far take more than ``limit`` distinct values.
-    """
-    if parts.shape[1] == 1:
-        values, counts = np.unique(parts[:, 0], return_counts=True)
-        return (values[:, None], counts) if limit is None or values.size <= limit else None
-    codes = np.zeros(parts.shape[0], dtype=np.int64)
-    for j in range(parts.shape[1]):
-        values, inverse = np.unique(parts[:, j], return_inverse=True)
-        _, codes = np.unique(codes * len(values) + inverse.reshape(-1), return_inverse=True)
-        codes = codes.reshape(-1)
-        if limit is not None and codes.max(initial=-1) + 1 > limit:
-            return None
-    _, first, counts = np.unique(codes, return_index=True, return_counts=True)
-    return parts[first], counts
-
-
-def _few_distinct(n: int) -> int:
-    """The most distinct rows for which a group of n examples is drawn as a multinomial."""
-    return min(FEW_DISTINCT, n // 8)
-
-
-# --- Poisson weights: the bootstrap of large groups ---------------------------------------------
-#: Groups of at least this many examples are resampled with Poisson(1) weights (see paired_bootstrap).
-POISSON_MIN = 100
-#: Weights are drawn in blocks of this many examples (x n_boot), always whole blocks, so the weight
-#: of the example at position i in resample b depends on (seed, b, i) only, not on the group's size.
-_BLOCK = 1024
-
-
-def _poisson_thresholds() -> np.ndarray:
-    """16-bit thresholds ``c_k = round(65536 P(X <= k))``, k = 0..7, X ~ Poisson(1).
-
-    A uniform 16-bit number u gives the weight ``#{k: u >= c_k}`` (the inverse CDF at the
-    resolution 1/65,536): k occurs round(65536 P(X <= k)) - round(65536 P(X < k)) times in 65,536,
-    so the weights have mean exactly 1, variance 0.99997 and at most 8 (P(X > 8) = 1.1e-6 is
-    folded into 8).
-    """
-    cdf = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(8)])
-    return np.round(cdf * 65536).astype(np.uint16)
-
-
-_THRESHOLDS = _poisson_thresholds()
-
-
-def poisson_weights(raw16: np.ndarray) -> np.ndarray:
-    """Poisson(1) weights (uint8) from uniform 16-bit numbers, by :func:`_poisson_thresholds`."""
-    w = (raw16 >= _THRESHOLDS[0]).view(np.uint8).copy()
-    for c in _THRESHOLDS[1:]:
-        w += (raw16 >= c).view(np.uint8)
-    return w
-
-
-def poisson_weight_sums(columns: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
-    """``W @ c`` (n_boot x k, float64) for each ``c`` of ``columns``, with one fresh weight matrix
-    ``W`` of iid Poisson(1) draws.
-
-    Each ``c`` (n x k) holds, per example position, the values to sum; ``W[b, i]`` comes from
-    raw 16-bit random numbers of ``default_rng(seed)`` through :func:`poisson_weights`, block by
-    block of :data:`_BLOCK` positions, and each block multiplies its rows of each ``c`` in float32
-    (BLAS), summed across blocks in float64. One matrix serves every group at once: a group is a
-    set of columns that are zero outside its examples' positions. Matrices are multiplied apart
-    so that the sums of one do not depend on what else is computed with it (BLAS kernels round
-    differently with the width of the product).
-    """
-    n = max(c.shape[0] for c in columns)
-    cols = [np.ascontiguousarray(c, dtype=np.float32) for c in columns]
-    rng = np.random.default_rng(seed)
-    out = [np.zeros((n_boot, c.shape[1])) for c in cols]
-    for start in range(0, n, _BLOCK):
-        raw = rng.bit_generator.random_raw(n_boot * _BLOCK // 4).view(np.uint16)
-        stop = min(n, start + _BLOCK)
-        w = poisson_weights(raw).reshape(n_boot, _BLOCK)[:, : stop - start].astype(np.float32)
-        for c, o in zip(cols, out):
-            if start < c.shape[0]:
-                o += w[:, : min(stop, c.shape[0]) - start] @ c[start:stop]
-    return out
-
-
-def _resampled_sums(parts: np.ndarray, n_boot: int, rng: np.random.Generator, method: str = "auto") -> np.ndarray:
-    """Column sums of ``n_boot`` resamples (with replacement) of the rows of ``parts`` (n x k).
-
-    When the rows take few distinct values (accuracy: four kinds of example pairs), drawing how
-    often each distinct row is picked from a multinomial gives exactly the distribution of
-    resampling rows, at a cost of n_boot x distinct instead of n_boot x n.
-    """
-    n = parts.shape[0]
-    distinct = None
-    if method != "index":
-        distinct = _distinct_rows(parts, None if method == "multinomial" else _few_distinct(n))
-    if distinct is not None:
-        uniq, counts = distinct
-        draws = rng.multinomial(n, counts / n, size=n_boot)
-        return draws @ uniq
-    out = np.empty((n_boot, parts.shape[1]))
-    chunk = max(1, 1_000_000 // n)  # bounds the index matrix to ~8 MB
-    for s in range(0, n_boot, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_boot - s), n))
-        for j in range(parts.shape[1]):
-            out[s : s + idx.shape[0], j] = parts[:, j][idx].sum(axis=1)
-    return out
-
-
-def _classic_method(parts: np.ndarray, method: str) -> str:
-    """``multinomial`` (few distinct rows, or asked for) or ``index``: how a classic resample is drawn."""
-    if method in ("multinomial", "index"):
-        return method
-    return "multinomial" if _distinct_rows(parts, _few_distinct(parts.shape[0])) is not None else "index"
-
-
-@dataclass(frozen=True)
-class _Group:
-    """One group of examples to bootstrap: its parts, and where each example's weight column is."""
-
-    bn: np.ndarray
-    bd: np.ndarray
-    rn: np.ndarray
-    rd: np.ndarray
-    positions: np.ndarray  # per example: its column in the shared Poisson weight matrix
-    mean_type: bool  # all denominators 1: the delta is the mean of run - baseline
-    #: distinct rows among a superset of the group's examples (its language), when known: a
-    #: bucket of a language with many distinct rows skips looking for few in itself.
-    distinct_bound: int | None = None
-    #: Poisson groups of one matrix id share a product (the per-language tests: 0, buckets: 1).
-    matrix: int = 0
-
-
-def _score(num: float, den: float) -> float:
-    return num / den if den != 0 else 0.0
-
-
-def _bootstrap_groups(groups: list[_Group], n_boot: int, seed: int, level: float, method: str = "auto") -> list[Bootstrap]:
-    """The paired bootstrap of every group, large groups from ONE shared Poisson weight matrix.
-
-    Each group is decided on its own (see :func:`paired_bootstrap` for the rule); every group
-    resampled with Poisson weights gets its columns in one matrix ``P`` (zero outside its
-    examples' positions), so all of them come out of one product ``W @ P``.
-    """
-    out: list[Bootstrap | None] = [None] * len(groups)
-    poisson: list[tuple[int, int]] = []  # (group index, first column in P)
-    width = 0
-    for g_i, g in enumerate(groups):
-        n = g.bn.shape[0]
-        base_v, run_v = _score(float(g.bn.sum()), float(g.bd.sum())), _score(float(g.rn.sum()), float(g.rd.sum()))
-        if n < 2:
-            out[g_i] = Bootstrap(base_v, run_v, run_v - base_v, float("nan"), float("nan"), float("nan"))
-            continue
-        how = method
-        if how == "auto":
-            if g.distinct_bound is not None and g.distinct_bound > _few_distinct(n):
-                how = "index"
-            else:
-                how = _classic_method(_group_parts(g), "auto")
-            if how == "index" and n >= POISSON_MIN:
-                how = "poisson"
-        if how == "poisson":
-            if poisson and groups[poisson[-1][0]].matrix > g.matrix:
-                raise ValueError("groups must come in the order of their matrix")
-            poisson.append((g_i, width))
-            width += 2 if g.mean_type else 4
-            continue
-        sums = _resampled_sums(_group_parts(g), n_boot, np.random.default_rng(seed), how)
-        if g.mean_type:
-            deltas = sums[:, 0] / n
-        else:
-            deltas = _ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1])
-        out[g_i] = _summaries(np.array([base_v]), np.array([run_v]), deltas[:, None], n_boot, level, how)[0]
-    if poisson:
-        matrices = sorted({groups[g_i].matrix for g_i, _ in poisson})
-        blocks = []
-        for mat in matrices:
-            mine = [(g_i, c) for g_i, c in poisson if groups[g_i].matrix == mat]
-            lo, hi = mine[0][1], mine[-1][1] + (2 if groups[mine[-1][0]].mean_type else 4)
-            cols = np.zeros((1 + max(int(groups[g_i].positions.max()) for g_i, _ in mine), hi - lo), dtype=np.float32)
-            for g_i, c in mine:
-                g, c = groups[g_i], c - lo
-                if g.mean_type:
-                    cols[g.positions, c], cols[g.positions, c + 1] = g.rn - g.bn, 1.0
-                else:
-                    cols[g.positions, c : c + 4] = np.column_stack([g.bn, g.bd, g.rn, g.rd])
-            blocks.append(cols)
-        sums = np.hstack(poisson_weight_sums(blocks, n_boot, seed))
-        first = np.array([c for _, c in poisson])
-        mean = np.array([groups[g_i].mean_type for g_i, _ in poisson])
-        deltas = np.empty((n_boot, len(poisson)))
-        m, r = first[mean], first[~mean]
-        deltas[:, mean] = _ratio(sums[:, m], sums[:, m + 1])
-        deltas[:, ~mean] = _ratio(sums[:, r + 2], sums[:, r + 3]) - _ratio(sums[:, r], sums[:, r + 1])
-        base_v = np.array([_score(float(groups[g_i].bn.sum()), float(groups[g_i].bd.sum())) for g_i, _ in poisson])
-        run_v = np.array([_score(float(groups[g_i].rn.sum()), float(groups[g_i].rd.sum())) for g_i, _ in poisson])
-        for (g_i, _), boot in zip(poisson, _summaries(base_v, run_v, deltas, n_boot, level, "poisson")):
-            out[g_i] = boot
-    return out  # type: ignore[return-value]
-
-
-def _group_parts(g: _Group) -> np.ndarray:
-    """The rows a classic resample draws: run - baseline (mean metrics) or (bn, bd, rn, rd)."""
-    return (g.rn - g.bn)[:, None] if g.mean_type else np.column_stack([g.bn, g.bd, g.rn, g.rd])
-
-
-def paired_bootstrap(
-    base_num: np.ndarray,
-    base_den: np.ndarray,
-    run_num: np.ndarray,
-    run_den: np.ndarray,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-    level: float = LEVEL,
-    method: str = "auto",
-) -> Bootstrap:
-    """Paired bootstrap of ``sum(run_num)/sum(run_den) - sum(base_num)/sum(base_den)``.
-
-    Each example contributes a numerator and a denominator per system (mean metrics: score and 1;
-    span F1: 2 tp and n_pred + n_gold). A resample reweights the examples, the same weights for
-    both systems, and recomputes both corpus-level scores from the weighted sums. The p-value is
-    two-sided, from the share of resampled deltas on either side of zero:
-    ``min(1, 2 min((#{d* <= 0} + 1), (#{d* >= 0} + 1)) / (B + 1))``; the interval is percentile.
-
-    How resamples are drawn (``method="auto"`` decides per group; ``Bootstrap.resampling`` says):
-
-    * ``multinomial``: the classic bootstrap (n examples drawn with replacement), exactly, as a
-      multinomial over the distinct example rows, when there are few (accuracy, EM: each example
-      is one of a handful of kinds);
-    * ``index``: the classic bootstrap by drawing n indices, for groups under :data:`POISSON_MIN`;
-    * ``poisson``: the Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012) for the
-      rest: each example's weight is an independent Poisson(1) count instead of a multinomial
-      one, so the resample size varies around n. For ratio statistics (means, span F1) it has
-      the same first-order distribution as the classic bootstrap and is what makes one weight
-      matrix shareable by all groups (see :func:`poisson_weight_sums`; agreement with the classic
-      bootstrap and coverage are tested in ``tests/store/test_paired.py``).
-    """
-    base_num, base_den = np.asarray(base_num, float), np.asarray(base_den, float)
-    run_num, run_den = np.asarray(run_num, float), np.asarray(run_den, float)
-    n = base_num.shape[0]
-    mean_type = n > 0 and bool(np.all(base_den == base_den[0]) and np.all(run_den == base_den[0]) and base_den[0] > 0)
-    if mean_type and base_den[0] != 1.0:  # a constant denominator: a mean of num / den
-        base_num, run_num = base_num / base_den[0], run_num / base_den[0]
-        base_den = run_den = np.ones(n)
-    group = _Group(base_num, base_den, run_num, run_den, np.arange(n), mean_type)
-    return _bootstrap_groups([group], n_boot, seed, level, method)[0]
-
-
-def _summaries(base_v: np.ndarray, run_v: np.ndarray, deltas: np.ndarray, n_boot: int, level: float,
-               resampling: str) -> list[Bootstrap]:
-    """Per column of ``deltas`` (n_boot x groups): observed scores, the percentile interval of the
-    resampled deltas, the two-sided p-value."""
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(deltas, [alpha, 1 - alpha], axis=0)
-    below, above = (deltas <= 1e-9).sum(axis=0), (deltas >= -1e-9).sum(axis=0)
-    p = np.minimum(1.0, 2 * np.minimum(below + 1, above + 1) / (n_boot + 1))
-    return [
-        Bootstrap(float(b), float(r), float(r - b), float(l_), float(h), float(p_), resampling)
-        for b, r, l_, h, p_ in zip(base_v, run_v, lo, hi, p)
-    ]
-
-
 # ------------------------------------------------------------------------------ metrics
 def is_accuracy_type(metric: str) -> bool:
     """Metrics decided example by example as right or wrong: the exact McNemar test applies."""
@@ -467,9 +190,6 @@ class _Parts:
     base_ok: np.ndarray | None
     run_ok: np.ndarray | None
     mean_type: bool  # all denominators 1: deltas are means of run - baseline
-    #: per row: its rank within its language, the column of its Poisson weight (shared by the
-    #: language and every bucket within it).
-    positions: np.ndarray
     languages: list[tuple[str, np.ndarray]]  # (language, row indices) in sorted order
 
 
@@ -480,24 +200,21 @@ def _parts(aligned: pl.DataFrame, metric: str) -> _Parts:
         and aligned["correct" + RUN].null_count() == 0
     mean_type = bool(np.all(bd == 1.0) and np.all(rd == 1.0))
     languages = [(lang, idx) for (lang,), idx in _groups(aligned.select("language"))]
-    positions = np.empty(aligned.height, dtype=np.int64)
-    for _, idx in languages:
-        positions[idx] = np.arange(idx.size)
     return _Parts(bn, bd, rn, rd, aligned["correct" + BASE].to_numpy() if ok else None,
-                  aligned["correct" + RUN].to_numpy() if ok else None, mean_type, positions, languages)
+                  aligned["correct" + RUN].to_numpy() if ok else None, mean_type, languages)
 
 
 def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: int, seed: int,
                     bounds: list[int | None] | None = None, n_tests: int | None = None) -> list[dict]:
     """The paired comparison of each group of rows, all bootstrapped together (one weight matrix).
 
-    ``bounds``: per group, :attr:`_Group.distinct_bound`; ``n_tests``: only the first ``n_tests``
+    ``bounds``: per group, :attr:`Group.distinct_bound`; ``n_tests``: only the first ``n_tests``
     groups get the test's p-value (McNemar), the rest (buckets) the bootstrap's.
     """
     bounds = bounds or [None] * len(groups)
     n_tests = len(groups) if n_tests is None else n_tests
-    boots = _bootstrap_groups(
-        [_Group(p.bn[r], p.bd[r], p.rn[r], p.rd[r], p.positions[r], p.mean_type, d, int(i >= n_tests))
+    boots = bootstrap_groups(
+        [Group(p.bn[r], p.bd[r], p.rn[r], p.rd[r], p.mean_type, d, int(i >= n_tests))
          for i, (r, d) in enumerate(zip(groups, bounds))],
         n_boot, seed, LEVEL,
     )
@@ -519,14 +236,30 @@ def _compare_groups(p: _Parts, groups: list[np.ndarray], metric: str, n_boot: in
 def compare(aligned: pl.DataFrame, metric: str, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """The paired comparison of one group of aligned examples (one language, or one bucket)."""
     p = _parts(aligned, metric)
-    p = _Parts(**{**p.__dict__, "positions": np.arange(aligned.height)})  # one group: positions are its rows
     return _compare_groups(p, [np.arange(aligned.height)], metric, n_boot, seed)[0]
 
 
 def _groups(keys: pl.DataFrame) -> list[tuple[tuple, np.ndarray]]:
-    """(key values, row indices) per distinct row of ``keys``, in sorted key order."""
-    idx = keys.with_row_index("_row").group_by(keys.columns).agg(pl.col("_row")).sort(keys.columns)
-    return [(tuple(r[c] for c in keys.columns), np.asarray(r["_row"], dtype=np.int64)) for r in idx.iter_rows(named=True)]
+    """(key values, row indices in row order) per distinct row of ``keys``, in sorted key order."""
+    if keys.height == 0:
+        return []
+    code = np.zeros(keys.height, dtype=np.int64)
+    for c in keys.columns:  # a mixed-radix code whose order is the keys' order
+        col = keys[c]
+        if col.dtype.is_integer() and col.null_count() < col.len():  # nulls sort last, as polars sorts them
+            lo, hi = int(col.min()), int(col.max())
+            part, size = col.fill_null(hi + 1).to_numpy().astype(np.int64) - lo, hi - lo + 2
+        else:
+            values = sorted(v for v in col.cast(pl.String).unique().to_list() if v is not None)
+            part = col.cast(pl.String).cast(pl.Enum(values)).to_physical().fill_null(len(values)).to_numpy().astype(np.int64)
+            size = len(values) + 1
+        code = code * size + part
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    bounds = [*starts.tolist(), keys.height]
+    firsts = keys[order[starts].tolist()]
+    return [(tuple(k), order[bounds[i] : bounds[i + 1]]) for i, k in enumerate(firsts.iter_rows())]
 
 
 _TEST_SCHEMA = {
@@ -603,7 +336,7 @@ def bucket_gains(
     """Gain of the run over the baseline within each bucket of ``attribute``, per language.
 
     ``bucketed``: :func:`buckets` of ``aligned`` if already computed. The intervals are the same
-    numbers :func:`tests_and_gains` gives (a bucket's weights are its language's).
+    numbers :func:`tests_and_gains` gives.
     """
     b = bucketed if bucketed is not None else buckets(aligned, attribute, n_bins)
     return tests_and_gains(aligned, metric, b, n_boot, seed, attribute=attribute, languages=False)[1]
@@ -630,7 +363,7 @@ def tests_and_gains(
     # Distinct example rows per language (few: accuracy, EM) bound those of its buckets.
     distinct = {}
     for lang, idx in parts.languages:
-        d = _distinct_rows(_group_parts(_Group(parts.bn[idx], parts.bd[idx], parts.rn[idx], parts.rd[idx], idx, parts.mean_type)),
+        d = distinct_rows(group_parts(Group(parts.bn[idx], parts.bd[idx], parts.rn[idx], parts.rd[idx], parts.mean_type)),
                            FEW_DISTINCT)
         distinct[lang] = FEW_DISTINCT + 1 if d is None else d[0].shape[0]
     bounds = [distinct[lang] for lang, _ in parts.languages] if languages else []

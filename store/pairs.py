@@ -137,10 +137,12 @@ def _columns_for(metric: str) -> list[str]:
 def load_aligned(store, pair: Pair, languages: list[str] | None = None, columns: list[str] | None = None) -> pl.DataFrame:
     """The pair's predictions joined by example id (refuses mismatched example sets)."""
     cols = columns or _columns_for("")
+    # The example's own columns (text, gold, buckets) are the same on both sides: read the baseline's.
+    run_cols = [c for c in cols if c in paired.KEYS or c in paired.SYSTEM_COLUMNS]
     frames = []
-    for run_id in (pair.baseline_id, pair.run_id):
+    for run_id, wanted in ((pair.baseline_id, cols), (pair.run_id, run_cols)):
         record = read_run_record(shard_path(store.runs_dir, run_id))
-        frames.append(preds.read_predictions(store.root, run_id, cols, languages, expected_hash=record.predictions or None))
+        frames.append(preds.read_predictions(store.root, run_id, wanted, languages, expected_hash=record.predictions or None))
     return paired.align(frames[0], frames[1], base_name=f"baseline {pair.baseline_id}", run_name=f"run {pair.run_id}")
 
 

@@ -210,7 +210,7 @@ def available(root: Path, run_ids: Iterable[str] | None = None) -> set[str]:
     folder = predictions_dir(root)
     if not folder.is_dir():
         return set()
-    have = {p.name[: -len(SUFFIX)] for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")}
+    have = {name[: -len(SUFFIX)] for name in os.listdir(folder) if name.endswith(SUFFIX) and not name.startswith(".")}
     return have if run_ids is None else have & set(run_ids)
 
 

@@ -106,6 +106,19 @@ def test_poisson_weights_are_poisson_1_to_a_65536th():
     assert w.mean() == 1.0 and w.var() == pytest.approx(1.0, abs=1e-4)
 
 
+def test_poisson_weight_sums_are_one_weight_matrix_times_each_group_s_columns():
+    rng = np.random.default_rng(0)
+    ext = np.array([1500, 700, 1024, 3])  # rows in use per column: across the block edge, inside, on it
+    cols = rng.integers(0, 50, (1500, 4)).astype(float) * (np.arange(1500)[:, None] < ext)
+    gen = np.random.default_rng(9)  # the weights by hand: 16-bit numbers, block after block of 1,024 examples
+    w = np.hstack([paired.poisson_weights(gen.bit_generator.random_raw(8 * 1024 // 4).view(np.uint16)).reshape(8, 1024)
+                   for _ in range(2)])[:, :1500].astype(float)
+    short = cols[:700, 1:2]  # a group alone: the same weights for its examples
+    got, alone = paired.poisson_weight_sums([cols, short], n_boot=8, seed=9, extents=[ext, np.array([700])])
+    assert got == pytest.approx(w @ cols, rel=1e-6)
+    assert alone[:, 0] == pytest.approx(got[:, 1], rel=1e-6)
+
+
 def _span_f1_parts(n, rng):
     """Sentences with 1 + Poisson(4) gold spans; the run finds a sixth of what the baseline misses
     and sometimes predicts one span too many. True F1: baseline 70, run 100 * 7.5 / 10.5."""
@@ -155,7 +168,6 @@ def test_poisson_bootstrap_p_value_agrees_with_the_classic_near_the_null():
     assert poisson.p_value == pytest.approx(classic.p_value, abs=0.05)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("make, true_delta", [(_span_f1_parts, SPAN_F1_TRUE_DELTA), (_qa_f1_parts, QA_F1_TRUE_DELTA)])
 def test_poisson_bootstrap_95_percent_interval_covers_the_true_delta_95_percent_of_the_time(make, true_delta):
     # 400 simulated pairs of 300 examples with a known population delta; the binomial standard
@@ -190,7 +202,7 @@ def test_one_weight_matrix_leaves_each_language_its_own_bootstrap_and_is_seed_de
         lang = a.filter(pl.col("language") == row["language"])
         alone = paired.paired_bootstrap(lang["f1_base"].to_numpy(), np.ones(lang.height), lang["f1_run"].to_numpy(),
                                         np.ones(lang.height), n_boot=500, seed=3)
-        # a language's weights depend on (seed, resample, its examples' ranks) only
+        # a group's weights depend on (seed, resample, its examples' ranks) only
         assert (row["ci_low"], row["ci_high"], row["p_value"]) == (
             pytest.approx(alone.ci_low, rel=1e-6), pytest.approx(alone.ci_high, rel=1e-6), pytest.approx(alone.p_value))
     assert tests.equals(paired.language_tests(a, "f1", n_boot=500, seed=3))  # same inputs, same numbers
@@ -200,6 +212,13 @@ def test_one_weight_matrix_leaves_each_language_its_own_bootstrap_and_is_seed_de
     assert together[0].equals(tests)
     assert together[1].equals(paired.bucket_gains(a, "f1", "n_words", n_boot=500, seed=3, bucketed=b))
     assert set(together[1]["attribute"]) == {"n_words"} and together[1].height == 6
+    bucket = together[1].row(0, named=True)
+    rows = b.filter((pl.col("language") == bucket["language"]) & (pl.col("bucket") == bucket["bucket"]))["_row"]
+    mine = a[rows.to_list()]
+    assert mine.height == bucket["n"] >= paired.POISSON_MIN
+    alone = paired.paired_bootstrap(mine["f1_base"].to_numpy(), np.ones(mine.height), mine["f1_run"].to_numpy(),
+                                    np.ones(mine.height), n_boot=500, seed=3)
+    assert (bucket["ci_low"], bucket["ci_high"]) == (pytest.approx(alone.ci_low, rel=1e-6), pytest.approx(alone.ci_high, rel=1e-6))
 
 
 # ------------------------------------------------------------------ alignment
@@ -295,7 +314,7 @@ def test_bucket_gains_and_flips_by_hand():
 def test_docstring_examples_run():
     import doctest
 
-    from store import pairs, predictions
+    from store import pairs, predictions, resampling
 
-    for module in (paired, predictions, pairs):
+    for module in (paired, predictions, pairs, resampling):
         assert doctest.testmod(module).failed == 0
