@@ -3,7 +3,8 @@
 Commands::
 
     runner tasks [--sources]
-    runner run --pair mnli:xnli [--model xlm-roberta-large] [--seed 1] [--config run.yaml]
+    runner recipes [NAME]
+    runner run --pair mnli:xnli [--recipe xstilts|xtreme|xtreme-r] [--model xlm-roberta-large] [--seed 1] [--config run.yaml]
                [--set train.learning_rate=2e-5 ...] [--data-dir DIR] [--store DIR] [--dry-run] [--overwrite]
                [--mix proportional|temperature] [--mix-temperature T] [--mix-cap N]      (multi-task pairs)
                [--variant mlm --mlm-corpus HUB_ID_OR_PATH [--mlm-every K]]
@@ -63,10 +64,15 @@ SECTION_FLAGS = {
 
 def _add_settings(p: argparse.ArgumentParser) -> None:
     """Flags that define runs and where they live: shared by run, grid and plan."""
+    p.add_argument("--recipe", metavar="NAME",
+                   help="training protocol whose values are the defaults: xstilts (jiant's X-STILTs settings, default), "
+                        "xtreme or xtreme-r (google-research/xtreme's scripts); `runner recipes` lists every value "
+                        "with its source; --config, --set and flags override single values")
     p.add_argument("--model", help="Hub id or local folder of an encoder (default xlm-roberta-large)")
     p.add_argument("--config", help="YAML file of settings (flags override it)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. train.warmup_ratio=0.06 or epochs.mnli=1 (repeatable)")
+                   help="any setting, e.g. train.warmup_ratio=0.06 (both phases), intermediate.batch_size=8 "
+                        "(phase 1 only), train.select=epoch or epochs.mnli=1 (repeatable)")
     p.add_argument("--data-dir", help="local copies of the Hub dataset repos (default $XSTILTS_DATA_DIR, else the Hub)")
     p.add_argument("--ccg-path", help="folder with CCGbank as train.jsonl / dev.jsonl (licensed, not on the Hub)")
     p.add_argument("--mewslix-path", help="folder with XTREME-R's Mewsli-X jsonl files (built by a script, not on the Hub)")
@@ -112,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("tasks", help="list tasks with their types and languages")
     t.add_argument("--sources", action="store_true", help="also list every Hub file pattern and revision")
+    rc = sub.add_parser("recipes", help="list the training recipes (xstilts, xtreme, xtreme-r), every value with its source",
+                        description="Lists the named recipes: the published training protocols the runner follows "
+                                    "(`--recipe NAME` on run, grid and plan). Without NAME: the main values side by "
+                                    "side, then every recipe in full; each value names the file and lines it comes "
+                                    "from and whether it was read there (V) or inferred (I). Notes say where a "
+                                    "protocol cannot be followed offline or is ambiguous.")
+    rc.add_argument("name", nargs="?", help="one recipe in full (xstilts, xtreme, xtreme-r)")
     r = sub.add_parser("run", help="run one pair: intermediate fine-tune, target fine-tune, zero-shot evaluation")
     r.add_argument("--pair", help="INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos, mnli+qqp:xnli")
     r.add_argument("--seed", type=int, help="random seed (default 1)")
@@ -165,8 +178,9 @@ def _settings(args: argparse.Namespace) -> dict:
 
     values: dict = load_yaml(args.config) if args.config else {}
     values = merge(values, parse_set(args.set))
-    flags = {k: getattr(args, k, None) for k in ("pair", "model", "seed", "ccg_path", "mewslix_path", "udpos_path",
-                                                 "bucc_path", "lareqa_path", "work_dir", "store", "device", "variant")}
+    flags = {k: getattr(args, k, None) for k in ("pair", "recipe", "model", "seed", "ccg_path", "mewslix_path",
+                                                 "udpos_path", "bucc_path", "lareqa_path", "work_dir", "store", "device",
+                                                 "variant")}
     flags["data_dir"] = args.data_dir or values.get("data_dir") or os.environ.get("XSTILTS_DATA_DIR")
     values = merge(values, {k: v for k, v in flags.items() if v is not None})
     train = {name: getattr(args, flag) for flag, name in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
@@ -209,6 +223,24 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipes(args: argparse.Namespace) -> int:
+    """Prints the recipes (or one of them) with the source of every value."""
+    from runner.recipes.show import render
+
+    print(render(args.name))
+    return 0
+
+
+def _recipe_lines(lay) -> list[str]:
+    """The run's recipe and the notes that apply to its pair (where the protocol is not followed)."""
+    from runner.recipes import get
+
+    recipe = get(lay.cfg.recipe)
+    notes = recipe.notes_for(lay.pair.target, intermediate=bool(lay.pair.tasks))
+    out = [f"  recipe  {recipe.name}: {recipe.title} (`runner recipes {recipe.name}` lists every value and source)"]
+    return out + [f"  note    {n}" for n in notes]
+
+
 def _dry_run(lay, store_path: Path) -> int:
     from runner.pipeline import check_inputs, phase_status
 
@@ -235,6 +267,7 @@ def _dry_run(lay, store_path: Path) -> int:
     print(f"  store   {len(lay.languages) * len(metrics)} result rows ({', '.join(metrics)} x {len(lay.languages)} languages: "
           f"{' '.join(lay.languages)}{_split_note(lay)}) + {n_dev} English dev score{'s' if n_dev != 1 else ''} -> {store_path} "
           f"[{'already stored: nothing to write' if stored else 'new run'}]")
+    print("\n".join(_recipe_lines(lay)))
     if missing is not None:
         print(f"error: the run cannot start: {missing}", file=sys.stderr)
         return 2
@@ -359,7 +392,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     inter = [c for c in grid.chains if c.inter_dir]
     print(f"grid: {selection} = {len(runs)} runs in {len(grid.chains)} chains ({len(inter)} intermediate checkpoints, "
           f"each trained once and reused by its chain); {sum(grid.stored(r.run_id) for r in runs)} already in "
-          f"{grid.store}; executor {args.executor}", flush=True)
+          f"{grid.store}; executor {args.executor}; recipe {build_config(values).recipe}", flush=True)
     for name, why in grid.skipped:
         print(f"skipped: {name} ({why})")
     console_logging(args.verbose, indent="    ")
@@ -428,7 +461,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"tasks": cmd_tasks, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan, "smoke": cmd_smoke}
+COMMANDS = {"tasks": cmd_tasks, "recipes": cmd_recipes, "run": cmd_run, "grid": cmd_grid, "plan": cmd_plan, "smoke": cmd_smoke}
 
 
 #: The runner extra's modules (pyproject.toml), which the app environment of `make run` lacks.

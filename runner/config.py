@@ -1,16 +1,22 @@
-"""Typed run configuration: defaults, then a YAML file, then command-line flags; validated on build.
+"""Typed run configuration: a recipe, then a YAML file, then command-line flags; validated on build.
 
-Defaults follow the jiant XTREME recipe (AdamW, lr 1e-5, weight decay 0.01, 10% warmup, linear
-decay, effective batch 32, max length 256, epochs per task as declared in ``runner.tasks``).
+Defaults are the named recipe's (``--recipe``, default ``xstilts``: jiant's X-STILTs settings,
+``runner.recipes``): phase 1 (``intermediate``) at lr 1e-5, batch 4, 3 epochs, max length 256, the
+last model; phase 2 (``train``) per target as jiant's XTREME scripts set it (e.g. XNLI 4 x 8 for 2
+epochs), selecting every 1,000 steps on the first 500 English dev rows with patience 30. The
+field defaults of ``TrainConfig`` are only the base a recipe overrides. A ``train.X`` given in the
+YAML file, by ``--set`` or a flag applies to both phases; ``intermediate.X`` to phase 1 only.
 
 YAML example::
 
+    recipe: xtreme
     model: xlm-roberta-large
     seed: 2
     train:
       learning_rate: 2.0e-5
       batch_size: 8
       grad_accum: 4
+    intermediate: {epochs: 2}
     epochs: {mnli: 1, udpos_en: 5}
     mix: {sampling: temperature, temperature: 2.0}     # multi-task intermediate (runner.training.mixing)
     variant: mlm                                       # or translated (runner.training.variants)
@@ -18,8 +24,8 @@ YAML example::
 
 Example:
     >>> cfg = build_config({"pair": "mnli:xnli", "train": {"learning_rate": 3e-5}})
-    >>> cfg.train.learning_rate, cfg.train.weight_decay
-    (3e-05, 0.01)
+    >>> cfg.recipe, cfg.train.learning_rate, cfg.train.batch_size * cfg.train.grad_accum, cfg.intermediate.batch_size
+    ('xstilts', 3e-05, 32, 4)
 """
 
 from __future__ import annotations
@@ -34,12 +40,18 @@ from pathlib import Path
 
 import yaml
 
+from runner import recipes
 from runner.errors import RunnerError
 from runner.modeling.answer_text import MODES as ANSWER_TEXT_MODES
+from runner.tasks.records import FORMATS
 from runner.training.mixing import MixConfig
 from runner.training.variants import MlmConfig, TranslatedConfig, check_variant
 from store.catalog import suggest
 from store.records import SEED_MAX
+
+
+#: Model selection modes (``TrainConfig.select``).
+SELECT = ("epoch", "steps", "last")
 
 
 @dataclass
@@ -49,6 +61,7 @@ class TrainConfig:
     learning_rate: float = field(default=1e-5, metadata={"help": "AdamW peak learning rate"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases and norms)"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with linear warmup"})
+    warmup_steps: int | None = field(default=None, metadata={"help": "warmup steps (instead of warmup_ratio when set)"})
     batch_size: int = field(default=32, metadata={"help": "examples per forward pass"})
     grad_accum: int = field(default=1, metadata={"help": "forward passes per optimizer step"})
     epochs: int | None = field(default=None, metadata={"help": "epochs of every stage (None: per-task default)"})
@@ -57,6 +70,12 @@ class TrainConfig:
     dropout: float = field(default=0.1, metadata={"help": "dropout inside the heads"})
     max_train_examples: int | None = field(default=None, metadata={"help": "cap per training stage (debugging)"})
     max_eval_examples: int | None = field(default=None, metadata={"help": "cap per dev/test set (debugging)"})
+    select: str = field(default="epoch", metadata={
+        "help": "model selection on English dev data: epoch (after each), steps (every select_every optimizer "
+                "steps and at the end) or last (the final model)"})
+    select_every: int | None = field(default=None, metadata={"help": "select=steps: optimizer steps between evaluations"})
+    dev_subset: int | None = field(default=None, metadata={"help": "select on the first N English dev rows (None: all)"})
+    patience: int | None = field(default=None, metadata={"help": "stop after N evaluations without improvement (None: never)"})
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation pass"})
     megabatch: int = field(default=100, metadata={"help": "length grouping: batches sorted together"})
     save_every_steps: int = field(default=500, metadata={"help": "checkpoint for resume every N optimizer steps"})
@@ -80,10 +99,24 @@ class TrainConfig:
             (self.save_every_steps >= 1 and self.eval_batch_size >= 1, "save_every_steps and eval_batch_size must be >= 1"),
             (self.max_train_examples is None or self.max_train_examples >= 1, "max_train_examples must be >= 1"),
             (self.max_eval_examples is None or self.max_eval_examples >= 1, "max_eval_examples must be >= 1"),
+            (self.warmup_steps is None or self.warmup_steps >= 0, "warmup_steps must be >= 0"),
+            (self.select in SELECT, f"select {self.select!r} must be one of {', '.join(SELECT)}"),
+            (self.select != "steps" or self.select_every is not None, "select=steps needs select_every (optimizer steps)"),
+            (self.select_every is None or self.select_every >= 1, "select_every must be >= 1"),
+            (self.dev_subset is None or self.dev_subset >= 1, "dev_subset must be >= 1"),
+            (self.patience is None or self.patience >= 1, "patience must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise RunnerError(f"train config: {message}")
+
+    def describe(self) -> str:
+        """``lr 1e-05, 4x8, len 256, every 1000 steps on 500 dev rows, patience 30``: the settings a dry run shows."""
+        select = {"epoch": "every epoch", "steps": f"every {self.select_every} steps", "last": "last model"}[self.select]
+        if self.select != "last":
+            select += f" on {self.dev_subset} dev rows" if self.dev_subset else " on the full dev set"
+            select += f", patience {self.patience}" if self.patience else ""
+        return f"lr {self.learning_rate:g}, {self.batch_size}x{self.grad_accum}, len {self.max_length}, {select}"
 
 
 @dataclass
@@ -130,8 +163,9 @@ class RetrievalConfig:
 
 
 #: TrainConfig fields that change what is measured (and so the run id and checkpoint keys).
-HPARAM_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "batch_size", "grad_accum", "epochs",
-                 "max_length", "max_grad_norm", "dropout", "max_train_examples", "max_eval_examples")
+HPARAM_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "warmup_steps", "batch_size", "grad_accum", "epochs",
+                 "max_length", "max_grad_norm", "dropout", "max_train_examples", "max_eval_examples",
+                 "select", "select_every", "dev_subset", "patience")
 
 
 @dataclass
@@ -139,6 +173,7 @@ class RunConfig:
     """One ``runner run``: what to run, where data and artefacts live, how to train."""
 
     pair: str = field(default="", metadata={"help": "INTERMEDIATE:TARGET, e.g. mnli:xnli, none:udpos"})
+    recipe: str = field(default="xstilts", metadata={"help": "named training protocol (runner.recipes): xstilts, xtreme, xtreme-r"})
     model: str = field(default="xlm-roberta-large", metadata={"help": "Hub id or local folder of an encoder"})
     seed: int = field(default=1, metadata={"help": "random seed (data order, heads, dropout)"})
     variant: str = field(default="", metadata={"help": "'' (plain), mlm or translated (runner.training.variants)"})
@@ -157,8 +192,11 @@ class RunConfig:
     overwrite: bool = field(default=False, metadata={"help": "redo every phase even when its artefact exists"})
     predictions: bool = field(default=True, metadata={
         "help": "keep every evaluated example's prediction beside the run in the store (store.predictions)"})
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "phase 2 (and, given by the user, every phase)"})
+    intermediate: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "phase 1 (intermediate training)"})
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
+    formats: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "input format per data adapter, e.g. mc_copa: question (runner.tasks.records.FORMATS)"})
     qa: QAConfig = field(default_factory=QAConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     mix: MixConfig = field(default_factory=MixConfig, metadata={"help": "multi-task sampling (runner.training.mixing)"})
@@ -192,6 +230,18 @@ class RunConfig:
         for stage, n in self.epochs.items():
             if not isinstance(n, int) or n < 1:
                 raise RunnerError(f"epochs.{stage} must be a whole number >= 1, got {n!r}")
+        for adapter, name in self.formats.items():
+            known = FORMATS.get(adapter)
+            if known is None:
+                raise RunnerError(f"formats.{adapter}: no input format to choose for {adapter!r}{suggest(adapter, FORMATS)}; "
+                                  f"formats exist for {', '.join(FORMATS)}")
+            if name not in known:
+                raise RunnerError(f"formats.{adapter} {name!r} is unknown{suggest(str(name), known)}; give one of "
+                                  f"{', '.join(known)}")
+
+    def phase(self, name: str) -> RunConfig:
+        """This config as phase ``name`` runs it: ``intermediate`` trains with its own settings."""
+        return dataclasses.replace(self, train=self.intermediate) if name == "intermediate" else self
 
 
 def _check_folder(path: str, flag: str) -> None:
@@ -205,7 +255,7 @@ def _check_folder(path: str, flag: str) -> None:
 
 
 #: Nested sections of RunConfig (YAML mappings, ``--set SECTION.FIELD=VALUE``).
-SECTIONS = {"train": TrainConfig, "qa": QAConfig, "retrieval": RetrievalConfig, "mix": MixConfig,
+SECTIONS = {"train": TrainConfig, "intermediate": TrainConfig, "qa": QAConfig, "retrieval": RetrievalConfig, "mix": MixConfig,
             "mlm": MlmConfig, "translated": TranslatedConfig}
 
 
@@ -255,8 +305,9 @@ def _coerce(value, f: dataclasses.Field, where: str):
 
 
 def build_config(values: Mapping) -> RunConfig:
-    """A validated RunConfig from a nested mapping (YAML file merged with flags)."""
-    return _from_mapping(RunConfig, values, "config")
+    """A validated RunConfig from a nested mapping (YAML file merged with flags) over its recipe."""
+    return _from_mapping(RunConfig, merge(recipes.defaults(values), {k: v for k, v in values.items() if k != "recipe"}),
+                         "config")
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -305,7 +356,7 @@ def parse_set(assignments: list[str]) -> dict:
 
 
 #: (section, field) of every length in sub-tokens that must fit the model's position table.
-_LENGTHS = (("train", "max_length"), ("qa", "max_length"), ("retrieval", "max_length"))
+_LENGTHS = (("train", "max_length"), ("intermediate", "max_length"), ("qa", "max_length"), ("retrieval", "max_length"))
 _NOTED: set[tuple] = set()
 
 
@@ -341,8 +392,12 @@ def as_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def hparams(cfg: RunConfig) -> dict:
-    """What defines the run besides model, pair, seed and variant."""
-    d = {k: getattr(cfg.train, k) for k in HPARAM_FIELDS}
+def hparams(cfg: RunConfig, intermediate: bool = False) -> dict:
+    """What defines the run besides model, pair, seed and variant: the recipe, phase 2's training
+    settings (flat, as runs before recipes recorded them), per-stage epochs and, for a pair with
+    an intermediate phase, phase 1's settings under ``intermediate``."""
+    d = {"recipe": cfg.recipe, **{k: getattr(cfg.train, k) for k in HPARAM_FIELDS}}
     d["epochs_per_stage"] = dict(sorted(cfg.epochs.items()))
+    if intermediate:
+        d["intermediate"] = {k: getattr(cfg.intermediate, k) for k in HPARAM_FIELDS}
     return d

@@ -37,7 +37,7 @@ from pathlib import Path
 from transformers import AutoConfig
 
 from runner import config as config_mod
-from runner.config import RunConfig
+from runner.config import RunConfig, TrainConfig
 from runner.data.read import DataLocation, check_available, read_stage, stage_labels
 from runner.errors import RunnerError
 from runner.evaluation.targets import TargetEvaluator
@@ -45,7 +45,7 @@ from runner.kinds import KINDS, Kind, build_model
 from runner.modeling.encoder import load_encoder, load_tokenizer
 from runner.modeling.features import Encoded, tokenizer_fingerprint
 from runner.tasks.qa import SQUAD_V2_STAGE
-from runner.tasks.records import Stage, TaskSpec
+from runner.tasks.records import Stage, TaskSpec, formats_used, with_formats
 from runner.tasks.registry import all_sources, get_task, intermediate_stage, registry
 from runner.training import mixing, mlm, variants
 from runner.training.device import hardware, pick_device, set_seed
@@ -143,9 +143,16 @@ class Layout:
         return list(self.target.test)
 
 
-def stage_epochs(cfg: RunConfig, stage: Stage) -> int:
-    """Epochs of a stage: ``epochs.<stage>``, else ``train.epochs``, else the declared default."""
-    return cfg.epochs.get(stage.name) or cfg.train.epochs or stage.epochs
+def stage_epochs(cfg: RunConfig, stage: Stage, phase: str = "target") -> int:
+    """Epochs of a stage: ``epochs.<stage>``, else the phase's ``epochs`` (``train`` for phase 2,
+    ``intermediate`` for phase 1; the recipe's unless given), else the declared default."""
+    return cfg.epochs.get(stage.name) or cfg.phase(phase).train.epochs or stage.epochs
+
+
+def dev_limit(tr: TrainConfig) -> int | None:
+    """Dev rows read for selection: the first ``dev_subset`` (recipe), at most ``max_eval_examples``."""
+    limits = [n for n in (tr.dev_subset, tr.max_eval_examples) if n is not None]
+    return min(limits) if limits else None
 
 
 def _stage_sources(stages: list[Stage]) -> list[tuple[str, object]]:
@@ -214,9 +221,11 @@ def layout(cfg: RunConfig) -> Layout:
                        lareqa_path=Path(cfg.lareqa_path).expanduser() if cfg.lareqa_path else None)
     # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path, ...)
     local_data = target.local_fields(loc.given())
-    target = target.resolve(loc.given())
+    target = with_formats(target.resolve(loc.given()), cfg.formats)
     work = Path(cfg.work_dir).expanduser()
-    hp = config_mod.hparams(cfg)
+    hp = config_mod.hparams(cfg, intermediate=bool(pair.tasks))
+    if formats_used(target, cfg.formats):
+        hp["formats"] = formats_used(target, cfg.formats)  # the input format defines the run (XCOPA)
     if local_data:  # the same pair read from the original files is another run (its data differ)
         hp["local_data"] = local_data
     inter_stages = [intermediate_stage(t, cfg.qa.squad_version) for t in pair.tasks]
@@ -229,7 +238,7 @@ def layout(cfg: RunConfig) -> Layout:
     source = variants.resolve_for(cfg, pair.intermediate, pair.target, bool(pair.tasks), loc.data_dir)
     if len(pair.tasks) > 1:
         hp["mix"] = cfg.mix.hparams()  # how a multi-task phase samples its tasks defines the run
-    hp.update(variants.hparams(cfg.variant, cfg.mlm, cfg.translated, source, cfg.train.max_length))
+    hp.update(variants.hparams(cfg.variant, cfg.mlm, cfg.translated, source, cfg.intermediate.max_length))
     full = config_mod.as_dict(cfg)
     full["data_sources"] = _sources_record([target], inter_stages)
     # what the target phase and evaluation read: a `none` baseline must have read the same (store.configuration)
@@ -244,11 +253,16 @@ def layout(cfg: RunConfig) -> Layout:
     inter_dir = None
     if inters:
         stages = inter_stages
-        # other stages' epochs and the target's evaluation settings don't change phase 1
-        shared = {k: v for k, v in hp.items() if k not in ("epochs_per_stage", "local_data", *sections)}
+        # phase 2's settings, other stages' epochs, the target's data and evaluation settings don't
+        # change phase 1, nor does the recipe's name: recipes with the same phase 1 share its checkpoint
+        phase2 = {"recipe", "epochs_per_stage", "formats", "intermediate", "local_data", *config_mod.HPARAM_FIELDS,
+                  *sections}
+        shared = {k: v for k, v in hp.items() if k not in phase2}
         shared.update({section: hp[section] for section in inter_sections})
+        shared.update(hp["intermediate"])
         key = _hash({"model": cfg.model, "tasks": pair.tasks, "seed": cfg.seed, "train": shared,
-                     "epochs": {s.name: stage_epochs(cfg, s) for s in stages}, "sources": _sources_record([], inter_stages)})
+                     "epochs": {s.name: stage_epochs(cfg, s, "intermediate") for s in stages},
+                     "sources": _sources_record([], inter_stages)})
         variant = f"__{cfg.variant}" if cfg.variant else ""
         inter_dir = work / "intermediate" / _slug(model_name(cfg)) / f"{pair.intermediate}{variant}__s{cfg.seed}__{key}"
     run_dir = work / "runs" / run.run_id
@@ -274,13 +288,16 @@ def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
         state = "cached" if (lay.inter_dir / "done.json").exists() else \
             "partial (resumes)" if lay.inter_dir.exists() else "to run"
         what = "+".join(lay.pair.tasks) + (f" ({lay.cfg.mix.describe()})" if len(lay.pair.tasks) > 1 else "")
-        out.append(("1 intermediate", what + variants.describe(lay.cfg), state, lay.inter_dir))
+        stages = [intermediate_stage(t, lay.cfg.qa.squad_version) for t in lay.pair.tasks]
+        epochs = max(stage_epochs(lay.cfg, s, "intermediate") for s in stages)
+        what += variants.describe(lay.cfg) + f" ({epochs} epochs; {lay.cfg.intermediate.describe()})"
+        out.append(("1 intermediate", what, state, lay.inter_dir))
     if not lay.stage_dirs:
         out.append(("2 target", f"none ({lay.target.name}: no target fine-tuning, as XTREME)", "skipped", None))
     for stage, folder in lay.stage_dirs:
         state = "cached" if (folder / "done.json").exists() else "partial (resumes)" if folder.exists() else "to run"
         epochs = stage_epochs(lay.cfg, stage)
-        out.append(("2 target", f"{stage.name} ({epochs} epochs)", state, folder))
+        out.append(("2 target", f"{stage.name} ({epochs} epochs; {lay.cfg.train.describe()})", state, folder))
     done = sum((lay.run_dir / "predictions" / f"{lang}.json").exists() for lang in lay.languages)
     n = len(lay.languages)
     out.append(("3 evaluate", f"{n} languages", "cached" if done == n else f"{done}/{n} done", lay.run_dir / "predictions"))
@@ -304,11 +321,13 @@ class Runner:
             self._tokenizer = load_tokenizer(self.cfg.model)
         return self._tokenizer
 
-    def _encoded(self, what: str, kind: Kind, examples_fn, labels, training: bool = False, **options) -> Encoded:
+    def _encoded(self, what: str, kind: Kind, examples_fn, labels, training: bool = False, cfg: RunConfig | None = None,
+                 **options) -> Encoded:
         """Tokenised features, cached under a key of tokenizer, source and settings.
 
-        ``options`` are kind-specific encoder settings (QA windows, dual-encoder lengths)."""
-        tr = self.cfg.train
+        ``cfg``: the phase's config (default: phase 2's); ``options`` are kind-specific encoder
+        settings (QA windows, dual-encoder lengths)."""
+        tr = (cfg or self.cfg).train
         options = {"max_length": tr.max_length, **options}
         key = _hash({"what": what, "kind": kind.name, "labels": labels, "max_length": tr.max_length,
                      "tok": tokenizer_fingerprint(self.tokenizer), "options": options, "training": training,
@@ -320,14 +339,17 @@ class Runner:
         enc.save(path)
         return enc
 
-    def _stage_data(self, stage: Stage, head: str, translated: bool = False) -> TaskData:
-        """A stage's tokenised data; ``translated``: phase 1 of ``--variant translated``."""
-        tr, lay = self.cfg.train, self.lay
+    def _stage_data(self, stage: Stage, head: str, translated: bool = False, cfg: RunConfig | None = None) -> TaskData:
+        """A stage's tokenised data; ``translated``: phase 1 of ``--variant translated``; ``cfg``:
+        the phase's config (default: phase 2's). The dev set is the first ``dev_subset`` rows."""
+        cfg = cfg or self.cfg
+        tr, lay = cfg.train, self.lay
+        n_dev = dev_limit(tr)
         cached = {}
 
         def examples(part: str):
             if not cached:
-                cached["train"], cached["dev"], cached["labels"] = read_stage(stage, lay.loc, tr.max_train_examples, tr.max_eval_examples)
+                cached["train"], cached["dev"], cached["labels"] = read_stage(stage, lay.loc, tr.max_train_examples, n_dev)
                 if translated:  # the dev set stays English: selection never sees target-language data
                     cached["train"] = variants.read_translated(lay.cfg.translated, lay.variant_source, stage, head,
                                                                len(lay.pair.tasks), cached["train"], cached["labels"],
@@ -337,16 +359,17 @@ class Runner:
         kind = KINDS[stage.kind]
         labels = stage_labels(stage, self.lay.loc)
         what = {"train": repr(stage.train), "dev": repr(stage.dev), "limits": [tr.max_train_examples, tr.max_eval_examples]}
-        options = kind.options(self.cfg, stage)
+        options = kind.options(cfg, stage)
         train_what = {**what, "translated": lay.run.hparams["translated"]} if translated else what
-        train = self._encoded(json.dumps([train_what, "train"]), kind, lambda: examples("train"), labels, True, **options)
-        dev = self._encoded(json.dumps([what, "dev"]), kind, lambda: examples("dev"), labels, False, **options)
-        return TaskData(head, stage.kind, labels, train, dev, stage.metric, kind.dev_evaluator(self.cfg, stage))
+        train = self._encoded(json.dumps([train_what, "train"]), kind, lambda: examples("train"), labels, True, cfg, **options)
+        dev_what = {**what, "limits": [tr.max_train_examples, n_dev]}
+        dev = self._encoded(json.dumps([dev_what, "dev"]), kind, lambda: examples("dev"), labels, False, cfg, **options)
+        return TaskData(head, stage.kind, labels, train, dev, stage.metric, kind.dev_evaluator(cfg, stage))
 
-    def _model(self, start: str | Path, heads: dict, head_dir: Path | None = None):
+    def _model(self, start: str | Path, heads: dict, head_dir: Path | None = None, cfg: RunConfig | None = None):
         encoder = load_encoder(start)
         set_seed(self.cfg.seed)  # heads start the same way on every run with this seed
-        model = build_model(encoder, heads, self.cfg.train.dropout)
+        model = build_model(encoder, heads, (cfg or self.cfg).train.dropout)
         if head_dir is not None:
             model.load_heads(head_dir, list(heads))
         return model
@@ -359,9 +382,10 @@ class Runner:
         folder = lay.inter_dir
         if not (folder / "done.json").exists():
             log.info("phase 1 intermediate (%s): training in %s", lay.pair.intermediate, folder)
-            cfg, tr = self.cfg, self.cfg.train
+            cfg = self.cfg.phase("intermediate")  # phase 1's training settings (the recipe's intermediate)
+            tr = cfg.train
             stages = [intermediate_stage(t, cfg.qa.squad_version) for t in lay.pair.tasks]
-            tasks = [self._stage_data(s, name, cfg.variant == "translated") for s, name in zip(stages, lay.pair.tasks)]
+            tasks = [self._stage_data(s, name, cfg.variant == "translated", cfg) for s, name in zip(stages, lay.pair.tasks)]
             heads = {t.name: (t.kind, len(t.labels)) for t in tasks}
             epochs = max(stage_epochs(cfg, s) for s in stages)  # multi-task: tasks mixed in every epoch
             extra = self._dev_sizes(tasks)
@@ -377,7 +401,7 @@ class Runner:
                 model, tasks, plan_fn, extra["mlm"] = mlm.attach(cfg, lay.variant_source, tasks, heads, plan_fn, epochs,
                                                                  self.tokenizer, lay.work / "cache" / "mlm")
             else:
-                model = self._model(cfg.model, heads)
+                model = self._model(cfg.model, heads, cfg=cfg)
             set_seed(cfg.seed)
             train_stage(model, tasks, tr, epochs, folder, self.device, self.tokenizer, cfg.seed,
                         label=f"phase 1 {lay.pair.intermediate}", extra=extra, plan_fn=plan_fn)

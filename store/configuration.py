@@ -4,12 +4,12 @@ An aggregate is always over one *configuration*; ``n_seeds`` counts the distinct
 ids are derived from a run's record (never from its scores):
 
 * ``config_id``: the hyperparameters as recorded (``hparams``: recipe and every effective
-  training setting, example caps, retrieval layer, QA settings, the variant's settings and its
+  training setting of both phases, example caps, retrieval layer, QA settings, the variant's settings and its
   data identity, multi-task sampling), the variant, and the data revisions the run read
   (``config['data_sources']``, ``repo@revision:pattern`` each).
 * ``target_config_id``: the configuration of the run's *target phase* only, which is what a
   ``none`` baseline must share with the run it is subtracted from: ``hparams`` without the
-  intermediate phase's own settings (``mlm``, ``translated``, ``mix``; ``qa`` unless the target
+  intermediate phase's own settings (``intermediate``, ``mlm``, ``translated``, ``mix``; ``qa`` unless the target
   is question answering, and ``qa.squad_version`` always; per-stage epochs of the intermediate tasks). The target data revisions
   (``config['target_data_sources']``, recorded by the runner) are compared beside it where both
   runs record them (:data:`TARGET_DATA_KEY`).
@@ -38,8 +38,11 @@ from store.catalog import BASELINE, MULTITASK, load_catalog
 
 #: ``config`` key where the runner records the data revisions its target phase and evaluation read.
 TARGET_DATA_KEY = "target_data_sources"
-#: hparams keys that belong to the intermediate phase only (never to the target phase).
-_INTERMEDIATE_ONLY = ("mlm", "translated", "mix")
+#: hparams keys that belong to the intermediate phase only (never to the target phase):
+#: ``intermediate`` holds phase 1's training settings (runs made with a recipe record them).
+_INTERMEDIATE_ONLY = ("mlm", "translated", "mix", "intermediate")
+#: What ``recipe`` reads as for a run recorded before recipes existed (its hparams name none).
+LEGACY_RECIPE = "(before recipes)"
 _UNSET = "(unset)"
 
 
@@ -59,6 +62,13 @@ def configuration(run) -> dict:
     """The run's configuration as plain data: hparams, variant, data revisions (no seed)."""
     data = _record(run).get("data_sources")
     return {"hparams": dict(run.hparams), "variant": run.variant, "data": sorted(data) if data else None}
+
+
+def recipe(run) -> str:
+    """The recipe a run was made with; runs recorded before recipes existed read as
+    :data:`LEGACY_RECIPE` (their settings were the runner's own defaults then, not a recipe's)."""
+    name = dict(run.hparams).get("recipe")
+    return str(name) if name else LEGACY_RECIPE
 
 
 def _intermediate_tasks(intermediate: str) -> tuple[str, ...]:

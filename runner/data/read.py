@@ -130,12 +130,17 @@ def mc_cosmosqa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> 
 
 
 def mc_copa(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:
-    """COPA and XCOPA: ``premise`` against ``question: choice`` (question is "cause" or "effect")."""
+    """COPA and XCOPA (question is "cause" or "effect"), in the format ``cols["format"]`` names
+    (``runner.tasks.records.FORMATS``): ``question`` (XTREME-R's ``run_xcopa.py``) pairs
+    "{premise} What was the {question}?" with each choice; ``colon`` (the default, what runs made
+    before recipes read) pairs the premise with "{question}: {choice}"."""
     label = _label_int(row["label"], "copa")
     if label < 0:
         return None
-    second = [f"{row['question']}: {row['choice1']}", f"{row['question']}: {row['choice2']}"]
-    return {"first": [row["premise"]] * 2, "second": second, "label": label}
+    choices = [row["choice1"], row["choice2"]]
+    if cols.get("format", "colon") == "question":
+        return {"first": [f"{row['premise']} What was the {row['question']}?"] * 2, "second": choices, "label": label}
+    return {"first": [row["premise"]] * 2, "second": [f"{row['question']}: {c}" for c in choices], "label": label}
 
 
 def ud_words(row: Mapping, cols: Mapping[str, str], names: Sequence[str]) -> Example | None:

@@ -209,7 +209,7 @@ def phase_costs(lay, counter: TokenCounter) -> dict[str, Cost]:
     out: dict[str, Cost] = {}
     if lay.pair.tasks:
         stages = [get_task(t).stages[0] for t in lay.pair.tasks]
-        epochs = max(stage_epochs(lay.cfg, s) for s in stages)
+        epochs = max(stage_epochs(lay.cfg, s, "intermediate") for s in stages)
         c = Cost(what=f"{lay.pair.intermediate} {epochs} ep")
         for s in stages:
             train, dev = counter.stage(s)
@@ -286,9 +286,11 @@ def render(grid: Grid, tp: Throughput, counter: TokenCounter, selection: str) ->
     lines = []
     runs = grid.runs
     stored = {r.run_id for r in runs if grid.stored(r.run_id)}
-    model = next(iter(grid.layouts.values())).run.model if grid.layouts else ""
+    first = next(iter(grid.layouts.values()), None)
+    model = first.run.model if first else ""
     inter_chains = [c for c in grid.chains if c.inter_dir]
-    lines.append(f"plan: {selection} = {len(runs)} runs in {len(grid.chains)} chains; model {model}")
+    recipe = f"; recipe {first.cfg.recipe} (`runner recipes {first.cfg.recipe}`)" if first else ""
+    lines.append(f"plan: {selection} = {len(runs)} runs in {len(grid.chains)} chains; model {model}{recipe}")
     lines.append(f"store: {grid.store} ({len(stored)} of {len(runs)} runs already there)")
     for name, why in grid.skipped:
         lines.append(f"skipped: {name} ({why})")

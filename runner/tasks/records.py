@@ -171,3 +171,42 @@ LAREQA_LOCAL = HubRepo("local/lareqa", "local", "xquad-r/{config}.json")
 def one_split(repo: HubRepo, config: str, split: str, adapter: str, **columns: str) -> Source:
     """The Source of one split of one config, read by ``adapter`` with its column options."""
     return Source((SplitRef(repo, config, split),), adapter, columns)
+
+
+# ------------------------------------------------------------------------------- input formats
+#: Input formats a recipe (or ``--set formats.ADAPTER=NAME``) chooses per data adapter; the first
+#: is what runs recorded before recipes existed. ``mc_copa``: ``colon`` pairs the premise with
+#: "{question}: {choice}"; ``question`` pairs "{premise} What was the {question}?" with the choice
+#: (XTREME-R, ``third_party/run_xcopa.py``).
+FORMATS: dict[str, tuple[str, ...]] = {"mc_copa": ("colon", "question")}
+
+
+def _formatted(src: Source, formats: Mapping[str, str]) -> Source:
+    if src.adapter not in formats:
+        return src
+    return replace(src, columns={**src.columns, "format": formats[src.adapter]})
+
+
+def with_formats(spec: TaskSpec, formats: Mapping[str, str]) -> TaskSpec:
+    """``spec`` with every source read by an adapter of ``formats`` reading it in that format."""
+    if not any(src.adapter in formats for _, src in sources_of(spec)):
+        return spec
+    stages = tuple(replace(st, train=_formatted(st.train, formats), dev=_formatted(st.dev, formats)) for st in spec.stages)
+    return replace(spec, stages=stages, test={k: _formatted(s, formats) for k, s in spec.test.items()},
+                   extra={k: _formatted(s, formats) for k, s in spec.extra.items()})
+
+
+def sources_of(spec: TaskSpec) -> list[tuple[str, Source]]:
+    """(what, source) for every split a task reads: training stages, test languages, extra sources."""
+    out = []
+    for st in spec.stages:
+        out += [(f"{st.name}/train", st.train), (f"{st.name}/dev", st.dev)]
+    out += [(f"test/{lang}", src) for lang, src in spec.test.items()]
+    out += [(f"extra/{name}", src) for name, src in spec.extra.items()]
+    return out
+
+
+def formats_used(spec: TaskSpec, formats: Mapping[str, str]) -> dict[str, str]:
+    """The formats of ``formats`` that ``spec`` reads (what defines its runs)."""
+    used = {src.adapter for _, src in sources_of(spec)}
+    return {adapter: formats.get(adapter, FORMATS[adapter][0]) for adapter in sorted(used & set(FORMATS))}

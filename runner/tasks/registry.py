@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from runner.errors import RunnerError
 from runner.tasks import qa, text
-from runner.tasks.records import Source, Stage, TaskSpec
+from runner.tasks.records import Source, Stage, TaskSpec, sources_of
 from store.catalog import load_catalog, suggest
 
 
@@ -69,12 +69,7 @@ def get_task(name: str, role: str | None = None, runnable: bool = False) -> Task
 
 def all_sources(spec: TaskSpec) -> list[tuple[str, Source]]:
     """(what, source) for every split a task reads: training stages, test languages, extra sources."""
-    out = []
-    for st in spec.stages:
-        out += [(f"{st.name}/train", st.train), (f"{st.name}/dev", st.dev)]
-    out += [(f"test/{lang}", src) for lang, src in spec.test.items()]
-    out += [(f"extra/{name}", src) for name, src in spec.extra.items()]
-    return out
+    return sources_of(spec)
 
 
 def intermediate_stage(name: str, squad_version: str = "1.1") -> Stage:

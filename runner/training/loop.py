@@ -3,8 +3,13 @@
 One loop trains one stage of one or more tasks (several for multi-task intermediate training:
 ``runner.training.mixing`` decides how often each task's length-grouped batches come up; ``runner.training.mlm``
 inserts masked-LM batches for ``--variant mlm``). AdamW with linear warmup and decay; on a GPU bf16 autocast, TF32 matmuls and the
-fused AdamW kernel; on CPU plain float32. After each epoch the model is scored on the English
-dev sets (never on target-language data) and kept when the mean dev score improves.
+fused AdamW kernel; on CPU plain float32.
+
+Model selection (``TrainConfig.select``, set by the recipe) uses the English dev sets only (never
+target-language data; the pipeline reads their first ``dev_subset`` rows): ``epoch`` scores the
+model after each epoch, ``steps`` every ``select_every`` optimizer steps and at the end of
+training, and each keeps the model when the mean dev score improves; ``last`` scores and keeps
+the final model. With ``patience`` P, training stops after P evaluations without improvement.
 
 A stage folder holds ``checkpoint/state.pt`` (rewritten every ``save_every_steps`` optimizer steps
 and at each epoch end: weights, optimizer, scheduler, RNG states, position in the epoch),
@@ -200,9 +205,10 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
     plans_len = [len(plan_fn(e)) for e in range(epochs)]
     total_steps = sum(math.ceil(n / cfg.grad_accum) for n in plans_len)
     optimizer = build_optimizer(model, cfg, device)
-    scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
+    scheduler = linear_schedule(optimizer, min(warmup, total_steps), total_steps)
     state = {"epoch": 0, "batch": 0, "step": 0, "best": -math.inf, "best_scores": {}, "history": [], "wall": 0.0,
-             "train_tokens": 0, "train_seconds": 0.0}
+             "train_tokens": 0, "train_seconds": 0.0, "evaluated_step": -1, "bad_evals": 0, "stopped": False}
     ckpt = out_dir / "checkpoint" / "state.pt"
     if ckpt.exists():
         saved = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -222,10 +228,33 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
                       "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": state}, ckpt)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def select(epoch: int, final: bool = False) -> None:
+        """Scores the model on the English dev sets; keeps it when the mean improves (or, with
+        ``select=last``, at the end); counts evaluations without improvement for ``patience``."""
+        scores = evaluate_dev(model, tasks, cfg, device, pad_id)
+        mean = _mean_dev(tasks, scores)
+        state["history"].append({"epoch": epoch + 1, "step": state["step"], "dev": scores})
+        state["evaluated_step"] = state["step"]
+        log.info("%s: epoch %d step %d dev %s", label, epoch + 1, state["step"], json.dumps(scores))
+        if (cfg.select == "last" and final) or (cfg.select != "last" and mean > state["best"]):
+            state["best"], state["best_scores"], state["best_epoch"] = mean, scores, epoch + 1
+            state["best_step"], state["bad_evals"] = state["step"], 0
+            _save_best(model, out_dir / "best", tokenizer)
+        else:
+            state["bad_evals"] = state.get("bad_evals", 0) + 1
+            if cfg.patience is not None and state["bad_evals"] >= cfg.patience:
+                state["stopped"] = True
+                log.info("%s: no dev improvement in %d evaluations: stopping at step %d", label, cfg.patience,
+                         state["step"])
+        model.train()
+
     bar = tqdm(total=total_steps, initial=state["step"], desc=label or "train", unit="step",
                disable=not cfg.progress, dynamic_ncols=True, mininterval=1.0)
     seen, started = 0, time.perf_counter()
     for epoch in range(state["epoch"], epochs):
+        if state.get("stopped"):
+            break
         plan = plan_fn(epoch)
         model.train()
         optimizer.zero_grad(set_to_none=True)
@@ -245,22 +274,29 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
                     rate = seen / max(1e-9, time.perf_counter() - started)
                     bar.set_postfix(loss=f"{loss.item() * cfg.grad_accum:.3f}", ex_s=f"{rate:.0f}", epoch=epoch + 1,
                                     refresh=False)
+                if (cfg.select == "steps" and state["step"] % cfg.select_every == 0
+                        and state["step"] < total_steps):  # the final step is scored below
+                    select(epoch)
+                    if state.get("stopped"):
+                        checkpoint()
+                        break
                 if state["step"] % cfg.save_every_steps == 0 and state["batch"] < len(plan):
                     checkpoint()
         if device.type == "cuda":
             torch.cuda.synchronize()
         state["train_seconds"] = state.get("train_seconds", 0.0) + time.perf_counter() - loop_started
-        scores = evaluate_dev(model, tasks, cfg, device, pad_id)
-        mean = sum(scores[t.name][t.metric] for t in tasks if t.dev is not None) / len(scores)
-        state["history"].append({"epoch": epoch + 1, "step": state["step"], "dev": scores})
-        log.info("%s: epoch %d dev %s", label, epoch + 1, json.dumps(scores))
-        if mean > state["best"]:
-            state["best"], state["best_scores"], state["best_epoch"] = mean, scores, epoch + 1
-            _save_best(model, out_dir / "best", tokenizer)
+        if state.get("stopped"):
+            break
+        final = epoch + 1 == epochs
+        if cfg.select == "epoch" or (final and state.get("evaluated_step", -1) != state["step"]):
+            select(epoch, final)
         state["epoch"], state["batch"] = epoch + 1, 0
         checkpoint()
     bar.close()
-    done = {"dev": state["best_scores"], "best_epoch": state.get("best_epoch"), "steps": state["step"],
+    done = {"dev": state["best_scores"], "best_epoch": state.get("best_epoch"), "best_step": state.get("best_step"),
+            "steps": state["step"], "selection": {k: getattr(cfg, k) for k in ("select", "select_every", "dev_subset",
+                                                                                "patience")},
+            "stopped_early": bool(state.get("stopped")),
             "history": state["history"], "wall_time_s": state["wall"], "train_tokens": state.get("train_tokens", 0),
             "train_seconds": round(state.get("train_seconds", 0.0), 3), **(extra or {})}
     (out_dir / "done.json").write_text(json.dumps(done, indent=1))
@@ -269,6 +305,11 @@ def train_stage(model, tasks: list[TaskData], cfg: TrainConfig, epochs: int, out
 
 
 # -------------------------------------------------------------------------------- evaluation
+def _mean_dev(tasks: list[TaskData], scores: dict) -> float:
+    """The selection score: the mean headline dev metric over the tasks with dev data."""
+    return sum(scores[t.name][t.metric] for t in tasks if t.dev is not None) / max(1, len(scores))
+
+
 def evaluate_dev(model, tasks: list[TaskData], cfg: TrainConfig, device: torch.device, pad_id: int) -> dict:
     """Dev scores of every task with dev data: task -> metric -> points.
 

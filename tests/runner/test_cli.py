@@ -45,7 +45,7 @@ def test_dry_run_prints_phases_and_what_would_be_written(run_args, tmp_path, cap
     assert main(run_args("mnli+qqp:udpos", "--dry-run")) == 0
     out = capsys.readouterr().out
     assert "phase 1 intermediate  mnli+qqp" in out and "to run" in out
-    assert "udpos_en (2 epochs)" in out and "0/38 done" in out
+    assert "udpos_en (2 epochs;" in out and "0/38 done" in out
     assert "114 result rows (f1, precision, recall x 38 languages" in out and "3 English dev scores" in out
     assert "data    ok" in out
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()

@@ -11,11 +11,27 @@ from runner.config import build_config, hparams, parse_set
 from runner.errors import RunnerError
 
 
-def test_defaults_follow_the_jiant_xtreme_recipe():
+def test_defaults_are_the_xstilts_recipe():
     cfg = build_config({"pair": "mnli:xnli"})
-    t = cfg.train
+    t, i = cfg.train, cfg.intermediate
+    assert cfg.recipe == "xstilts" and cfg.model == "xlm-roberta-large"
     assert (t.learning_rate, t.weight_decay, t.warmup_ratio, t.max_length) == (1e-5, 0.01, 0.1, 256)
-    assert t.batch_size * t.grad_accum == 32 and t.epochs is None and cfg.model == "xlm-roberta-large"
+    assert (t.batch_size, t.grad_accum, t.epochs) == (4, 8, 2)  # jiant d_write_configs.sh: XNLI
+    assert (t.select, t.select_every, t.dev_subset, t.patience) == ("steps", 1000, 500, 30)
+    assert (i.batch_size, i.grad_accum, i.epochs, i.max_length, i.select) == (4, 1, 3, 256, "last")
+
+
+def test_recipe_then_file_then_set_and_train_applies_to_both_phases(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("recipe: xtreme\ntrain: {batch_size: 8}\nintermediate: {epochs: 1}\n")
+    args = _parser().parse_args(["run", "--pair", "mnli:xnli", "--config", str(path), "--set", "train.select=epoch"])
+    cfg = build_config(_settings(args))
+    assert cfg.recipe == "xtreme" and cfg.train.learning_rate == 3e-5 and cfg.train.grad_accum == 16
+    assert cfg.train.batch_size == cfg.intermediate.batch_size == 8  # train.X: every phase
+    assert cfg.intermediate.epochs == 1 and cfg.train.epochs == 5  # intermediate.X: phase 1 only
+    assert cfg.train.select == cfg.intermediate.select == "epoch"
+    flag = _parser().parse_args(["run", "--pair", "mnli:xnli", "--config", str(path), "--recipe", "xstilts"])
+    assert build_config(_settings(flag)).train.learning_rate == 1e-5  # the flag beats the file's recipe
 
 
 def test_file_then_set_then_flags(tmp_path):
@@ -53,6 +69,12 @@ def test_file_then_set_then_flags(tmp_path):
         ({"mlm": {"probability": 1.5}}, "mlm.probability must be in (0, 1)"),
         ({"translated": {"layout": "{split}.parquet"}}, "must contain {lang}"),
         ({"epochs": {"mnli": 0}}, "epochs.mnli"),
+        ({"recipe": "xtrem"}, "unknown recipe 'xtrem' (did you mean 'xtreme'?)"),
+        ({"train": {"select": "best"}}, "select 'best' must be one of epoch, steps, last"),
+        ({"train": {"select": "steps", "select_every": None}}, "select=steps needs select_every"),
+        ({"train": {"patience": 0}}, "patience must be >= 1"),
+        ({"formats": {"mc_copa": "questoin"}}, "formats.mc_copa 'questoin' is unknown (did you mean 'question'?)"),
+        ({"formats": {"mc_siqa": "question"}}, "formats.mc_siqa: no input format to choose"),
     ],
 )
 def test_invalid_settings_are_one_line_errors(values, message):

@@ -104,7 +104,7 @@ def test_plan_default_throughput_is_a_labelled_assumption(capsys, tmp_path):
     assert "throughput: training 27,595 tokens/s, evaluation 82,784 tokens/s (assumption, not measured:" in out
     assert "N = 302M non-embedding parameters" in out and "no --data-dir" in out
     checkpoints = table(out, "intermediate checkpoints (phase 1)")
-    assert checkpoints[0][2] == f"{round(392702 * 191 / 4) * 2:,}"  # all of MNLI, two epochs (the default)
+    assert checkpoints[0][2] == f"{round(392702 * 191 / 4) * 3:,}"  # all of MNLI, 3 epochs (the xstilts recipe)
 
 
 def test_measured_throughput_is_kept_and_used_by_later_plans(plan_args, tmp_path, capsys):
