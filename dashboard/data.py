@@ -226,7 +226,7 @@ class Reader:
     @_read
     def gains(self, f: Filters) -> pl.DataFrame:
         """Gains over the matching baseline, computed once per slice for this reader."""
-        return self._once(("gains", f), lambda: self.store.gains(f))
+        return self._once(("gains", f), lambda: self.store.gains(f, self._gain_rows(f)))
 
     @_read
     def target_means(self, f: Filters) -> pl.DataFrame:
@@ -271,7 +271,7 @@ class Reader:
     def simple_vs_complex(self, f: Filters) -> pl.DataFrame:
         """Simple (format levels 1-2) against complex (3-5) intermediate tasks, per target type."""
         model = f.models[0] if len(f.models) == 1 else None
-        return simple_vs_complex(self._gain_rows(f), self.complexity(model))
+        return simple_vs_complex(self._gain_rows(f, True), self.complexity(model))  # single tasks: the same rows
 
     # ------------------------------------------------------------------ distance to English
     @_read

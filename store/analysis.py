@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -216,6 +217,12 @@ class GainRows:
         """The rows as :mod:`store.strata` codes, once per GainRows: every summary of them shares the work."""
         return strata.prepare(self.runs, self.bases, CELL)
 
+    def with_columns(self, *exprs: pl.Expr) -> GainRows:
+        """The same rows with more columns (to group by): shares this one's :mod:`store.strata` codes."""
+        out = GainRows(self.runs.with_columns(*exprs), self.bases, self.benchmark)
+        out.__dict__["prepared"] = dataclasses.replace(self.prepared, runs=out.runs)
+        return out
+
 
 def gain_rows(store, f: Filters = Filters()) -> GainRows:
     """The rows every gain statistic is computed from (baseline side ignores the intermediate filters)."""
@@ -377,9 +384,10 @@ def target_means(store, f: Filters = Filters()) -> pl.DataFrame:
 def simple_vs_complex(g: GainRows, complexity_df: pl.DataFrame, by: str = "target_type", n_boot: int = N_BOOT,
                       seed: int = 0) -> pl.DataFrame:
     """Mean gain of simple text-only tasks (format levels 1-2) beside complex ones (3-5), per group, tasks first."""
-    levels = complexity_df.select(pl.col("task").alias("intermediate"), "format_rank").drop_nulls()
-    runs = g.runs.join(levels, on="intermediate").with_columns(
-        pl.when(pl.col("format_rank") <= 2).then(pl.lit("simple (1-2)")).otherwise(pl.lit("complex (3-5)"))
-        .alias("complexity")
-    )
-    return summarize_gains(GainRows(runs, g.bases, g.benchmark), by=(by, "complexity"), n_boot=n_boot, seed=seed)
+    ranks = dict(complexity_df.select("task", "format_rank").drop_nulls().iter_rows())
+    rank = pl.col("intermediate").replace_strict(ranks, default=None, return_dtype=pl.Int64)
+    # the rows as they are, labelled (tasks without a format level, such as CCG, are left out below)
+    labelled = g.with_columns(pl.when(rank <= 2).then(pl.lit("simple (1-2)")).when(rank > 2)
+                              .then(pl.lit("complex (3-5)")).otherwise(None).alias("complexity"))
+    out = summarize_gains(labelled, by=(by, "complexity"), n_boot=n_boot, seed=seed)
+    return out.filter(pl.col("complexity").is_not_null())

@@ -216,9 +216,10 @@ class StoreReader:
         :func:`summarize_gains`, :func:`simple_vs_complex`)."""
         return analysis.gain_rows(self._store, f)
 
-    def gains(self, f: Filters) -> pl.DataFrame:
-        """:func:`store.analysis.gains`: scores minus the matching ``none`` baseline."""
-        return analysis.gains(self._store, f)
+    def gains(self, f: Filters, rows: GainRows | None = None) -> pl.DataFrame:
+        """:func:`store.analysis.gains`: scores minus the matching ``none`` baseline (from ``rows``, the
+        slice's :meth:`gain_rows`, when already fetched)."""
+        return analysis.gains(self._store, f) if rows is None else analysis.gains_of(rows)
 
     def target_means(self, f: Filters) -> pl.DataFrame:
         """:func:`store.analysis.target_means`: one number per run group and target."""
