@@ -164,10 +164,10 @@ class TokenCounter:
         return SplitTokens(n, round(n * per_example), "catalog")
 
     # -------------------------------------------------------------- public
-    def stage(self, stage: Stage, phase: str = "target") -> tuple[SplitTokens, SplitTokens]:
+    def stage(self, stage: Stage, cfg=None) -> tuple[SplitTokens, SplitTokens]:
         """(train, dev) tokens of an English training stage, within the run's example caps, at the
-        maximum length of its ``phase`` (the recipe's ``intermediate`` or ``train`` settings)."""
-        tr = self.cfg.phase(phase).train
+        maximum length of ``cfg`` (the run's config of the stage's phase; default the plan's)."""
+        tr = (cfg or self.cfg).train
         if not (self._local(stage.train) and self._local(stage.dev)) or self.tokenizer is None:
             return (self._estimate(stage.name, "train", stage.kind, tr.max_train_examples),
                     self._estimate(stage.name, "dev", stage.kind, tr.max_eval_examples))
@@ -213,14 +213,14 @@ def phase_costs(lay, counter: TokenCounter) -> dict[str, Cost]:
         epochs = max(stage_epochs(lay.cfg, s, "intermediate") for s in stages)
         c = Cost(what=f"{lay.pair.intermediate} {epochs} ep")
         for s in stages:
-            train, dev = counter.stage(s, "intermediate")
+            train, dev = counter.stage(s, lay.cfg.phase("intermediate"))
             c.train_tokens += train.tokens * epochs
             c.eval_tokens += dev.tokens * epochs
             c.bases |= {train.basis, dev.basis}
         out["intermediate"] = c
     c = Cost(what=" + ".join(f"{s.name} {stage_epochs(lay.cfg, s)} ep" for s, _ in lay.stage_dirs) or "none")
     for s, _ in lay.stage_dirs:
-        train, dev = counter.stage(s)
+        train, dev = counter.stage(s, lay.cfg)
         epochs = stage_epochs(lay.cfg, s)
         c.train_tokens += train.tokens * epochs
         c.eval_tokens += dev.tokens * epochs

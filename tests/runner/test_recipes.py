@@ -149,3 +149,13 @@ def test_run_with_an_unknown_recipe_is_refused_before_anything_runs(tmp_path, ca
     assert capsys.readouterr().err.strip() == ("error: unknown recipe 'xstils' (did you mean 'xstilts'?); known: xstilts, "
                                                "xtreme, xtreme-r (`runner recipes` lists them)")
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+def test_plan_without_a_pair_builds_for_every_recipe_with_each_runs_own_values(tmp_path, capsys):
+    for name in recipes.names():  # plan- and grid-level settings: selection is defined per target only
+        assert build_config({"recipe": name}).recipe == name
+    assert main(["plan", "--intermediate", "mnli", "--target", "xnli,pawsx", "--recipe", "xtreme", "--work-dir",
+                 str(tmp_path / "w"), "--store", str(tmp_path / "s"), "--from-catalog"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe xtreme (`runner recipes xtreme`)" in out
+    assert "xnli_en 5 ep" in out and "pawsx_en 5 ep" in out  # XTREME: 5 epochs each (xstilts: 2 and 5)
