@@ -195,6 +195,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "phase 2 (and, given by the user, every phase)"})
     intermediate: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "phase 1 (intermediate training)"})
     epochs: dict[str, int] = field(default_factory=dict, metadata={"help": "epochs per stage name"})
+    dev_from: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "select a stage on another stage's English dev set, e.g. xnli_en: mnli (jiant's XNLI)"})
     formats: dict[str, str] = field(default_factory=dict, metadata={
         "help": "input format per data adapter, e.g. mc_copa: question (runner.tasks.records.FORMATS)"})
     qa: QAConfig = field(default_factory=QAConfig)

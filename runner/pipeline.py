@@ -45,7 +45,7 @@ from runner.kinds import KINDS, Kind, build_model
 from runner.modeling.encoder import load_encoder, load_tokenizer
 from runner.modeling.features import Encoded, tokenizer_fingerprint
 from runner.tasks.qa import SQUAD_V2_STAGE
-from runner.tasks.records import Stage, TaskSpec, formats_used, with_formats
+from runner.tasks.records import Stage, TaskSpec, formats_used, with_dev_sets, with_formats
 from runner.tasks.registry import all_sources, get_task, intermediate_stage, registry
 from runner.training import mixing, mlm, variants
 from runner.training.device import hardware, pick_device, set_seed
@@ -195,13 +195,28 @@ def position_limit(model: str) -> int | None:
     return n
 
 
+def _stages() -> dict[str, Stage]:
+    """Every training stage by name (SQuAD v2.0 under ``squad`` only where asked for)."""
+    return {st.name: st for spec in registry().values() for st in spec.stages}
+
+
 def _check_epoch_stages(cfg: RunConfig) -> None:
-    """``epochs.STAGE`` must name a training stage: a typo would silently train the default."""
-    known = {st.name for spec in registry().values() for st in spec.stages} | {SQUAD_V2_STAGE.name}
+    """``epochs.STAGE`` and ``dev_from.STAGE`` must name training stages: a typo would silently
+    train the default."""
+    known = set(_stages()) | {SQUAD_V2_STAGE.name}
     for stage in cfg.epochs:
         if stage not in known:
             raise RunnerError(f"epochs.{stage}: no training stage is called {stage!r}{suggest(stage, known)}; "
                               f"stages: {', '.join(sorted(known))}")
+    stages = _stages()
+    for stage, other in cfg.dev_from.items():
+        for name in (stage, other):
+            if name not in stages:
+                raise RunnerError(f"dev_from.{stage}={other}: no training stage is called {name!r}"
+                                  f"{suggest(str(name), stages)}; stages: {', '.join(sorted(stages))}")
+        if (stages[stage].kind, stages[stage].labels) != (stages[other].kind, stages[other].labels):
+            raise RunnerError(f"dev_from.{stage}={other}: {other}'s dev set has other labels or another head kind "
+                              f"than {stage}; give a stage of the same task type")
 
 
 def layout(cfg: RunConfig) -> Layout:
@@ -222,8 +237,12 @@ def layout(cfg: RunConfig) -> Layout:
     # what is read: the original files where a local folder of them is given (--udpos-path, --bucc-path, ...)
     local_data = target.local_fields(loc.given())
     target = with_formats(target.resolve(loc.given()), cfg.formats)
+    dev_from = {st.name: cfg.dev_from[st.name] for st in target.stages if st.name in cfg.dev_from}
+    target = with_dev_sets(target, {stage: _stages()[other] for stage, other in dev_from.items()})
     work = Path(cfg.work_dir).expanduser()
     hp = config_mod.hparams(cfg, intermediate=bool(pair.tasks))
+    if dev_from:  # selecting on another task's dev set defines the run (the recipe's choice)
+        hp["dev_from"] = dev_from
     if formats_used(target, cfg.formats):
         hp["formats"] = formats_used(target, cfg.formats)  # the input format defines the run (XCOPA)
     if local_data:  # the same pair read from the original files is another run (its data differ)
@@ -255,7 +274,7 @@ def layout(cfg: RunConfig) -> Layout:
         stages = inter_stages
         # phase 2's settings, other stages' epochs, the target's data and evaluation settings don't
         # change phase 1, nor does the recipe's name: recipes with the same phase 1 share its checkpoint
-        phase2 = {"recipe", "epochs_per_stage", "formats", "intermediate", "local_data", *config_mod.HPARAM_FIELDS,
+        phase2 = {"recipe", "epochs_per_stage", "formats", "dev_from", "intermediate", "local_data", *config_mod.HPARAM_FIELDS,
                   *sections}
         shared = {k: v for k, v in hp.items() if k not in phase2}
         shared.update({section: hp[section] for section in inter_sections})
@@ -297,7 +316,9 @@ def phase_status(lay: Layout) -> list[tuple[str, str, str, Path | None]]:
     for stage, folder in lay.stage_dirs:
         state = "cached" if (folder / "done.json").exists() else "partial (resumes)" if folder.exists() else "to run"
         epochs = stage_epochs(lay.cfg, stage)
-        out.append(("2 target", f"{stage.name} ({epochs} epochs; {lay.cfg.train.describe()})", state, folder))
+        other = lay.run.hparams.get("dev_from", {}).get(stage.name)
+        dev = f"; dev set of {other}" if other else ""
+        out.append(("2 target", f"{stage.name} ({epochs} epochs; {lay.cfg.train.describe()}{dev})", state, folder))
     done = sum((lay.run_dir / "predictions" / f"{lang}.json").exists() for lang in lay.languages)
     n = len(lay.languages)
     out.append(("3 evaluate", f"{n} languages", "cached" if done == n else f"{done}/{n} done", lay.run_dir / "predictions"))

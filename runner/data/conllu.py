@@ -29,8 +29,9 @@ tags otherwise.
 The Hub's ``google/xtreme`` ``udpos.*`` configs were built by the Hugging Face script from raw UD
 v2.5 CoNLL-U without this conversion: they keep the syntactic words (rows whose form and UPOS are
 not ``_``) instead of the fused tokens, keep empty nodes that carry a form and a tag, apply none
-of the filtering, and pool the folders matching ``*_{Language}*`` (so e.g. ``udpos.Greek`` also
-holds Ancient Greek). Hence ``--udpos-path``.
+of the filtering, and pool the folders matching ``*_{Language}*`` (``udpos.Greek``'s 28,152 / 2,559 /
+2,809 rows are exactly Greek-GDT + Ancient Greek PROIEL + Perseus; ``udpos.German`` has 22,458 test
+rows against XTREME's 20,436). Hence ``--udpos-path``.
 
 Example:
     >>> lines = ["# text = del mar", "1-2\\tdel\\t_\\t_\\t_\\t_\\t_\\t_\\t_\\t_",

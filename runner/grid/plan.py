@@ -125,12 +125,12 @@ class TokenCounter:
                 self.tokenizer_error = str(e)
         return self._tokenizer
 
-    def _key(self, what: str, limit: int | None) -> str:
-        return hashlib.sha256(json.dumps([what, limit, self.cfg.train.max_length,
+    def _key(self, what: str, limit: int | None, max_length: int | None = None) -> str:
+        return hashlib.sha256(json.dumps([what, limit, max_length or self.cfg.train.max_length,
                                           self._fingerprint]).encode()).hexdigest()[:16]
 
-    def _counted(self, kind: str, examples) -> SplitTokens:
-        enc = KINDS[kind].encode(examples, self.tokenizer, max_length=self.cfg.train.max_length)
+    def _counted(self, kind: str, examples, max_length: int | None = None) -> SplitTokens:
+        enc = KINDS[kind].encode(examples, self.tokenizer, max_length=max_length or self.cfg.train.max_length)
         return SplitTokens(len(examples), sum(enc.real_tokens(i) for i in range(len(enc))), "counted")
 
     def _remember(self, key: str, value: SplitTokens) -> SplitTokens:
@@ -164,19 +164,20 @@ class TokenCounter:
         return SplitTokens(n, round(n * per_example), "catalog")
 
     # -------------------------------------------------------------- public
-    def stage(self, stage: Stage) -> tuple[SplitTokens, SplitTokens]:
-        """(train, dev) tokens of an English training stage, within the run's example caps."""
-        tr = self.cfg.train
+    def stage(self, stage: Stage, cfg=None) -> tuple[SplitTokens, SplitTokens]:
+        """(train, dev) tokens of an English training stage, within the run's example caps, at the
+        maximum length of ``cfg`` (the run's config of the stage's phase; default the plan's)."""
+        tr = (cfg or self.cfg).train
         if not (self._local(stage.train) and self._local(stage.dev)) or self.tokenizer is None:
             return (self._estimate(stage.name, "train", stage.kind, tr.max_train_examples),
                     self._estimate(stage.name, "dev", stage.kind, tr.max_eval_examples))
-        keys = [self._key(repr(("stage", stage.name, split, src)), lim) for split, src, lim in
+        keys = [self._key(repr(("stage", stage.name, split, src)), lim, tr.max_length) for split, src, lim in
                 (("train", stage.train, tr.max_train_examples), ("dev", stage.dev, tr.max_eval_examples))]
         if all(k in self.cache for k in keys):
             return tuple(SplitTokens(*self.cache[k], "counted") for k in keys)  # type: ignore[return-value]
         train, dev, _ = read_stage(stage, self.loc, tr.max_train_examples, tr.max_eval_examples)
-        return (self._remember(keys[0], self._counted(stage.kind, train)),
-                self._remember(keys[1], self._counted(stage.kind, dev)))
+        return (self._remember(keys[0], self._counted(stage.kind, train, tr.max_length)),
+                self._remember(keys[1], self._counted(stage.kind, dev, tr.max_length)))
 
     def test(self, target: str, lang: str) -> SplitTokens:
         """Tokens of one language's test split of a target."""
@@ -212,14 +213,14 @@ def phase_costs(lay, counter: TokenCounter) -> dict[str, Cost]:
         epochs = max(stage_epochs(lay.cfg, s, "intermediate") for s in stages)
         c = Cost(what=f"{lay.pair.intermediate} {epochs} ep")
         for s in stages:
-            train, dev = counter.stage(s)
+            train, dev = counter.stage(s, lay.cfg.phase("intermediate"))
             c.train_tokens += train.tokens * epochs
             c.eval_tokens += dev.tokens * epochs
             c.bases |= {train.basis, dev.basis}
         out["intermediate"] = c
     c = Cost(what=" + ".join(f"{s.name} {stage_epochs(lay.cfg, s)} ep" for s, _ in lay.stage_dirs) or "none")
     for s, _ in lay.stage_dirs:
-        train, dev = counter.stage(s)
+        train, dev = counter.stage(s, lay.cfg)
         epochs = stage_epochs(lay.cfg, s)
         c.train_tokens += train.tokens * epochs
         c.eval_tokens += dev.tokens * epochs

@@ -39,8 +39,8 @@ from store.catalog import suggest
 #: The recipe a run gets when none is named.
 DEFAULT = "xstilts"
 FOLDER = Path(__file__).parent
-#: Sections a target's dotted keys may set, besides ``train`` (bare keys) and ``epochs``/``formats``.
-SECTIONS = ("qa", "retrieval", "epochs", "formats")
+#: Phase-2 selection settings, which only a target defines completely.
+SELECTION = ("select", "select_every", "dev_subset", "patience")
 _SOURCE = re.compile(r"^(?P<alias>[A-Za-z][\w-]*):\S")
 
 
@@ -193,6 +193,8 @@ def defaults(values: Mapping) -> dict:
     if not _trains(target):
         base["train"] = {}
         base.pop("epochs", None)
+    elif target is None:  # no pair (plan, grid, throughput): phase 2's selection is per target
+        base["train"] = {k: v for k, v in base["train"].items() if k not in SELECTION}
     user_train = values.get("train")
     if isinstance(user_train, Mapping):
         base["intermediate"] = {**base["intermediate"], **user_train}

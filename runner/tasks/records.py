@@ -196,6 +196,15 @@ def with_formats(spec: TaskSpec, formats: Mapping[str, str]) -> TaskSpec:
                    extra={k: _formatted(s, formats) for k, s in spec.extra.items()})
 
 
+def with_dev_sets(spec: TaskSpec, dev_from: Mapping[str, Stage]) -> TaskSpec:
+    """``spec`` with each stage named in ``dev_from`` selecting on that other stage's English dev
+    set (jiant selects XNLI on MNLI's, the training task's, validation rows)."""
+    if not any(st.name in dev_from for st in spec.stages):
+        return spec
+    return replace(spec, stages=tuple(replace(st, dev=dev_from[st.name].dev) if st.name in dev_from else st
+                                      for st in spec.stages))
+
+
 def sources_of(spec: TaskSpec) -> list[tuple[str, Source]]:
     """(what, source) for every split a task reads: training stages, test languages, extra sources."""
     out = []

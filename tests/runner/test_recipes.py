@@ -34,8 +34,8 @@ def test_every_value_names_a_file_in_a_pinned_repository(name):
     for key, v in values:
         assert re.match(r"^(nyu-mll/jiant|google-research/xtreme)@[0-9a-f]{7,}:\S+", v.source), (key, v.source)
         assert v.status in ("V", "I")
-        assert key in SETTABLE or key.startswith("epochs.") or key.split(".")[1] in FORMATS.get(key.split(".")[0], ()) \
-            or key.startswith("formats."), key
+        section, _, name = key.rpartition(".")
+        assert key in SETTABLE or section in ("epochs", "dev_from") or (section == "formats" and v.value in FORMATS[name]), key
 
 
 @pytest.mark.parametrize("name", ["xstilts", "xtreme", "xtreme-r"])
@@ -61,6 +61,22 @@ def test_values_match_their_sources():
     assert (q.train.warmup_steps, q.train.weight_decay, q.train.select) == (500, 1e-4, "last")
     c = build_config({"pair": "none:xcopa", "recipe": "xtreme-r"})
     assert c.epochs == {"siqa": 5, "copa": 5} and c.formats == {"mc_copa": "question"} and c.train.learning_rate == 3e-5
+
+
+def test_xstilts_selects_xnli_on_mnli_matched_as_jiant_and_xtreme_on_xnli_english():
+    from runner.pipeline import layout
+
+    jiant = layout(build_config({"pair": "mnli:xnli"}))
+    assert jiant.target.stages[0].dev.refs[0].split == "validation_matched" and jiant.run.hparams["dev_from"] == \
+        {"xnli_en": "mnli"}
+    assert any("nyu-mll/glue@main:mnli/validation_matched" in s for s in jiant.run.config["target_data_sources"])
+    xtreme = layout(build_config({"pair": "mnli:xnli", "recipe": "xtreme"}))
+    assert xtreme.target.stages[0].dev.refs[0].repo.repo == "facebook/xnli" and "dev_from" not in xtreme.run.hparams
+    assert "dev_from" not in layout(build_config({"pair": "mnli:pawsx"})).run.hparams
+    with pytest.raises(RunnerError, match=r"dev_from.xnli_en=udpos_en: udpos_en's dev set has other labels"):
+        layout(build_config({"pair": "mnli:xnli", "dev_from": {"xnli_en": "udpos_en"}}))
+    with pytest.raises(RunnerError, match=r"no training stage is called 'mnlii' \(did you mean 'mnli'\?\)"):
+        layout(build_config({"pair": "mnli:xnli", "dev_from": {"xnli_en": "mnlii"}}))
 
 
 def test_set_overrides_single_values_and_train_epochs_beats_per_stage_epochs():
@@ -133,3 +149,13 @@ def test_run_with_an_unknown_recipe_is_refused_before_anything_runs(tmp_path, ca
     assert capsys.readouterr().err.strip() == ("error: unknown recipe 'xstils' (did you mean 'xstilts'?); known: xstilts, "
                                                "xtreme, xtreme-r (`runner recipes` lists them)")
     assert not (tmp_path / "store").exists() and not (tmp_path / "work").exists()
+
+
+def test_plan_without_a_pair_builds_for_every_recipe_with_each_runs_own_values(tmp_path, capsys):
+    for name in recipes.names():  # plan- and grid-level settings: selection is defined per target only
+        assert build_config({"recipe": name}).recipe == name
+    assert main(["plan", "--intermediate", "mnli", "--target", "xnli,pawsx", "--recipe", "xtreme", "--work-dir",
+                 str(tmp_path / "w"), "--store", str(tmp_path / "s"), "--from-catalog"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe xtreme (`runner recipes xtreme`)" in out
+    assert "xnli_en 5 ep" in out and "pawsx_en 5 ep" in out  # XTREME: 5 epochs each (xstilts: 2 and 5)
