@@ -249,6 +249,8 @@ def _estimates(d: Design, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarra
     # languages) plus the scaled deviation of the language draw, as :func:`replicates` adds them
     est_s, reps_s = np.zeros(n_s), np.zeros((n_s, n_boot))
     fast = _one_language_members(d, ul, values, ok, observed, start, n_lang, n_boot, seed, est_s, reps_s)
+    fast |= _language_set_members(d, ul, values, ok, observed, n_lang, n_boot, seed, sig, sig_langs, lang_draws,
+                                  est_s, reps_s)
     order = np.argsort(d.member_unit, kind="stable")
     order = order[~fast[order]]
     cuts = np.flatnonzero(np.diff(d.member_unit[order])) + 1
@@ -315,6 +317,54 @@ def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
             col += n
         reps_s[rows] += weights @ np.concatenate(draws, axis=1).T
     return fast
+
+
+def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.ndarray, observed: np.ndarray,
+                          n_lang: int, n_boot: int, seed: int, sig: np.ndarray, sig_langs: dict, lang_draws: dict,
+                          est_s: np.ndarray, reps_s: np.ndarray) -> np.ndarray:
+    """Adds the members in strata of several languages whose unit has every seed in all of them; returns
+    which members it did. Per (unit, language set) one replicate vector, computed for all units of a
+    set and seed count at once (a batched product), added to each stratum that uses it."""
+    multi = np.flatnonzero(d.stratum_rows[d.member_stratum] > 1)
+    done = np.zeros(d.member_unit.size, bool)
+    if multi.size == 0:
+        return done
+    n_sig = int(sig.max()) + 1
+    pair = d.member_unit[multi].astype(np.int64) * n_sig + sig[d.member_stratum[multi]]
+    pairs, inv = np.unique(pair, return_inverse=True)
+    p_unit, p_sig = pairs // n_sig, pairs % n_sig
+    p_seeds = d.unit_seeds[p_unit]
+    for k in np.unique(p_sig):
+        langs = sig_langs[k]
+        m_l = langs.size
+        for n in np.unique(p_seeds[p_sig == k]):
+            which = np.flatnonzero((p_sig == k) & (p_seeds == n))
+            pos = _find(ul, p_unit[which, None] * n_lang + langs[None, :])  # pairs x languages
+            complete = ok[pos, :n].all(axis=(1, 2)) if n > 1 else np.ones(which.size, bool)
+            which, pos = which[complete], pos[complete]
+            if which.size == 0:
+                continue
+            o = observed[pos]  # pairs x languages
+            if n > 1:
+                draws = np.stack([draw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
+                                  for u in p_unit[which]])  # pairs x n x n_boot
+                means = o[:, :, None] + np.matmul((values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n), draws)
+            else:
+                means = np.repeat(o[:, :, None], n_boot, axis=2)
+            seed_part = means.mean(1)
+            q = seed_part + _scale(m_l) * (np.einsum("lb,plb->pb", lang_draws[k], means) / m_l - seed_part)
+            o_mean = o.mean(1)
+            # every member of these pairs: its stratum gets coef x the pair's vector
+            member = multi[np.isin(inv, which)]
+            at = np.searchsorted(which, inv[np.isin(inv, which)])
+            strata, coef = d.member_stratum[member], d.member_coef[member]
+            est_s += np.bincount(strata, weights=coef * o_mean[at], minlength=est_s.size)
+            by_stratum = np.argsort(strata, kind="stable")
+            firsts = np.flatnonzero(np.r_[True, np.diff(strata[by_stratum]) != 0])
+            summed = np.add.reduceat(coef[by_stratum, None] * q[at[by_stratum]], firsts, axis=0)
+            reps_s[strata[by_stratum][firsts]] += summed
+            done[member] = True
+    return done
 
 
 def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
