@@ -345,14 +345,18 @@ def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
             if which.size == 0:
                 continue
             o = observed[pos]  # pairs x languages
+            # replicate = seed part (mean over languages) + scaled language deviation, from the observed
+            # means plus the deviations (values - mean) x scale / n times the draw counts, without
+            # forming the pairs x languages x replicates means
+            seed_part = np.repeat(o.mean(1)[:, None], n_boot, axis=1)
+            lang_sum = o @ lang_draws[k]  # pairs x n_boot
             if n > 1:
                 draws = np.stack([draw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
                                   for u in p_unit[which]])  # pairs x n x n_boot
-                means = o[:, :, None] + np.matmul((values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n), draws)
-            else:
-                means = np.repeat(o[:, :, None], n_boot, axis=2)
-            seed_part = means.mean(1)
-            q = seed_part + _scale(m_l) * (np.einsum("lb,plb->pb", lang_draws[k], means) / m_l - seed_part)
+                dev = (values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n)  # pairs x languages x n
+                seed_part += np.matmul(dev.mean(1)[:, None, :], draws)[:, 0]
+                lang_sum += (np.matmul(dev.transpose(0, 2, 1), lang_draws[k]) * draws).sum(1)
+            q = seed_part + _scale(m_l) * (lang_sum / m_l - seed_part)
             o_mean = o.mean(1)
             # every member of these pairs: its stratum gets coef x the pair's vector
             member = multi[np.isin(inv, which)]
