@@ -196,9 +196,29 @@ def _language_draws(n: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray 
     return draw_counts(n, n_boot, stream).T if n > 1 else None
 
 
+_BLAS = None
+
+
+def _one_blas_thread():
+    """A context running BLAS on one thread: the products here are small (tens x 1,000), and with
+    threads they took up to 15 times longer on the shared 2-CPU machine (as in store.resampling)."""
+    global _BLAS
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def estimates(d: Design, n_boot: int = N_BOOT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per group: the estimate and its ``n_boot`` replicates (groups x n_boot), what :func:`replicates`
-    gives for each group's strata, computed unit by unit.
+    gives for each group's strata (:func:`_estimates`), with BLAS on one thread."""
+    with _one_blas_thread():
+        return _estimates(d, n_boot, seed)
+
+
+def _estimates(d: Design, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimates`, unit by unit.
 
     Each replicate is linear in a unit's resampled means, and a unit enters every language of a
     stratum with one coefficient, so per unit: its resampled means in the languages it is used in
@@ -218,12 +238,21 @@ def estimates(d: Design, n_boot: int = N_BOOT, seed: int = 0) -> tuple[np.ndarra
     # strata with the same language set share its draws and weights
     sig_of: dict[tuple, int] = {}
     sig = np.array([sig_of.setdefault((int(d.stratum_key[s]), *langs[s].tolist()), len(sig_of)) for s in range(n_s)])
-    sig_langs = {i: np.array(k[1:], np.int64) for k, i in sig_of.items()}
-    lang_draws = {i: _language_draws(len(k) - 1, n_boot, (seed, LANGUAGES, k[0])) for k, i in sig_of.items()}
+    # each set's languages sorted (as a unit's are), with their draw counts (rows follow the task's order)
+    sig_langs, lang_draws = {}, {}
+    for key, i in sig_of.items():
+        order = np.argsort(key[1:], kind="stable")
+        sig_langs[i] = np.array(key[1:], np.int64)[order]
+        draws = _language_draws(len(key) - 1, n_boot, (seed, LANGUAGES, key[0]))
+        lang_draws[i] = draws[order] if draws is not None else None
     # per unit: its resampled means where it is used; per stratum: the seed part (mean over the task's
     # languages) plus the scaled deviation of the language draw, as :func:`replicates` adds them
     est_s, reps_s = np.zeros(n_s), np.zeros((n_s, n_boot))
+    fast = _one_language_members(d, ul, values, ok, observed, start, n_lang, n_boot, seed, est_s, reps_s)
+    fast |= _language_set_members(d, ul, values, ok, observed, n_lang, n_boot, seed, sig, sig_langs, lang_draws,
+                                  est_s, reps_s)
     order = np.argsort(d.member_unit, kind="stable")
+    order = order[~fast[order]]
     cuts = np.flatnonzero(np.diff(d.member_unit[order])) + 1
     for part in np.split(order, cuts) if order.size else []:
         u = int(d.member_unit[part[0]])
@@ -240,15 +269,102 @@ def estimates(d: Design, n_boot: int = N_BOOT, seed: int = 0) -> tuple[np.ndarra
         for k in np.unique(sig[strata[~single]]) if not single.all() else ():
             use = ~single & (sig[strata] == k)
             at = np.searchsorted(needed, sig_langs[k])
-            m = means[at]
+            m = means if at.size == needed.size else means[at]  # both sorted: the same languages
             seed_part = m.mean(0)
-            q = seed_part + _scale(at.size) * ((lang_draws[k] * m).sum(0) / at.size - seed_part)
+            q = seed_part + _scale(at.size) * (np.einsum("lb,lb->b", lang_draws[k], m) / at.size - seed_part)
             est_s[strata[use]] += coef[use] * observed[idx[at]].mean()
             reps_s[strata[use]] += coef[use, None] * q
     gstarts = np.concatenate([[0], np.cumsum(d.group_strata)[:-1]])
     reps = np.add.reduceat(reps_s, gstarts, axis=0) / d.group_strata[:, None]
     est = np.add.reduceat(est_s, gstarts) / d.group_strata
     return est, reps
+
+
+def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.ndarray, observed: np.ndarray,
+                          start: np.ndarray, n_lang: int, n_boot: int, seed: int, est_s: np.ndarray,
+                          reps_s: np.ndarray) -> np.ndarray:
+    """Adds the members in one-language strata whose unit has every seed there; returns which members it did.
+
+    Such a replicate is the unit's observed mean plus its scaled deviations times its draw counts,
+    linear in the counts: the units used in the same strata (a target's runs, in a per-language
+    summary) are done together, one product of their side-by-side deviations with their stacked counts.
+    """
+    single = d.stratum_rows[d.member_stratum] == 1
+    pos = np.zeros(d.member_unit.size, np.int64)
+    pos[single] = _find(ul, d.member_unit[single].astype(np.int64) * n_lang + d.stratum_langs[start[d.member_stratum[single]]])
+    n_of = d.unit_seeds[d.member_unit]
+    fast = single & (ok[pos].sum(1) == n_of)
+    coef, strata = d.member_coef, d.member_stratum
+    part = np.bincount(strata[fast], weights=coef[fast] * observed[pos[fast]], minlength=est_s.size)
+    est_s += part
+    reps_s += part[:, None]
+    batches: dict[tuple, list[int]] = {}
+    moving = np.flatnonzero(fast & (n_of > 1))  # one seed: no deviation
+    by_unit = moving[np.lexsort((strata[moving], d.member_unit[moving]))]
+    for members in np.split(by_unit, np.flatnonzero(np.diff(d.member_unit[by_unit])) + 1) if by_unit.size else []:
+        batches.setdefault(tuple(strata[members].tolist()), []).append(members)
+    for key, units in batches.items():
+        rows = np.array(key)
+        sizes = [int(d.unit_seeds[d.member_unit[m[0]]]) for m in units]
+        weights = np.zeros((rows.size, sum(sizes)))
+        draws = []
+        col = 0
+        for m, n in zip(units, sizes):
+            u = int(d.member_unit[m[0]])
+            p = pos[m]
+            weights[:, col:col + n] = (coef[m] * _scale(n) / n)[:, None] * (values[p, :n] - observed[p, None])
+            draws.append(draw_counts(n, n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])))
+            col += n
+        reps_s[rows] += weights @ np.concatenate(draws, axis=1).T
+    return fast
+
+
+def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.ndarray, observed: np.ndarray,
+                          n_lang: int, n_boot: int, seed: int, sig: np.ndarray, sig_langs: dict, lang_draws: dict,
+                          est_s: np.ndarray, reps_s: np.ndarray) -> np.ndarray:
+    """Adds the members in strata of several languages whose unit has every seed in all of them; returns
+    which members it did. Per (unit, language set) one replicate vector, computed for all units of a
+    set and seed count at once (a batched product), added to each stratum that uses it."""
+    multi = np.flatnonzero(d.stratum_rows[d.member_stratum] > 1)
+    done = np.zeros(d.member_unit.size, bool)
+    if multi.size == 0:
+        return done
+    n_sig = int(sig.max()) + 1
+    pair = d.member_unit[multi].astype(np.int64) * n_sig + sig[d.member_stratum[multi]]
+    pairs, inv = np.unique(pair, return_inverse=True)
+    p_unit, p_sig = pairs // n_sig, pairs % n_sig
+    p_seeds = d.unit_seeds[p_unit]
+    for k in np.unique(p_sig):
+        langs = sig_langs[k]
+        m_l = langs.size
+        for n in np.unique(p_seeds[p_sig == k]):
+            which = np.flatnonzero((p_sig == k) & (p_seeds == n))
+            pos = _find(ul, p_unit[which, None] * n_lang + langs[None, :])  # pairs x languages
+            complete = ok[pos, :n].all(axis=(1, 2)) if n > 1 else np.ones(which.size, bool)
+            which, pos = which[complete], pos[complete]
+            if which.size == 0:
+                continue
+            o = observed[pos]  # pairs x languages
+            if n > 1:
+                draws = np.stack([draw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
+                                  for u in p_unit[which]])  # pairs x n x n_boot
+                means = o[:, :, None] + np.matmul((values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n), draws)
+            else:
+                means = np.repeat(o[:, :, None], n_boot, axis=2)
+            seed_part = means.mean(1)
+            q = seed_part + _scale(m_l) * (np.einsum("lb,plb->pb", lang_draws[k], means) / m_l - seed_part)
+            o_mean = o.mean(1)
+            # every member of these pairs: its stratum gets coef x the pair's vector
+            member = multi[np.isin(inv, which)]
+            at = np.searchsorted(which, inv[np.isin(inv, which)])
+            strata, coef = d.member_stratum[member], d.member_coef[member]
+            est_s += np.bincount(strata, weights=coef * o_mean[at], minlength=est_s.size)
+            by_stratum = np.argsort(strata, kind="stable")
+            firsts = np.flatnonzero(np.r_[True, np.diff(strata[by_stratum]) != 0])
+            summed = np.add.reduceat(coef[by_stratum, None] * q[at[by_stratum]], firsts, axis=0)
+            reps_s[strata[by_stratum][firsts]] += summed
+            done[member] = True
+    return done
 
 
 def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
