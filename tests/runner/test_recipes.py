@@ -140,6 +140,9 @@ def test_runner_recipes_prints_every_recipe_with_sources(capsys):
         assert name in out
     assert "nyu-mll/jiant@daa5a258:jiant/scripts/benchmarks/xtreme/subscripts/d_write_configs.sh L11-17" in out
     assert "every 1000 steps, first 500 dev rows, patience 30" in out
+    # dual encoders show the lengths their task declares, not phase 2's default max_length
+    lareqa = out.split("\nlareqa\n", 1)[1].splitlines()[0]
+    assert "len query 96 / candidate 256" in lareqa, lareqa
     assert main(["recipes", "xtreme"]) == 0
     one = capsys.readouterr().out
     assert "recipe xtreme:" in one and "recipe xstilts:" not in one
