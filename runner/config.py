@@ -66,6 +66,8 @@ class TrainConfig:
     grad_accum: int = field(default=1, metadata={"help": "forward passes per optimizer step"})
     epochs: int | None = field(default=None, metadata={"help": "epochs of every stage (None: per-task default)"})
     max_length: int = field(default=256, metadata={"help": "sub-tokens per sequence (tagging: per window)"})
+    qa_max_length: int | None = field(default=None, metadata={
+        "help": "QA windows in this phase (None: qa.max_length); the xstilts recipe's phase 1: 256, as jiant"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
     dropout: float = field(default=0.1, metadata={"help": "dropout inside the heads"})
     max_train_examples: int | None = field(default=None, metadata={"help": "cap per training stage (debugging)"})
@@ -95,6 +97,7 @@ class TrainConfig:
             (self.batch_size >= 1 and self.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
             (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
             (self.max_length >= 8, "max_length must be >= 8"),
+            (self.qa_max_length is None or self.qa_max_length >= 16, "qa_max_length must be >= 16"),
             (self.precision in ("auto", "bf16", "fp32"), "precision must be auto, bf16 or fp32"),
             (self.save_every_steps >= 1 and self.eval_batch_size >= 1, "save_every_steps and eval_batch_size must be >= 1"),
             (self.max_train_examples is None or self.max_train_examples >= 1, "max_train_examples must be >= 1"),
@@ -166,6 +169,8 @@ class RetrievalConfig:
 HPARAM_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "warmup_steps", "batch_size", "grad_accum", "epochs",
                  "max_length", "max_grad_norm", "dropout", "max_train_examples", "max_eval_examples",
                  "select", "select_every", "dev_subset", "patience")
+#: Phase 1's fields (recorded under ``hparams.intermediate``): phase 2's, and phase 1's own QA windows.
+PHASE1_FIELDS = (*HPARAM_FIELDS, "qa_max_length")
 
 
 @dataclass
@@ -242,8 +247,13 @@ class RunConfig:
                                   f"{', '.join(known)}")
 
     def phase(self, name: str) -> RunConfig:
-        """This config as phase ``name`` runs it: ``intermediate`` trains with its own settings."""
-        return dataclasses.replace(self, train=self.intermediate) if name == "intermediate" else self
+        """This config as phase ``name`` runs it: ``intermediate`` trains with its own settings
+        (and its own QA window length where ``intermediate.qa_max_length`` is set)."""
+        if name != "intermediate":
+            return self
+        n = self.intermediate.qa_max_length
+        qa = dataclasses.replace(self.qa, max_length=n, doc_stride=min(self.qa.doc_stride, max(1, n // 2))) if n else self.qa
+        return dataclasses.replace(self, train=self.intermediate, qa=qa)
 
 
 def _check_folder(path: str, flag: str) -> None:
@@ -358,7 +368,8 @@ def parse_set(assignments: list[str]) -> dict:
 
 
 #: (section, field) of every length in sub-tokens that must fit the model's position table.
-_LENGTHS = (("train", "max_length"), ("intermediate", "max_length"), ("qa", "max_length"), ("retrieval", "max_length"))
+_LENGTHS = (("train", "max_length"), ("intermediate", "max_length"), ("intermediate", "qa_max_length"),
+            ("qa", "max_length"), ("retrieval", "max_length"))
 _NOTED: set[tuple] = set()
 
 
@@ -373,7 +384,7 @@ def cap_lengths(cfg: RunConfig, limit: int | None, model: str = "the model") -> 
     changes = {}
     for section, name in _LENGTHS:
         value = getattr(getattr(cfg, section), name)
-        if value > limit:
+        if value is not None and value > limit:
             changes.setdefault(section, {})[name] = limit
             if cfg.qa is getattr(cfg, section) and cfg.qa.doc_stride > limit // 3:
                 changes[section]["doc_stride"] = max(1, limit // 3)  # windows still overlap
@@ -401,5 +412,5 @@ def hparams(cfg: RunConfig, intermediate: bool = False) -> dict:
     d = {"recipe": cfg.recipe, **{k: getattr(cfg.train, k) for k in HPARAM_FIELDS}}
     d["epochs_per_stage"] = dict(sorted(cfg.epochs.items()))
     if intermediate:
-        d["intermediate"] = {k: getattr(cfg.intermediate, k) for k in HPARAM_FIELDS}
+        d["intermediate"] = {k: getattr(cfg.intermediate, k) for k in PHASE1_FIELDS}
     return d

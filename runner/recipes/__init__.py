@@ -180,8 +180,9 @@ def defaults(values: Mapping) -> dict:
 
     They name the recipe (``recipe``), phase 1's settings (``intermediate``), phase 2's
     (``train``), and the target's QA, retrieval, per-stage epoch and input-format settings. A
-    ``train.X`` in ``values`` is copied into phase 1's too (it applies to every phase), and a
-    ``train.epochs`` drops the recipe's per-stage epochs (it sets every stage).
+    ``train.X`` in ``values`` is copied into phase 1's too (it applies to every phase), a
+    ``train.epochs`` drops the recipe's per-stage epochs (it sets every stage), and a
+    ``qa.max_length`` drops the recipe's phase-1 QA window length.
     """
     name = values.get("recipe") or DEFAULT
     if not isinstance(name, str):
@@ -200,5 +201,8 @@ def defaults(values: Mapping) -> dict:
         base["intermediate"] = {**base["intermediate"], **user_train}
         if "epochs" in user_train:
             base.pop("epochs", None)
+    user_qa = values.get("qa")
+    if isinstance(user_qa, Mapping) and "max_length" in user_qa:
+        base["intermediate"].pop("qa_max_length", None)  # the user's QA windows: every phase
     base["recipe"] = name
     return base

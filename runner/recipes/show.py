@@ -35,8 +35,11 @@ def _select(values: dict[str, Value]) -> str:
     return text
 
 
-def brief(values: dict[str, Value], trains: bool = True) -> str:
-    """lr, batch x accumulation, epochs, max length, warmup, weight decay, selection in one cell."""
+def brief(values: dict[str, Value], trains: bool = True, length: str | None = None) -> str:
+    """lr, batch x accumulation, epochs, max length, warmup, weight decay, selection in one cell.
+
+    ``length``: the target's own declared lengths (dual encoders), shown instead of ``max_length``.
+    """
     if not trains:
         return "no training"
     v = {k: x.value for k, x in values.items()}
@@ -44,7 +47,7 @@ def brief(values: dict[str, Value], trains: bool = True) -> str:
     if epochs is None:
         stages = {k.split(".", 1)[1]: x for k, x in v.items() if k.startswith("epochs.")}
         epochs = " + ".join(f"{n} {s}" for s, n in stages.items()) or "task default"
-    length = v.get("qa.max_length") or v.get("max_length")
+    length = length or v.get("qa.max_length") or v.get("max_length")
     warm = f"warmup {v['warmup_steps']} steps" if v.get("warmup_steps") is not None else \
         f"warmup {_fmt(v.get('warmup_ratio'))}"
     return (f"lr {_fmt(v.get('learning_rate'))}, {v.get('batch_size')}x{v.get('grad_accum')}, {epochs} ep, "
@@ -63,11 +66,22 @@ def _trains(target: str) -> bool:
     return bool(registry()[target].stages)
 
 
+def _declared_length(target: str) -> str | None:
+    """``query 96 / candidate 256`` where the target's training data declare their own lengths."""
+    from runner.tasks.registry import registry
+
+    for stage in registry()[target].stages:
+        cols = stage.train.columns
+        if "query_length" in cols and "candidate_length" in cols:
+            return f"query {cols['query_length']} / candidate {cols['candidate_length']}"
+    return None
+
+
 def overview(markdown: bool = False) -> list[str]:
     """The main values of every recipe side by side: phase 1, then phase 2 per target."""
     recipes = [get(n) for n in names()]
     rows = [("phase 1 (intermediate)", [brief(r.phase1()[0]) for r in recipes])]
-    rows += [(t, [brief(r.phase2(t)[0], _trains(t)) for r in recipes]) for t in _targets()]
+    rows += [(t, [brief(r.phase2(t)[0], _trains(t), _declared_length(t)) for r in recipes]) for t in _targets()]
     if markdown:
         out = ["| phase / target | " + " | ".join(f"`{r.name}`" for r in recipes) + " |",
                "|---|" + "---|" * len(recipes)]

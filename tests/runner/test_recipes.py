@@ -9,7 +9,7 @@ import pytest
 
 from runner import recipes
 from runner.cli import main
-from runner.config import HPARAM_FIELDS, QAConfig, TrainConfig, build_config, hparams
+from runner.config import HPARAM_FIELDS, PHASE1_FIELDS, QAConfig, TrainConfig, build_config, hparams
 from runner.errors import RunnerError
 from runner.recipes.show import render
 from runner.tasks.records import FORMATS
@@ -79,6 +79,19 @@ def test_xstilts_selects_xnli_on_mnli_matched_as_jiant_and_xtreme_on_xnli_englis
         layout(build_config({"pair": "mnli:xnli", "dev_from": {"xnli_en": "mnlii"}}))
 
 
+def test_phase_1_squad_windows_are_jiants_256_unless_the_user_sets_qa_max_length():
+    from runner.pipeline import layout
+
+    cfg = build_config({"pair": "squad:xquad"})
+    assert (cfg.phase("intermediate").qa.max_length, cfg.qa.max_length, cfg.phase("intermediate").qa.doc_stride) == \
+        (256, 384, 128)
+    lay = layout(cfg)
+    assert lay.run.hparams["intermediate"]["qa_max_length"] == 256 and lay.run.hparams["qa"]["max_length"] == 384
+    user = build_config({"pair": "squad:xquad", "qa": {"max_length": 64}})
+    assert user.phase("intermediate").qa.max_length == user.qa.max_length == 64
+    assert layout(user).inter_dir != lay.inter_dir  # phase 1's windows define its checkpoint
+
+
 def test_set_overrides_single_values_and_train_epochs_beats_per_stage_epochs():
     cfg = build_config({"pair": "none:xcopa", "recipe": "xtreme-r", "train": {"epochs": 1}, "formats": {"mc_copa": "colon"}})
     assert cfg.epochs == {} and cfg.train.epochs == cfg.intermediate.epochs == 1 and cfg.formats == {"mc_copa": "colon"}
@@ -93,7 +106,7 @@ def test_recipe_and_every_effective_value_define_the_run():
     assert runs["xstilts"].hparams["recipe"] == "xstilts" and runs["xtreme"].hparams["recipe"] == "xtreme"
     assert runs["xstilts"].run_id != runs["xtreme"].run_id
     hp = runs["xtreme"].hparams
-    assert set(HPARAM_FIELDS) <= set(hp) and set(HPARAM_FIELDS) == set(hp["intermediate"])
+    assert set(HPARAM_FIELDS) <= set(hp) and set(PHASE1_FIELDS) == set(hp["intermediate"])
     assert hp["intermediate"]["learning_rate"] == 1e-5 and hp["learning_rate"] == 3e-5
     base = layout(build_config({"pair": "none:xnli"})).run
     assert "intermediate" not in base.hparams  # no phase 1: nothing of it recorded
@@ -127,6 +140,9 @@ def test_runner_recipes_prints_every_recipe_with_sources(capsys):
         assert name in out
     assert "nyu-mll/jiant@daa5a258:jiant/scripts/benchmarks/xtreme/subscripts/d_write_configs.sh L11-17" in out
     assert "every 1000 steps, first 500 dev rows, patience 30" in out
+    # dual encoders show the lengths their task declares, not phase 2's default max_length
+    lareqa = out.split("\nlareqa\n", 1)[1].splitlines()[0]
+    assert "len query 96 / candidate 256" in lareqa, lareqa
     assert main(["recipes", "xtreme"]) == 0
     one = capsys.readouterr().out
     assert "recipe xtreme:" in one and "recipe xstilts:" not in one
