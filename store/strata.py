@@ -54,12 +54,16 @@ def _dict_codes(s: pl.Series, names: dict[str, int]) -> np.ndarray:
     return s.replace_strict(names, return_dtype=pl.Int64).to_numpy()
 
 
-def _seed_positions(unit: np.ndarray, seeds: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's seed position within its unit (seeds sorted) and each unit's number of seeds."""
-    key = unit * (1 << 32) + (seeds - seeds.min(initial=0))
+def _seed_positions(unit: np.ndarray, seeds: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Each row's seed position within its unit (seeds sorted), each unit's number of seeds, and its seeds."""
+    low = seeds.min(initial=0)
+    key = unit * (1 << 32) + (seeds - low)
     uniq, inv = np.unique(key, return_inverse=True)
-    first = np.searchsorted(uniq // (1 << 32), np.arange(n_units))
-    return np.arange(uniq.size)[inv] - first[unit], np.bincount(uniq // (1 << 32), minlength=n_units)
+    owner = uniq // (1 << 32)
+    first = np.searchsorted(owner, np.arange(n_units + 1))
+    values = (uniq % (1 << 32) + low).tolist()
+    sets = [tuple(values[first[u]:first[u + 1]]) for u in range(n_units)]
+    return np.arange(uniq.size)[inv] - first[unit], np.diff(first), sets
 
 
 def _distinct(key: np.ndarray, by: np.ndarray, size: int) -> np.ndarray:
@@ -110,11 +114,14 @@ def prepare(runs: pl.DataFrame, bases: pl.DataFrame | None, cell: Sequence[str])
     langs = sorted(set(runs["language"].unique().to_list()) | (set(bases["language"].unique().to_list())
                                                                if bases is not None else set()))
     lang_names = {v: i for i, v in enumerate(langs)}
-    targets = runs["target"].unique(maintain_order=True).to_list()
+    # a cell has one target and one baseline (gain_rows matches baselines cell by cell): coded per cell
+    first_rows = runs[cell_first]
+    targets = first_rows["target"].unique(maintain_order=True).to_list()
+    cell_target = _dict_codes(first_rows["target"], {t: i for i, t in enumerate(targets)})
     seeds = runs["seed"].fill_null(-1).to_numpy().astype(np.int64)
-    seed_pos, cell_seeds = _seed_positions(cell_code, seeds, n_cells)
+    seed_pos, cell_seeds, cell_sets = _seed_positions(cell_code, seeds, n_cells)
     value = runs["value"]
-    p = Prepared(runs=runs, cell=cell_code, target=_dict_codes(runs["target"], {t: i for i, t in enumerate(targets)}),
+    p = Prepared(runs=runs, cell=cell_code, target=cell_target[cell_code],
                  lang=_dict_codes(runs["language"], lang_names), seed_pos=seed_pos, seed_raw=seeds,
                  valid=value.is_not_null().to_numpy(), value=value.fill_null(np.nan).to_numpy().astype(float),
                  targets=targets, langs=langs, cell_first=cell_first, cell_seeds=cell_seeds)
@@ -124,23 +131,19 @@ def prepare(runs: pl.DataFrame, bases: pl.DataFrame | None, cell: Sequence[str])
     base_names = {b: i for i, b in enumerate(base_ids)}
     b_code = _dict_codes(bases["base_id"], base_names)
     b_seed = bases["seed"].fill_null(-1).to_numpy().astype(np.int64)
-    b_pos, b_n = _seed_positions(b_code, b_seed, len(base_ids))
+    b_pos, b_n, base_sets = _seed_positions(b_code, b_seed, len(base_ids))
     b_lang = _dict_codes(bases["language"], lang_names)
     b_valid = bases["value"].is_not_null().to_numpy()
     n_lang = len(langs)
     have = np.zeros(len(base_ids) * n_lang, bool)
     have[(b_code * n_lang + b_lang)[b_valid]] = True
-    row_base = _dict_codes(runs["base_id"], base_names)
+    cell_base = _dict_codes(first_rows["base_id"], base_names)
+    row_base = cell_base[cell_code]
     # a cell is paired with its baseline when their seed sets are equal and no seed is unknown
-    base_sets = {b: tuple(sorted(set(s))) for b, s in pl.DataFrame({"b": b_code, "s": b_seed}).group_by("b").agg(
-        pl.col("s")).iter_rows()}
-    cell_base = row_base[cell_first]
-    cell_sets = pl.DataFrame({"c": cell_code, "s": seeds, "null": runs["seed"].is_null().to_numpy()}).group_by("c").agg(
-        pl.col("s").unique().sort(), pl.col("null").any())
-    paired = np.full(n_cells, -1, np.int64)
-    for c, s, null in cell_sets.iter_rows():
-        if not null and tuple(s) == base_sets.get(int(cell_base[c])):
-            paired[c] = cell_base[c]
+    unknown = np.zeros(n_cells, bool)
+    unknown[cell_code[runs["seed"].is_null().to_numpy()]] = True
+    paired = np.array([b if not unknown[c] and cell_sets[c] == base_sets[b] else -1 for c, b in enumerate(cell_base)],
+                      np.int64)
     p.with_base, p.base, p.base_has, p.base_ids, p.base_seeds = True, row_base, have[row_base * n_lang + p.lang], \
         base_ids, b_n
     p.base_obs = (b_code[b_valid], b_pos[b_valid], b_lang[b_valid], bases["value"].to_numpy()[b_valid].astype(float))
