@@ -209,7 +209,8 @@ class GainRows:
 
     ``runs`` carries ``base_id``: the baseline configuration it is matched with (same source,
     model, setting, target, metric, split and target-phase configuration; target data revisions
-    equal where both record them). ``bases`` holds each baseline's rows once.
+    equal where both record them), and ``_cell``, a 64-bit hash of the :data:`CELL` columns (rows of
+    one cell share it; :mod:`store.strata` codes cells by it). ``bases`` holds each baseline's rows once.
     """
 
     runs: pl.DataFrame
@@ -252,7 +253,7 @@ def gain_rows(store, f: Filters = Filters()) -> GainRows:
     # prefer the baseline with the same recorded target data; one baseline per cell
     match = match.sort(pl.col("target_data") != pl.col("base_data"), nulls_last=True).unique("_cell", keep="first")
     base_of = pl.col("_cell").replace_strict(match["_cell"], match["base_id"], default=None, return_dtype=pl.String)
-    runs = runs.with_columns(base_of.alias("base_id")).drop("_cell")
+    runs = runs.with_columns(base_of.alias("base_id"))  # _cell stays: store.strata codes cells by it
     if runs["base_id"].null_count():
         runs = runs.filter(pl.col("base_id").is_not_null())
     base = base.join(base_ids.select(*_BASE_KEY, "target_data", "base_id"), on=[*_BASE_KEY, "target_data"],

@@ -66,10 +66,28 @@ def _seed_positions(unit: np.ndarray, seeds: np.ndarray, n_units: int) -> tuple[
     return np.arange(uniq.size)[inv] - first[unit], np.diff(first), sets
 
 
-def _distinct(key: np.ndarray, by: np.ndarray, size: int) -> np.ndarray:
-    """Per ``by`` index: how many distinct ``key`` values its rows have (``key`` determines ``by``)."""
-    uniq, idx = np.unique(key, return_index=True)
-    return np.bincount(by[idx], minlength=size)
+def _distinct(row: np.ndarray, value: np.ndarray, n_rows: int, n_values: int) -> np.ndarray:
+    """Per ``row`` index (< n_rows): how many distinct ``value`` codes (< n_values) it has."""
+    if n_rows * n_values <= 50_000_000:  # a table of marks: no sort
+        seen = np.zeros(n_rows * n_values, bool)
+        seen[row * n_values + value] = True
+        return seen.reshape(n_rows, n_values).sum(1)
+    uniq, idx = np.unique(row * n_values + value, return_index=True)
+    return np.bincount(row[idx], minlength=n_rows)
+
+
+def _unique(code: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(code, return_index=True, return_inverse=True)`` for codes below ``size``, without a
+    sort when ``size`` is small: the sorted distinct codes, each one's first row, each row's index."""
+    if size > 50_000_000:
+        uniq, first, inv = np.unique(code, return_index=True, return_inverse=True)
+        return uniq, first, inv
+    first = np.full(size, code.size, np.int64)
+    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # the last assignment wins: the first row
+    uniq = np.flatnonzero(first < code.size)
+    index = np.zeros(size, np.int64)
+    index[uniq] = np.arange(uniq.size)
+    return uniq, first[uniq], index[code]
 
 
 @dataclass
@@ -109,7 +127,11 @@ class Prepared:
 def prepare(runs: pl.DataFrame, bases: pl.DataFrame | None, cell: Sequence[str]) -> Prepared:
     """Codes for the rows of ``runs`` (per-seed: ``cell`` columns, target, language, seed, value,
     ``base_id`` when ``bases`` is given) and for the baselines' rows."""
-    cell_code, cell_first = _codes(runs, cell)
+    if "_cell" in runs.columns:  # gain_rows' hash of the cell columns: one sort instead of a group_by on them
+        _, cell_first, cell_code = np.unique(runs["_cell"].to_numpy(), return_index=True, return_inverse=True)
+        cell_code = cell_code.astype(np.int64)
+    else:
+        cell_code, cell_first = _codes(runs, cell)
     n_cells = cell_first.size
     langs = sorted(set(runs["language"].unique().to_list()) | (set(bases["language"].unique().to_list())
                                                                if bases is not None else set()))
@@ -182,7 +204,7 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
     n_g = grp_first.size
     # strata: (group, target), ordered by group, then first appearance
     skey = grp * n_t + p.target
-    uniq, s_first, s_inv = np.unique(skey, return_index=True, return_inverse=True)
+    uniq, s_first, s_inv = _unique(skey, n_g * n_t)
     order = np.lexsort((s_first, uniq // n_t))
     rank = np.empty(order.size, np.int64)
     rank[order] = np.arange(order.size)
@@ -204,7 +226,7 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
         s_pub = np.bincount(stratum, weights=(p.lang != avg), minlength=n_s) == 0
         pos = np.where(s_pub[stratum], 0, pos)
     inside = pos >= 0
-    s_present = _distinct((stratum * n_l + p.lang)[inside], stratum[inside], n_s)
+    s_present = _distinct(stratum[inside], p.lang[inside], n_s, n_l)
     if required is not None and not per_language:
         s_need = np.array([len(required.get(p.targets[t], ())) for t in s_target], np.int64)
     else:
@@ -213,11 +235,11 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
     # cells within strata, in order of first appearance
     n_c = p.cell_first.size
     ckey = stratum * n_c + p.cell
-    c_uniq, c_first, c_inv = np.unique(ckey, return_index=True, return_inverse=True)
+    c_uniq, c_first, c_inv = _unique(ckey, n_s * n_c)
     k_stratum, k_cell, n_k = c_uniq // n_c, c_uniq % n_c, c_uniq.size
-    k_seeds = _distinct(c_inv * (1 << 32) + (p.seed_raw - p.seed_raw.min()), c_inv, n_k)
+    k_seeds = _distinct(c_inv, p.seed_pos, n_k, int(p.seed_pos.max()) + 1)  # positions: one per seed of a cell
     got = inside & p.valid & (p.base_has if p.with_base else True)
-    k_have = _distinct((c_inv * n_l + p.lang)[got], c_inv[got], n_k)
+    k_have = _distinct(c_inv[got], p.lang[got], n_k, n_l)
     k_gap = (k_have < s_need[k_stratum]) & (s_need[k_stratum] > 0)
     s_complete = (s_need > 0) & (np.bincount(k_stratum[k_gap], minlength=n_s) == 0)
     # the notes, in the order a loop over tasks and cells would write them
@@ -238,7 +260,10 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
     used = s_need[k_stratum] > 0
     k_group = s_group[k_stratum]
     counted = inside & p.valid
-    n_rows = _distinct(((p.cell * (p.seed_pos.max() + 1) + p.seed_pos) * n_l + p.lang)[counted], grp[counted], n_g)
+    # distinct (cell, seed, language) values per group (a cell's rows of one seed and language are one group's)
+    cell_seed = p.cell * (int(p.seed_pos.max()) + 1) + p.seed_pos
+    uniq, idx = np.unique(cell_seed[counted] * n_l + p.lang[counted], return_index=True)
+    n_rows = np.bincount(grp[counted][idx], minlength=n_g)
     big = np.iinfo(np.int64).max
     n_seeds, n_base = np.full(n_g, big), np.full(n_g, big)
     np.minimum.at(n_seeds, k_group[used], k_seeds[used])

@@ -157,6 +157,22 @@ def test_summaries_equal_the_reference_loop(by):
     assert any(r["coverage"] for r in want) or by in {("language",), ("language", "target")}  # the gaps show
 
 
+def test_cells_coded_by_gain_rows_hash_give_the_same_summaries():
+    """gain_rows adds ``_cell`` (a hash of the cell columns); coding cells by it changes nothing."""
+    from store.analysis import CELL
+
+    g = _store_rows(np.random.default_rng(11))
+    hashed = GainRows(g.runs.with_columns(pl.struct(CELL).hash().alias("_cell")), g.bases)
+    for by in (("intermediate",), ("language",), ("model", "target")):
+        a = summarize_gains(g, by=by, n_boot=N_BOOT).sort(list(by))
+        b = summarize_gains(hashed, by=by, n_boot=N_BOOT).sort(list(by))
+        numbers = ["mean_gain", "ci_low", "ci_high"]
+        assert a.drop(numbers).equals(b.drop(numbers))
+        for c in numbers:  # the same sums, perhaps added in another order
+            assert np.allclose(a[c].fill_null(np.nan).to_numpy(), b[c].fill_null(np.nan).to_numpy(), atol=1e-9,
+                               equal_nan=True)
+
+
 @pytest.mark.parametrize("by", [("intermediate",), ("family", "target")])
 def test_the_frame_path_equals_the_reference_loop(by):
     """Per-language rows (a gain per language, no baseline seeds), as store.distance summarises them."""
