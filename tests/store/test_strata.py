@@ -207,3 +207,14 @@ def test_a_runs_seed_draws_do_not_depend_on_the_languages_looked_at():
     seed_part = b.mean(axis=1)
     expected = seed_part + _scale(n) * ((counts * b).sum(axis=1) / n - seed_part)
     assert np.abs(task["reps"] - expected).max() < 1e-10
+
+
+def test_unique_without_a_sort_equals_numpys():
+    from store.strata import _unique
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        codes = rng.integers(0, 300, size=int(rng.integers(1, 2000)))
+        want = np.unique(codes, return_index=True, return_inverse=True)
+        for got, expected in zip(_unique(codes, 300), want):
+            assert np.array_equal(got, expected)
