@@ -258,7 +258,8 @@ def gain_rows(store, f: Filters = Filters()) -> GainRows:
         runs = runs.filter(pl.col("base_id").is_not_null())
     base = base.join(base_ids.select(*_BASE_KEY, "target_data", "base_id"), on=[*_BASE_KEY, "target_data"],
                      nulls_equal=True)
-    return GainRows(runs, base.filter(pl.col("base_id").is_in(runs["base_id"].unique().implode())), f.benchmark)
+    used = match["base_id"].unique()  # every matched cell has rows: the baselines the rows use
+    return GainRows(runs, base.filter(pl.col("base_id").is_in(used.implode())), f.benchmark)
 
 
 def gains(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFrame:

@@ -101,6 +101,13 @@ def draw_counts(size: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray:
     return _counts(size, n_boot, stream)
 
 
+def _raw_counts(size: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray:
+    """:func:`draw_counts` as kept (8-bit when small, read-only): stack these, convert once."""
+    if size < 256 and size * n_boot <= 256_000:
+        return _counts_small(size, n_boot, stream)
+    return _counts(size, n_boot, stream)
+
+
 def _scale(n: int) -> float:
     """sqrt(n / (n - 1)): the deviation factor that makes a resampled mean's variance unbiased."""
     return float(np.sqrt(n / (n - 1))) if n > 1 else 0.0
@@ -313,9 +320,9 @@ def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
             u = int(d.member_unit[m[0]])
             p = pos[m]
             weights[:, col:col + n] = (coef[m] * _scale(n) / n)[:, None] * (values[p, :n] - observed[p, None])
-            draws.append(draw_counts(n, n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])))
+            draws.append(_raw_counts(n, n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])))
             col += n
-        reps_s[rows] += weights @ np.concatenate(draws, axis=1).T
+        reps_s[rows] += weights @ np.concatenate(draws, axis=1).T.astype(float)
     return fast
 
 
@@ -351,8 +358,8 @@ def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
             seed_part = np.repeat(o.mean(1)[:, None], n_boot, axis=1)
             lang_sum = o @ lang_draws[k]  # pairs x n_boot
             if n > 1:
-                draws = np.stack([draw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
-                                  for u in p_unit[which]])  # pairs x n x n_boot
+                draws = np.stack([_raw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
+                                  for u in p_unit[which]]).astype(float)  # pairs x n x n_boot
                 dev = (values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n)  # pairs x languages x n
                 seed_part += np.matmul(dev.mean(1)[:, None, :], draws)[:, 0]
                 lang_sum += (np.matmul(dev.transpose(0, 2, 1), lang_draws[k]) * draws).sum(1)
