@@ -188,6 +188,22 @@ def _seed_means(rows: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
     )
 
 
+def _cell_seed_means(runs: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_seed_means` of gain rows (by ``_GROUP`` and ``base_id``), grouped by the cell's hash instead of its
+    eleven columns and by ``language`` instead of the language's attributes (each a function of the key)."""
+    keys = ["_cell", "language", "target_config_id", "config", "capped", "base_id"]
+    rest = [c for c in _GROUP if c not in keys]
+    out = runs.group_by(keys).agg(
+        *(pl.col(c).first() for c in rest),
+        pl.col("value").mean(),
+        pl.col("seed").n_unique().cast(pl.Int64).alias("n_seeds"),
+        pl.col("seed").is_not_null().any().alias("seeded"),
+        pl.col("value").std().alias("std"),
+        pl.col("n_examples").max(),
+    )
+    return out.select(*_GROUP, "base_id", "value", "n_seeds", "seeded", "std", "n_examples")
+
+
 def scores(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFrame:
     """Scores per language of each configuration: mean over seeds, seed count and standard deviation.
 
@@ -279,6 +295,8 @@ def gains_of(g: GainRows, per_seed: bool = False) -> pl.DataFrame:
     )
     if per_seed:
         runs = g.runs.select(*_GROUP, "base_id", "seed", "value", pl.lit(1).alias("n_seeds"), "n_examples")
+    elif "_cell" in g.runs.columns:
+        runs = _cell_seed_means(g.runs)
     else:
         runs = _seed_means(g.runs, ["base_id"])
     out = runs.join(base, on=["base_id", "language"], how="inner").with_columns(

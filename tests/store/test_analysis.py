@@ -272,3 +272,15 @@ def test_draw_counts_equal_the_indexed_resamples(size):
     x = np.random.default_rng(size).normal(size=size)
     idx = np.random.default_rng([5, 1]).integers(0, size, size=(400, size))
     assert draw_counts(size, 400, (5, 1)) @ x / size == pytest.approx(x[idx].mean(axis=1), abs=1e-12)
+
+
+@pytest.mark.parametrize("fixture", ["st", "two_configs"])
+def test_seed_means_by_cell_hash_equal_those_by_every_column(fixture, request):
+    """gains_of groups gain rows by their cell hash and language: the same rows as by every column."""
+    from store.analysis import _GROUP, _cell_seed_means, _seed_means
+
+    g = gain_rows(request.getfixturevalue(fixture), Filters(sources=("runner",)))
+    cols = [*_GROUP, "base_id"]
+    want = _seed_means(g.runs, ["base_id"]).sort(cols, nulls_last=True)
+    got = _cell_seed_means(g.runs).sort(cols, nulls_last=True)
+    assert got.height > 1 and got.equals(want)
