@@ -157,6 +157,9 @@ def encode(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return {"__tuple__": [encode(x) for x in obj]}
     if isinstance(obj, list):
+        keys = _record_keys(obj)
+        if keys is not None:  # many dicts with the same string keys (per-run details): one key list, value rows
+            return {"__records__": [list(keys), [[encode(v) for v in d.values()] for d in obj]]}
         return [encode(x) for x in obj]
     if isinstance(obj, dict):
         if all(type(k) is str and not k.startswith("__") for k in obj):
@@ -177,6 +180,16 @@ def encode(obj: Any) -> Any:
     raise TypeError(f"cannot keep a {type(obj).__name__} in the derived cache")
 
 
+def _record_keys(items: list) -> tuple[str, ...] | None:
+    """The keys shared by every item of ``items`` when they are enough plain dicts with the same keys, else None."""
+    if len(items) < 8 or type(items[0]) is not dict:
+        return None
+    keys = tuple(items[0])
+    if not all(type(k) is str and not k.startswith("__") for k in keys):
+        return None
+    return keys if all(type(d) is dict and tuple(d) == keys for d in items) else None
+
+
 def _dataclass(name: str) -> type:
     """A dataclass of the ``store`` package by ``module:qualname``; anything else is refused."""
     module, _, qualname = name.partition(":")
@@ -195,6 +208,9 @@ def decode(obj: Any) -> Any:
         return [decode(x) if type(x) in _NESTED else x for x in obj]
     if type(obj) is not dict:
         return obj
+    if "__records__" in obj:
+        keys, rows = obj["__records__"]
+        return [dict(zip(keys, [decode(x) if type(x) in _NESTED else x for x in row])) for row in rows]
     if "__tuple__" in obj:
         return tuple([decode(x) if type(x) in _NESTED else x for x in obj["__tuple__"]])
     if "__dataclass__" in obj:

@@ -102,6 +102,18 @@ def test_encoding_round_trips_and_refuses_what_it_does_not_cover():
         derived.encode(object())
 
 
+def test_many_dicts_with_the_same_keys_round_trip_as_records():
+    """Per-run details (thousands of dicts with the same keys) are kept as one key list and value rows."""
+    rows = [{"item": f"run{i}", "expected": ["a", "b"], "recorded": None if i % 2 else (i, "x"), "n": i} for i in range(20)]
+    mixed = rows[:9] + [{"item": "other", "n": 1}]  # not all the same keys: kept dict by dict
+    few = rows[:3]
+    value = {"rows": rows, "mixed": mixed, "few": few, "odd": [{"__x": 1}] * 10}
+    encoded = derived.encode(value)
+    assert "__records__" in encoded["rows"] and isinstance(encoded["mixed"], list) and isinstance(encoded["few"], list)
+    assert isinstance(encoded["odd"], list)
+    assert derived.decode(json.loads(json.dumps(encoded))) == value
+
+
 @pytest.mark.parametrize("planted", [
     {"__dataclass__": "os:system", "fields": {"command": "touch PWNED"}},
     {"__dataclass__": "subprocess:Popen", "fields": {}},
