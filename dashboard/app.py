@@ -39,6 +39,7 @@ def main() -> None:
     page = st.navigation(pages)
     notes = st.container()  # above the page; filled after it, when page-level URL values are checked too
     ctx = sidebar.render(data.launch_store())
+    data.settle_heap()  # once per process, after start-up
     if ctx is not None:
         page.run()
         sidebar.write_url()
