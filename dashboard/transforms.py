@@ -388,7 +388,12 @@ def config_details(result) -> list[tuple[str, pl.DataFrame]]:
     out = []
     for c in result.checks:
         if c.check.comparison == "config" and c.measure.detail:
-            rows = [{k: ", ".join(map(str, v)) if isinstance(v, list) else None if v is None else str(v)
-                     for k, v in d.items()} for d in c.measure.detail]
-            out.append((c.check.label, pl.DataFrame(rows)))
+            detail = c.measure.detail
+            same = all(list(d) == list(detail[0]) for d in detail)  # the usual case (one per run): by column
+            out.append((c.check.label, pl.DataFrame({k: [_text(d[k]) for d in detail] for k in detail[0]}) if same
+                        else pl.DataFrame([{k: _text(v) for k, v in d.items()} for d in detail])))
     return out
+
+
+def _text(v) -> str | None:
+    return ", ".join(map(str, v)) if isinstance(v, list) else None if v is None else str(v)

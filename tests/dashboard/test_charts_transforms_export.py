@@ -172,3 +172,19 @@ def test_settings_never_meet_in_one_chart(bundled_store, model, setting):
                    for r, t in views[0].frames["cells"].select("row", "target").rows()[:3]]
     assert "setting" in frames[0].columns
     assert all(set(f["setting"]) == {setting} for f in frames if "setting" in f.columns)
+
+
+def test_config_details_same_rows_whether_built_by_column_or_by_row():
+    from types import SimpleNamespace as NS
+
+    def result(detail):
+        check = NS(check=NS(comparison="config", label="runs record x"), measure=NS(detail=detail))
+        return NS(checks=(check,))
+
+    same = [{"item": f"r{i}", "expected": ["a", 1], "recorded": None if i % 2 else 3} for i in range(5)]
+    mixed = same[:2] + [{"item": "t", "has_runs": True}]
+    for detail in (same, mixed):
+        rows = [{k: ", ".join(map(str, v)) if isinstance(v, list) else None if v is None else str(v)
+                 for k, v in d.items()} for d in detail]  # the per-row construction
+        [(label, got)] = transforms.config_details(result(detail))
+        assert label == "runs record x" and got.equals(pl.DataFrame(rows))
