@@ -21,7 +21,10 @@ Cold means no Streamlit cache and a fresh reader; what depends only on the store
 judged claims) is computed once per store state and kept in a cache outside the store (:mod:`store.derived`),
 so a cold Claims render reads it; the render that computes it (after a new run) is timed apart.
 The Export page builds nothing until the user picks a table or a page's charts; what one pick
-builds is timed apart too.
+builds is timed apart too. As the app does once after start-up, the objects alive after the setup
+(imports, store, the pandas baseline's frames) are moved to the garbage collector's permanent
+generation (``dashboard.data.settle_heap``), so a full collection during a timed render walks only
+what renders allocate.
 
 Usage:
     python bench/dashboard_latency.py [--store DIR] [--repeats 30] [--json out.json]
