@@ -27,9 +27,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -112,6 +113,9 @@ class _IndexState:
     pending: list[Path] = field(default_factory=list)  # shard files the index has not seen
 
 
+T = TypeVar("T")
+
+
 class Store:
     """A store folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
@@ -123,6 +127,7 @@ class Store:
         self.index_path = root / INDEX_NAME
         self._con: duckdb.DuckDBPyConnection | None = None
         self._private: Path | None = None  # a private index folder, when the store is not writable here
+        self._per_connection: dict[str, tuple[duckdb.DuckDBPyConnection, object]] = {}
         self.catalog: Catalog = load_catalog()
 
     # ------------------------------------------------------------------ opening
@@ -499,6 +504,18 @@ class Store:
         return (self.runs_dir / f"{run_id}.parquet").exists()
 
     # ------------------------------------------------------------------ reading
+    def once_per_connection(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per open index connection, the same value while it stays open.
+
+        The index cannot change under one: the connection is read-only, DuckDB locks the file
+        against writers while it is open, and this class drops it before every update or rebuild.
+        """
+        con = self._connection()
+        held = self._per_connection.get(key)
+        if held is None or held[0] is not con:
+            held = self._per_connection[key] = (con, compute())
+        return held[1]
+
     def query(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
         """Runs one parameterised read query on its own cursor and returns a polars frame."""
         cur = self._connection().cursor()

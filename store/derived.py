@@ -78,9 +78,17 @@ def cache_dir(root: str | os.PathLike) -> Path:
 def state_key(store) -> str:
     """What the store holds, as 16 hex digits: runs (id and content hash), sources, index and code.
 
-    One aggregate query (a few milliseconds at 10^4 runs); order-independent.
+    One aggregate query (a few milliseconds at 10^4 runs; once per open index connection, which
+    nothing can change while it is open); order-independent.
     """
-    row = store.query(
+    once = getattr(store, "once_per_connection", lambda _key, compute: compute())
+    row = once("derived.state_key", lambda: _state_row(store))
+    text = "\n".join(map(str, (*row, code_fingerprint())))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _state_row(store) -> tuple:
+    return store.query(
         """
         SELECT (SELECT count(*) FROM runs) AS n_runs,
                (SELECT coalesce(bit_xor(hash(run_id || '|' || content_hash)), 0) FROM runs) AS runs,
@@ -90,8 +98,6 @@ def state_key(store) -> str:
                (SELECT string_agg(key || '=' || value, ';' ORDER BY key) FROM meta) AS meta
         """
     ).row(0)
-    text = "\n".join(map(str, (*row, code_fingerprint())))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | None = None) -> T:

@@ -13,7 +13,7 @@ from store import derived
 from store.claims import checks_frame, claims_frame, evaluate, render
 from store.database import Store
 from store.shards import write_shard
-from tests.fixtures.sync import fill_store
+from tests.fixtures.sync import fill_store, make_run
 
 
 class Counter:
@@ -148,3 +148,17 @@ def test_docstring_example():
     import doctest
 
     assert doctest.testmod(derived).failed == 0
+
+
+def test_the_state_query_runs_once_per_index_connection_and_again_after_a_write(tmp_path):
+    """Nothing can change the index under an open connection; a write drops it, so the key is recomputed."""
+    fill_store(tmp_path, [1])
+    with Store.open(tmp_path, read_only=False) as st:
+        first = derived.state_key(st)
+        calls = []
+        real = st.query
+        st.query = lambda *a, **k: (calls.append(a[0]), real(*a, **k))[1]
+        assert derived.state_key(st) == first and calls == []  # the same connection: not asked again
+        st.query = real
+        st.write_run(*make_run(2))
+        assert derived.state_key(st) != first
