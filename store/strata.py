@@ -50,6 +50,16 @@ def _codes(df: pl.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarra
     return codes, rows.list.first().to_numpy().astype(np.int64)
 
 
+def _cell_group_codes(p: Prepared, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_codes` of ``p.runs`` by ``keys`` that are a function of the cell (cell columns, and
+    ``config``, one per pair and configuration): coded on each cell's first row, a few hundred rows."""
+    order = np.argsort(p.cell_first, kind="stable")  # cells in order of first appearance
+    codes, first = _codes(p.runs[p.cell_first[order]], keys)
+    of_cell = np.empty(order.size, np.int64)
+    of_cell[order] = codes
+    return of_cell[p.cell], p.cell_first[order][first]
+
+
 def _dict_codes(s: pl.Series, names: dict[str, int]) -> np.ndarray:
     return s.replace_strict(names, return_dtype=pl.Int64).to_numpy()
 
@@ -200,7 +210,10 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
         return out if keep_replicates else out.drop("reps")
     n_t, n_l = len(p.targets), len(p.langs)
     avg = p.langs.index(AVERAGE_LANGUAGE) if AVERAGE_LANGUAGE in p.langs else -1
-    grp, grp_first = _codes(runs, keys)
+    if p.with_base and set(keys) <= {*cell, "config"}:  # gain rows: the keys are a function of the cell
+        grp, grp_first = _cell_group_codes(p, keys)
+    else:
+        grp, grp_first = _codes(runs, keys)
     n_g = grp_first.size
     # strata: (group, target), ordered by group, then first appearance
     skey = grp * n_t + p.target

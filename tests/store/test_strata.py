@@ -218,3 +218,24 @@ def test_unique_without_a_sort_equals_numpys():
         want = np.unique(codes, return_index=True, return_inverse=True)
         for got, expected in zip(_unique(codes, 300), want):
             assert np.array_equal(got, expected)
+
+
+def test_groups_coded_per_cell_equal_those_coded_per_row():
+    """Keys that are a function of the cell (gain rows' cell columns and config) are coded on the cells'
+    first rows: the same codes, in the same order of first appearance, as a group_by over every row."""
+    from store import strata
+    from store.analysis import CELL
+
+    for seed in (5, 6):
+        rows = _store_rows(np.random.default_rng(seed))
+        runs = rows.runs.with_columns(pl.lit("").alias("config")).sample(fraction=1.0, shuffle=True, seed=seed)
+        if seed == 6:  # cells coded by gain_rows' hash: codes in hash order, not in order of appearance
+            runs = runs.with_columns(pl.struct(CELL).hash().alias("_cell"))
+        g = GainRows(runs, rows.bases)
+        p = g.prepared
+        assert p.with_base
+        for keys in (["intermediate", "config"], ["model", "target", "config"], ["config"], ["target", "model"]):
+            want_codes, want_first = strata._codes(p.runs, keys)
+            got_codes, got_first = strata._cell_group_codes(p, keys)
+            assert want_codes.max() > 0 or keys == ["config"]
+            assert np.array_equal(got_codes, want_codes) and np.array_equal(got_first, want_first)
