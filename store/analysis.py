@@ -44,7 +44,7 @@ from store.catalog import AVERAGE_LANGUAGE, BASELINE, load_catalog
 from store.complexity import (  # noqa: F401  (re-exported: the analysis is one module to callers)
     AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, spearman, spearman_ci,
 )
-from store import strata
+from store import derived, strata
 from store.intervals import LEVEL, N_BOOT
 
 #: Benchmark ids (CLI, dashboard) -> the catalog's benchmark names.
@@ -138,8 +138,40 @@ def benchmark_languages(target: str, benchmark: str) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------- rows and labels
+#: Filters that choose the materialised rows (:func:`_rows`); the others select among them in polars.
+_COARSE = ("models", "settings", "splits")
+#: Columns of the materialised rows beyond the query's: per-row functions of the row (see :func:`gain_rows`).
+_DERIVED_COLS = ("_cell", "_base")
+
+
+def _query_rows(store, f: Filters) -> pl.DataFrame:
+    rows = store.query(f"SELECT {_ROW_COLS}, seed, value, n_examples FROM results_wide WHERE {_WHERE}", f.params())
+    return rows.with_columns(
+        pl.struct(CELL).hash().alias("_cell"),  # the cell's 64-bit hash: store.strata codes cells by it
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in [*_BASE_KEY, "target_data"]], separator="|")
+        .alias("_base"),  # the baseline id a `none` row belongs to
+    )
+
+
 def _rows(store, f: Filters) -> pl.DataFrame:
-    return store.query(f"SELECT {_ROW_COLS}, seed, value, n_examples FROM results_wide WHERE {_WHERE}", f.params())
+    """The slice's result rows (with :data:`_DERIVED_COLS`).
+
+    The rows of one (models, settings, splits, headline_only) slice do not depend on anything else the
+    user picks, so they are queried once per store state and kept in the derived cache
+    (:func:`store.derived.memo_frame`, Arrow IPC read memory-mapped); every other filter is applied to
+    them here, as the query's WHERE would (a null never matches a list; capped null is left out when
+    capped runs are). A ``store`` without a folder (``root``) is queried with every filter.
+    """
+    if getattr(store, "root", None) is None:  # no folder to keep a derived cache beside: the query's WHERE
+        return _query_rows(store, f)
+    coarse = Filters(**{n: getattr(f, n) for n in _COARSE}, headline_only=f.headline_only)
+    rows = derived.memo_frame(store, "result_rows", (*(list(getattr(f, n)) for n in _COARSE), f.headline_only),
+                              lambda: _query_rows(store, coarse))
+    keep = [pl.col(col).is_in(list(getattr(f, name))) for name, col in _LIST_FILTERS.items()
+            if name not in _COARSE and getattr(f, name)]
+    if not f.include_capped:
+        keep.append(~pl.col("capped"))
+    return rows.filter(*keep) if keep else rows
 
 
 def config_labels(store, rows: pl.DataFrame) -> pl.DataFrame:
@@ -212,7 +244,7 @@ def scores(store, f: Filters = Filters(), per_seed: bool = False) -> pl.DataFram
         f: the slice.
         per_seed: one row per seed instead (``value`` is that seed's score).
     """
-    rows = _labelled(store, _rows(store, f))
+    rows = _labelled(store, _rows(store, f).drop(_DERIVED_COLS))
     if per_seed:
         return rows.select(*_GROUP, "seed", "value", pl.lit(1).alias("n_seeds"), "n_examples")
     return _seed_means(rows).sort(_GROUP, nulls_last=True)
@@ -254,13 +286,10 @@ def gain_rows(store, f: Filters = Filters()) -> GainRows:
         runs = runs.filter(pl.col("intermediate").is_in(list(f.intermediates)))
     if f.variants:
         runs = runs.filter(pl.col("variant").is_in(list(f.variants)))
-    base_ids = base.select(*_BASE_KEY, "target_data").unique().with_columns(
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in [*_BASE_KEY, "target_data"]], separator="|")
-        .alias("base_id")
-    )
+    base_ids = base.select(*_BASE_KEY, "target_data", pl.col("_base").alias("base_id")).unique()
     # cells are matched once each, then their rows by a 64-bit hash of the cell's columns (joining 60,000
-    # rows on eleven string columns took longer than the query)
-    runs = runs.with_columns(pl.struct(CELL).hash().alias("_cell"))
+    # rows on eleven string columns took longer than the query); both come with the rows (_rows)
+    runs = runs.select(pl.exclude(_DERIVED_COLS), "_cell")
     cells = runs.unique(["_cell", "target_config_id", "target_data"]).select(*CELL, "target_config_id", "target_data",
                                                                               "_cell")
     match = cells.join(base_ids.rename({"target_data": "base_data"}), on=_BASE_KEY, how="inner").filter(
@@ -272,8 +301,7 @@ def gain_rows(store, f: Filters = Filters()) -> GainRows:
     runs = runs.with_columns(base_of.alias("base_id"))  # _cell stays: store.strata codes cells by it
     if runs["base_id"].null_count():
         runs = runs.filter(pl.col("base_id").is_not_null())
-    base = base.join(base_ids.select(*_BASE_KEY, "target_data", "base_id"), on=[*_BASE_KEY, "target_data"],
-                     nulls_equal=True)
+    base = base.select(pl.exclude(_DERIVED_COLS), pl.col("_base").alias("base_id"))  # its row's baseline id
     used = match["base_id"].unique()  # every matched cell has rows: the baselines the rows use
     return GainRows(runs, base.filter(pl.col("base_id").is_in(used.implode())), f.benchmark)
 

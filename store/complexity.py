@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from store import derived
 from store.catalog import BASELINE, BEST_PER_TARGET, MULTITASK
 
 #: axis -> column of :func:`complexity_table`
@@ -162,7 +163,12 @@ def complexity_table(store, model: str | None = None) -> pl.DataFrame:
 
     C is from our own runs (``model`` or all models); null without English dev scores of the
     intermediate phase. ``human_ceiling`` is shown beside it for reference, never used by it.
+    Computed once per store state and model (:func:`store.derived.memo_frame`).
     """
+    return derived.memo_frame(store, "complexity", (model,), lambda: _complexity_table(store, model))
+
+
+def _complexity_table(store, model: str | None) -> pl.DataFrame:
     base = store.query(
         """
         SELECT c.task, c.format_level, c.format_rank, c.task_format, c.reasoning_type,

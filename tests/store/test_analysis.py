@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -284,3 +285,73 @@ def test_seed_means_by_cell_hash_equal_those_by_every_column(fixture, request):
     want = _seed_means(g.runs, ["base_id"]).sort(cols, nulls_last=True)
     got = _cell_seed_means(g.runs).sort(cols, nulls_last=True)
     assert got.height > 1 and got.equals(want)
+
+
+# ------------------------------------------------------------------ rows materialised per store state
+class _QueryOnly:
+    """The store without its folder: :func:`store.analysis._rows` queries with every filter (no derived cache)."""
+
+    def __init__(self, store):
+        self.query = store.query
+
+
+def _canonical(df: pl.DataFrame) -> pl.DataFrame:
+    if "coverage" in df.columns:  # notes joined in the rows' first-appearance order, which no query fixes
+        df = df.with_columns(pl.col("coverage").str.split("; ").list.sort().list.join("; "))
+    keys = [c for c, t in df.schema.items() if not t.is_float()]
+    return df.sort([*keys, *(c for c in df.columns if c not in keys)], nulls_last=True)
+
+
+SELECTIONS = [
+    Filters(sources=("runner",)),
+    Filters(sources=("runner",), models=(LARGE,), languages=("de", "fr", "sw")),
+    Filters(sources=("runner",), include_capped=False),
+    Filters(intermediates=("mnli",), families=("Indo-European",), benchmark="xtreme-r"),
+    Filters(sources=("runner", "xtreme"), targets=("xnli",), headline_only=False, splits=("test",)),
+]
+
+
+@pytest.mark.parametrize("fixture", ["st", "two_configs"])
+@pytest.mark.parametrize("f", SELECTIONS, ids=range(len(SELECTIONS)))
+def test_materialised_rows_give_the_numbers_of_the_query_with_every_filter(fixture, f, request):
+    s = request.getfixturevalue(fixture)
+    selections = [f]
+    if fixture == "two_configs":  # filter by one configuration: its pair then has one, labelled ''
+        cid = scores(s, Filters(sources=("runner",), intermediates=("mnli",))).sort("config")["config_id"][0]
+        selections.append(dataclasses.replace(f, configs=(cid,)))
+    for sel in selections:
+        direct, kept = gain_rows(_QueryOnly(s), sel), gain_rows(s, sel)
+        assert direct.runs.columns == kept.runs.columns and direct.bases.columns == kept.bases.columns
+        assert _canonical(kept.runs).equals(_canonical(direct.runs))
+        assert _canonical(kept.bases).equals(_canonical(direct.bases))
+        assert gains(s, sel).equals(gains(_QueryOnly(s), sel))
+        assert scores(s, sel).equals(scores(_QueryOnly(s), sel))
+        if not direct.runs.is_empty():
+            for by in (("intermediate", "target"), ("language",)):
+                want = _canonical(summarize_gains(direct, by=by, n_boot=200))
+                got = _canonical(summarize_gains(kept, by=by, n_boot=200))
+                assert got.drop(pl.selectors.float()).equals(want.drop(pl.selectors.float()))
+                for c in want.select(pl.selectors.float()).columns:  # sums in another order: equal to ~1e-16
+                    a, b = got[c], want[c]
+                    assert a.is_null().equals(b.is_null())
+                    assert (((a - b).abs() <= 1e-12 * (1 + b.abs())) | (a.is_nan() & b.is_nan())).fill_null(True).all()
+    assert selections[-1] == f or gain_rows(s, selections[-1]).runs["config"].unique().to_list() == [""]
+
+
+def test_a_new_run_changes_the_materialised_rows_and_complexity(tmp_path):
+    from store.derived import cache_dir
+
+    f = Filters(sources=("runner",), models=(LARGE,))
+    with Store.open(tmp_path, read_only=False) as s:
+        s.write_run(*_xnli("none", 1, 0.0))
+        s.write_run(*_xnli("mnli", 1, 2.0))
+        before, c_before = gains(s, f), complexity_table(s, LARGE)
+        kept = sorted(p.name for p in cache_dir(tmp_path).glob("result_rows-*.arrow"))
+        assert kept and gains(s, f).equals(before)  # read back
+        s.write_run(*_xnli("mnli", 2, 6.0))
+        s.write_run(*_xnli("squad", 1, 3.0))  # squad gets an axis-C value (its English dev score)
+        after, c_after = gains(s, f), complexity_table(s, LARGE)
+        assert after.filter(pl.col("language") == "de", pl.col("intermediate") == "mnli")["value"].to_list() == [76.0]  # (74 + 78) / 2: both seeds
+        assert before.filter(pl.col("language") == "de")["value"].to_list() == [74.0]
+        assert c_after.equals(complexity_table(_QueryOnly(s), LARGE)) and not c_after.equals(c_before)
+        assert not set(kept) & {p.name for p in cache_dir(tmp_path).glob("result_rows-*.arrow")}  # old state's gone
