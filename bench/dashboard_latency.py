@@ -17,9 +17,13 @@ rows held in memory (filter, mean over seeds, baseline join, the same bootstrap 
 functions, the same charts) and the ratio baseline / dashboard is printed (>1: the dashboard is
 faster). Target: p95 <= 100 ms per page.
 
-Cold means no Streamlit cache and a fresh reader; what depends only on the store's content (the
-judged claims) is computed once per store state and kept in a cache outside the store (:mod:`store.derived`),
-so a cold Claims render reads it; the render that computes it (after a new run) is timed apart.
+Cold means no Streamlit cache and a fresh reader; what depends only on the store's content is computed
+once per store state and kept in a cache outside the store (:mod:`store.derived`): the judged claims, and
+the result rows of a (model, settings, split) slice with each row's cell hash and baseline id (Arrow IPC,
+read memory-mapped), plus the complexity table per model. A cold render reads these and does everything
+that depends on the user's selection (the other filters, baseline matching, configuration labels, every
+summary and bootstrap); it is not a cache of the selection's answer. The renders that compute them (the
+first after a new run) are timed apart ("question: first after a change", "claims: first after a change").
 The Export page builds nothing until the user picks a table or a page's charts; what one pick
 builds is timed apart too. As the app does once after start-up, the objects alive after the setup
 (imports, store, the pandas baseline's frames) are moved to the garbage collector's permanent
@@ -60,13 +64,14 @@ PAGES = ("question", "matrix", "languages", "claims", "runs", "export")
 #: What one pick on the Export page builds (not pages: the page builds nothing until a pick).
 ON_REQUEST = ("export: a table", "export: a page's charts")
 FIRST_CLAIMS = "claims: first after a change"
+FIRST_QUESTION = "question: first after a change"
 #: The pandas baseline's method doing the same work as each timed render (None: nothing comparable).
 BASELINE_OF = {"question": "question", "matrix": "matrix", "languages": "languages", "claims": "claims", "runs": "runs",
                "export": None, ON_REQUEST[0]: "export_table", ON_REQUEST[1]: "export_charts"}
 
 
 def clear_derived(path: Path) -> None:
-    """Deletes the store's derived cache (the judged claims): the next render computes them again."""
+    """Deletes the store's derived cache (judged claims, materialised rows): the next render computes them again."""
     from store.derived import cache_dir
 
     for f in cache_dir(path).glob("*.json"):
@@ -483,11 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"slice: {sel.describe()}; {args.repeats} timed runs per page after 2 warm-up runs")
 
     rows = []
-    for page in (*PAGES, ON_REQUEST[0], ON_REQUEST[1], FIRST_CLAIMS):
-        if page == FIRST_CLAIMS:  # the judged claims are not there yet: the first render after a change
-            n = min(args.repeats, 3)
-            cold, data = timed_cold(lambda r: (clear_derived(path), work["claims"](r)), store, n, warmup=0)
-            warm, theirs = [float("nan")] * 2, timed(baseline.claims, n, warmup=0)
+    for page in (*PAGES, ON_REQUEST[0], ON_REQUEST[1], FIRST_QUESTION, FIRST_CLAIMS):
+        if page in (FIRST_QUESTION, FIRST_CLAIMS):  # nothing derived yet: the first render after a change
+            n, of = min(args.repeats, 3), page.split(":")[0]
+            cold, data = timed_cold(lambda r: (clear_derived(path), work[of](r)), store, n, warmup=0)
+            warm, theirs = [float("nan")] * 2, timed(getattr(baseline, of), n, warmup=0)
         else:
             cold, data = timed_cold(work[page], store, args.repeats)
             warm = timed(lambda: work[page](cached), args.repeats)
@@ -508,8 +513,10 @@ def main(argv: list[str] | None = None) -> int:
               f" {r['pandas_p95_ms']:>11.1f} {r['ratio']:>5.2f}x  {verdict}")
     print(f"""
 milliseconds. median / p95: a cold render (fresh reader, no Streamlit cache): query + store.analysis + transforms +
-charts. The judged claims are read from the store's derived cache (store/derived.py), computed once per store state;
-'{FIRST_CLAIMS}' is the render that computes them (cache emptied first; {min(args.repeats, 3)} runs).
+charts. What depends only on the store's content is read from its derived cache (store/derived.py), computed once
+per store state: the judged claims, and the result rows of the page's (model, settings, split) slice with their cell
+hashes and baseline ids (the selection's other filters, baseline matching, labels and every statistic run in each
+render); '{FIRST_QUESTION}' / '{FIRST_CLAIMS}' are the renders that compute them (cache emptied first; {min(args.repeats, 3)} runs).
 data+stats: of which in the reader (DuckDB queries, store.analysis, the derived cache); charts: the rest
 (transforms, chart build, spec to JSON and frame to Arrow as st.vega_lite_chart does).
 export: the page as opened (nothing picked: it builds nothing); 'export: a table' / 'export: a page's charts': what
