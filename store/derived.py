@@ -16,7 +16,9 @@ index: deleting it loses nothing.
 
 Entries are JSON, never pickle: values are encoded by :func:`encode` (frozen dataclasses of the
 ``store`` package, tuples, lists, dicts, polars frames as zstd-compressed Arrow IPC, numbers, strings) and decoded
-only into dataclasses defined under ``store.``. A value that cannot be encoded is returned without
+only into dataclasses defined under ``store.``. A frame that every render reads (:func:`memo_frame`:
+the result rows of a slice, the complexity table) is kept as an uncompressed Arrow IPC file
+(``.arrow``) and read back memory-mapped, zero-copy. A value that cannot be encoded is returned without
 being kept; a damaged or unreadable entry is recomputed; a cache folder that cannot be written
 just means the next reader computes again.
 

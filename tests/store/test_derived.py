@@ -162,3 +162,20 @@ def test_the_state_query_runs_once_per_index_connection_and_again_after_a_write(
         st.query = real
         st.write_run(*make_run(2))
         assert derived.state_key(st) != first
+
+
+def test_a_frame_is_kept_as_arrow_read_back_equal_and_a_damaged_one_is_recomputed(tmp_path):
+    frame = pl.DataFrame({"a": ["x", None, "y"], "b": [1.5, 2.0, float("nan")], "c": [True, False, None]})
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return frame
+
+    with Store.open(tmp_path, read_only=False) as st:
+        assert derived.memo_frame(st, "frame", (1,), compute).equals(frame)
+        assert derived.memo_frame(st, "frame", (1,), compute).equals(frame) and len(calls) == 1  # read back
+        (path,) = derived.cache_dir(tmp_path).glob("frame-*.arrow")
+        path.write_bytes(b"not arrow")
+        assert derived.memo_frame(st, "frame", (1,), compute).equals(frame) and len(calls) == 2
+        assert derived.memo_frame(st, "frame", (1,), compute).equals(frame) and len(calls) == 2  # replaced
