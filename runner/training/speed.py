@@ -160,6 +160,30 @@ def _peak_gib(device: torch.device) -> float:
     return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
 
 
+class _Clock:
+    """Wall seconds, real and processed tokens of the runner's batches after the first ``warmup``."""
+
+    def __init__(self, warmup: int, device: torch.device):
+        self.warmup, self.device = warmup, device
+        self.real = self.processed = 0
+        self.start = self.seconds = 0.0
+
+    def batches(self, examples: Encoded, plan: list, pad_id: int, workers: int):
+        """(index, batch on the device) for every planned batch; the clock starts at ``warmup``."""
+        for i, (_, batch) in enumerate(_loader([examples], plan, pad_id, self.device, workers)):
+            if i == self.warmup:
+                _sync(self.device)
+                self.start = time.perf_counter()
+            if i >= self.warmup:
+                self.real += int(batch["attention_mask"].sum())
+                self.processed += batch["attention_mask"].numel()
+            yield i, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def stop(self) -> None:
+        _sync(self.device)
+        self.seconds = time.perf_counter() - self.start
+
+
 def measure_runner(net: nn.Module, examples: Encoded, cfg: TrainConfig, device: torch.device, steps: int,
                    warmup: int = 3, pad_id: int = 1, peak: float | None = None) -> Speed:
     """Times the runner's training step on ``net`` (a ``TaskModel`` with a ``bench`` classification head).
@@ -178,23 +202,14 @@ def measure_runner(net: nn.Module, examples: Encoded, cfg: TrainConfig, device: 
         raise ValueError(f"{len(plan)} batches for {warmup} + {steps} steps: give more examples")
     optimizer = build_optimizer(net, cfg, device)
     scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * len(plan)), len(plan))
-    real = processed = 0
-    start = 0.0
-    for i, (_, batch) in enumerate(_loader([examples], plan, pad_id, device, cfg.workers)):
-        if i == warmup:
-            _sync(device)
-            start = time.perf_counter()
-        if i >= warmup:
-            real += int(batch["attention_mask"].sum())
-            processed += batch["attention_mask"].numel()
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    clock = _Clock(warmup, device)
+    for i, batch in clock.batches(examples, plan, pad_id, cfg.workers):
         train_step(net, task, batch, cfg, device)
         if (i + 1) % cfg.grad_accum == 0:
             optimizer_step(net, optimizer, scheduler, cfg)
-    _sync(device)
-    seconds = time.perf_counter() - start
-    tps = real / max(seconds, 1e-9)
-    out = Speed("runner", _device_name(device), steps, seconds, real, processed, _peak_gib(device),
+    clock.stop()
+    tps = clock.real / max(clock.seconds, 1e-9)
+    out = Speed("runner", _device_name(device), steps, clock.seconds, clock.real, clock.processed, _peak_gib(device),
                 model_flops_utilisation(multiplying_params(net), tps, peak))
     del optimizer, scheduler
     net.to("cpu")
@@ -209,23 +224,14 @@ def measure_inference(net: nn.Module, examples: Encoded, cfg: TrainConfig, devic
     _reset_memory(device)
     net.to(device).eval()
     plan = [(0, b) for b in length_grouped_batches(examples.lengths, cfg.batch_size, 0, cfg.megabatch)][:warmup + steps]
-    real = processed = 0
-    start = 0.0
+    clock = _Clock(warmup, device)
     with torch.inference_mode():
-        for i, (_, batch) in enumerate(_loader([examples], plan, pad_id, device, cfg.workers)):
-            if i == warmup:
-                _sync(device)
-                start = time.perf_counter()
-            if i >= warmup:
-                real += int(batch["attention_mask"].sum())
-                processed += batch["attention_mask"].numel()
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        for _, batch in clock.batches(examples, plan, pad_id, cfg.workers):
             with autocast(device, cfg.precision):
                 net(batch, "bench")
-    _sync(device)
-    seconds = time.perf_counter() - start
-    out = Speed("runner (inference)", _device_name(device), len(plan) - warmup, seconds, real, processed,
-                _peak_gib(device), None)
+    clock.stop()
+    out = Speed("runner (inference)", _device_name(device), len(plan) - warmup, clock.seconds, clock.real,
+                clock.processed, _peak_gib(device), None)
     net.to("cpu")
     _reset_memory(device)
     return out
