@@ -104,6 +104,13 @@ def _state_row(store) -> tuple:
     ).row(0)
 
 
+def _entry(root, store, name: str, args: tuple, state: str | None, suffix: str) -> tuple[Path, Path, str]:
+    """(folder, file, prefix of the same entry's files for other states) of ``(name, args)`` now."""
+    arg_key = hashlib.sha256(json.dumps([name, list(args)], default=str).encode()).hexdigest()[:12]
+    folder = cache_dir(root)
+    return folder, folder / f"{name}-{arg_key}-{state or state_key(store)}{suffix}", f"{name}-{arg_key}-"
+
+
 def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | None = None) -> T:
     """``compute()`` once per store state for ``(name, args)``; read back from :func:`cache_dir` after.
 
@@ -115,9 +122,7 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
         compute: computes the value from the store as it is now.
         state: :func:`state_key` of ``store`` if the caller has it already (saves a query).
     """
-    arg_key = hashlib.sha256(json.dumps([name, list(args)], default=str).encode()).hexdigest()[:12]
-    folder = cache_dir(store.root)
-    path = folder / f"{name}-{arg_key}-{state or state_key(store)}.json"
+    folder, path, stale = _entry(store.root, store, name, args, state, ".json")
     try:
         return decode(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
@@ -129,7 +134,7 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
         text = json.dumps(encode(value), allow_nan=True, ensure_ascii=False)
     except TypeError:
         return value  # not representable in JSON: not kept
-    _write(folder, path, text, stale=f"{name}-{arg_key}-")
+    _write(folder, path, text, stale=stale)
     return value
 
 
@@ -143,9 +148,7 @@ def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame
     root = getattr(store, "root", None)
     if root is None:
         return compute()
-    arg_key = hashlib.sha256(json.dumps([name, list(args)], default=str).encode()).hexdigest()[:12]
-    folder = cache_dir(root)
-    path = folder / f"{name}-{arg_key}-{state or state_key(store)}.arrow"
+    folder, path, stale = _entry(root, store, name, args, state, ".arrow")
     try:
         # memory-mapped and zero-copy (0.5 ms for 64,000 x 24; pl.read_ipc copies: 18 ms, zstd 23 ms)
         with pa.memory_map(str(path)) as source:
@@ -155,7 +158,7 @@ def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame
     except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
         pass  # damaged: computed again and replaced below
     value = compute()
-    _write(folder, path, value.write_ipc, stale=f"{name}-{arg_key}-", suffix=".arrow", binary=True)
+    _write(folder, path, value.write_ipc, stale=stale, suffix=".arrow", binary=True)
     return value
 
 
