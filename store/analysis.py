@@ -176,6 +176,8 @@ def _rows(store, f: Filters) -> pl.DataFrame:
 
 def config_labels(store, rows: pl.DataFrame) -> pl.DataFrame:
     """``config`` per (pair, config_id): the keys whose values differ among the pair's configurations."""
+    if "_cell" in rows.columns:  # a pair and configuration is a function of the cell: one row per cell first
+        rows = rows.unique("_cell", keep="any")
     pairs = rows.select(*_PAIR, "config_id").unique()
     schema = {**{c: pl.String for c in _PAIR}, "config_id": pl.String, "config": pl.String}
     multi = pairs.filter(pl.len().over(_PAIR) > 1)
@@ -202,7 +204,8 @@ def _labelled(store, rows: pl.DataFrame) -> pl.DataFrame:
     if labels["config"].eq("").all():  # one configuration per pair (the usual case): the join adds '' to every row
         keyed = pl.all_horizontal(pl.col(c).is_not_null() for c in [*_PAIR, "config_id"])
         return rows.with_columns(pl.when(keyed).then(pl.lit("")).otherwise(None).alias("config"))
-    return rows.join(labels, on=[*_PAIR, "config_id"], how="left")
+    # the rows keep their order: groups are ordered by first appearance, and values summed in row order
+    return rows.join(labels, on=[*_PAIR, "config_id"], how="left", maintain_order="left")
 
 
 _GROUP = ["source", "model", "label", "intermediate", "variant", "setting", "target", "target_type", "language",
@@ -270,10 +273,15 @@ class GainRows:
         """The rows as :mod:`store.strata` codes, once per GainRows: every summary of them shares the work."""
         return strata.prepare(self.runs, self.bases, CELL)
 
-    def with_columns(self, *exprs: pl.Expr) -> GainRows:
-        """The same rows with more columns (to group by): shares this one's :mod:`store.strata` codes."""
-        out = GainRows(self.runs.with_columns(*exprs), self.bases, self.benchmark)
-        out.__dict__["prepared"] = dataclasses.replace(self.prepared, runs=out.runs)
+    def with_cell_columns(self, *exprs: pl.Expr) -> GainRows:
+        """The same rows with more columns to group by, each a function of the :data:`CELL` columns: computed
+        on each cell's first row, and shares this one's :mod:`store.strata` codes (which code groups of them
+        per cell too)."""
+        p = self.prepared
+        extra = self.runs[p.cell_first].select(*exprs)  # one row per cell
+        runs = pl.concat([self.runs, extra[p.cell]], how="horizontal")
+        out = GainRows(runs, self.bases, self.benchmark)
+        out.__dict__["prepared"] = dataclasses.replace(p, runs=runs, cell_columns=p.cell_columns | set(extra.columns))
         return out
 
 
@@ -446,7 +454,7 @@ def simple_vs_complex(g: GainRows, complexity_df: pl.DataFrame, by: str = "targe
     ranks = dict(complexity_df.select("task", "format_rank").drop_nulls().iter_rows())
     rank = pl.col("intermediate").replace_strict(ranks, default=None, return_dtype=pl.Int64)
     # the rows as they are, labelled (tasks without a format level, such as CCG, are left out below)
-    labelled = g.with_columns(pl.when(rank <= 2).then(pl.lit("simple (1-2)")).when(rank > 2)
+    labelled = g.with_cell_columns(pl.when(rank <= 2).then(pl.lit("simple (1-2)")).when(rank > 2)
                               .then(pl.lit("complex (3-5)")).otherwise(None).alias("complexity"))
     out = summarize_gains(labelled, by=(by, "complexity"), n_boot=n_boot, seed=seed)
     return out.filter(pl.col("complexity").is_not_null())

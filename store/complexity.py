@@ -228,9 +228,9 @@ def complexity_correlation(
     """
     col = AXES[axis]
     keys = [by, "config"] if "config" in summary.columns else [by]
+    singles = [i for i in summary["intermediate"].unique().to_list() if i is not None and single_task(i)]
     per_task = (
-        summary.filter(pl.col("intermediate").map_elements(single_task, return_dtype=pl.Boolean),
-                       pl.col("mean_gain").is_not_null())
+        summary.filter(pl.col("intermediate").is_in(singles), pl.col("mean_gain").is_not_null())
         .join(complexity_df.select(pl.col("task").alias("intermediate"), col), on="intermediate")
         .drop_nulls(col)
     )

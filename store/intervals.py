@@ -196,6 +196,10 @@ class Design:
     member_stratum: np.ndarray
     member_coef: np.ndarray
     group_strata: np.ndarray  # strata per group (>= 1)
+    #: where a unit's replicates over a language set are kept between designs of the same units and
+    #: observations (several summaries of one frame): (set, seeds, units) -> what :func:`_language_set_members`
+    #: computed for them; None: nothing kept
+    memo: dict | None = None
 
 
 def _language_draws(n: int, n_boot: int, stream: tuple[int, ...]) -> np.ndarray | None:
@@ -235,7 +239,8 @@ def _estimates(d: Design, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarra
     n_s = d.stratum_rows.size
     n_lang = int(max(d.obs_lang.max(initial=0), d.stratum_langs.max(initial=0))) + 1
     # one row per (unit, language) observed, sorted: the seeds' values side by side
-    ul, inv = np.unique(d.obs_unit.astype(np.int64) * n_lang + d.obs_lang, return_inverse=True)
+    n_units = max(d.unit_seeds.size, int(d.obs_unit.max(initial=0)) + 1)
+    ul, _, inv = unique_codes(d.obs_unit.astype(np.int64) * n_lang + d.obs_lang, n_units * n_lang)
     width = int(d.unit_seeds.max(initial=1))
     values, ok = np.zeros((ul.size, width)), np.zeros((ul.size, width), bool)
     values[inv, d.obs_seed], ok[inv, d.obs_seed] = d.obs_value, True
@@ -256,8 +261,9 @@ def _estimates(d: Design, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarra
     # languages) plus the scaled deviation of the language draw, as :func:`replicates` adds them
     est_s, reps_s = np.zeros(n_s), np.zeros((n_s, n_boot))
     fast = _one_language_members(d, ul, values, ok, observed, start, n_lang, n_boot, seed, est_s, reps_s)
+    sig_keys = list(sig_of)
     fast |= _language_set_members(d, ul, values, ok, observed, n_lang, n_boot, seed, sig, sig_langs, lang_draws,
-                                  est_s, reps_s)
+                                  est_s, reps_s, sig_keys)
     order = np.argsort(d.member_unit, kind="stable")
     order = order[~fast[order]]
     cuts = np.flatnonzero(np.diff(d.member_unit[order])) + 1
@@ -328,10 +334,12 @@ def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
 
 def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.ndarray, observed: np.ndarray,
                           n_lang: int, n_boot: int, seed: int, sig: np.ndarray, sig_langs: dict, lang_draws: dict,
-                          est_s: np.ndarray, reps_s: np.ndarray) -> np.ndarray:
+                          est_s: np.ndarray, reps_s: np.ndarray, sig_keys: list[tuple]) -> np.ndarray:
     """Adds the members in strata of several languages whose unit has every seed in all of them; returns
     which members it did. Per (unit, language set) one replicate vector, computed for all units of a
-    set and seed count at once (a batched product), added to each stratum that uses it."""
+    set and seed count at once (a batched product), added to each stratum that uses it. With ``d.memo``,
+    a batch of the same units, set and seeds that an earlier design computed is taken from there (the
+    same numbers: the same product of the same arrays)."""
     multi = np.flatnonzero(d.stratum_rows[d.member_stratum] > 1)
     done = np.zeros(d.member_unit.size, bool)
     if multi.size == 0:
@@ -343,28 +351,19 @@ def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
     p_seeds = d.unit_seeds[p_unit]
     for k in np.unique(p_sig):
         langs = sig_langs[k]
-        m_l = langs.size
         for n in np.unique(p_seeds[p_sig == k]):
             which = np.flatnonzero((p_sig == k) & (p_seeds == n))
-            pos = _find(ul, p_unit[which, None] * n_lang + langs[None, :])  # pairs x languages
-            complete = ok[pos, :n].all(axis=(1, 2)) if n > 1 else np.ones(which.size, bool)
-            which, pos = which[complete], pos[complete]
+            key = (sig_keys[k], int(n), n_boot, seed, p_unit[which].tobytes())
+            kept = d.memo.get(key) if d.memo is not None else None
+            if kept is None:
+                kept = _set_replicates(d, ul, values, ok, observed, n_lang, n_boot, seed, langs, lang_draws[k],
+                                       p_unit[which], int(n))
+                if d.memo is not None:
+                    d.memo[key] = kept
+            complete, q, o_mean = kept
+            which = which[complete]
             if which.size == 0:
                 continue
-            o = observed[pos]  # pairs x languages
-            # replicate = seed part (mean over languages) + scaled language deviation, from the observed
-            # means plus the deviations (values - mean) x scale / n times the draw counts, without
-            # forming the pairs x languages x replicates means
-            seed_part = np.repeat(o.mean(1)[:, None], n_boot, axis=1)
-            lang_sum = o @ lang_draws[k]  # pairs x n_boot
-            if n > 1:
-                draws = np.stack([_raw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
-                                  for u in p_unit[which]]).astype(float)  # pairs x n x n_boot
-                dev = (values[pos, :n] - o[:, :, None]) * (_scale(int(n)) / n)  # pairs x languages x n
-                seed_part += np.matmul(dev.mean(1)[:, None, :], draws)[:, 0]
-                lang_sum += (np.matmul(dev.transpose(0, 2, 1), lang_draws[k]) * draws).sum(1)
-            q = seed_part + _scale(m_l) * (lang_sum / m_l - seed_part)
-            o_mean = o.mean(1)
             # every member of these pairs: its stratum gets coef x the pair's vector
             member = multi[np.isin(inv, which)]
             at = np.searchsorted(which, inv[np.isin(inv, which)])
@@ -376,6 +375,47 @@ def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
             reps_s[strata[by_stratum][firsts]] += summed
             done[member] = True
     return done
+
+
+def unique_codes(code: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(code, return_index=True, return_inverse=True)`` for codes below ``size``, without a
+    sort when ``size`` is small: the sorted distinct codes, each one's first row, each row's index."""
+    if size > 50_000_000:
+        uniq, first, inv = np.unique(code, return_index=True, return_inverse=True)
+        return uniq, first, inv
+    first = np.full(size, code.size, np.int64)
+    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # the last assignment wins: the first row
+    uniq = np.flatnonzero(first < code.size)
+    index = np.zeros(size, np.int64)
+    index[uniq] = np.arange(uniq.size)
+    return uniq, first[uniq], index[code]
+
+
+def _set_replicates(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.ndarray, observed: np.ndarray, n_lang: int,
+                    n_boot: int, seed: int, langs: np.ndarray, lang_draws: np.ndarray | None, units: np.ndarray,
+                    n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For units of ``n`` seeds over one language set: which have every seed in every language, and for
+    those their replicates (units x n_boot) and observed means over the set."""
+    m_l = langs.size
+    pos = _find(ul, units[:, None] * n_lang + langs[None, :])  # units x languages
+    complete = ok[pos, :n].all(axis=(1, 2)) if n > 1 else np.ones(units.size, bool)
+    units, pos = units[complete], pos[complete]
+    if units.size == 0:
+        return complete, np.zeros((0, n_boot)), np.zeros(0)
+    o = observed[pos]  # units x languages
+    # replicate = seed part (mean over languages) + scaled language deviation, from the observed
+    # means plus the deviations (values - mean) x scale / n times the draw counts, without
+    # forming the units x languages x replicates means
+    seed_part = np.repeat(o.mean(1)[:, None], n_boot, axis=1)
+    lang_sum = o @ lang_draws  # units x n_boot
+    if n > 1:
+        draws = np.stack([_raw_counts(n, n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])).T
+                          for u in units]).astype(float)  # units x n x n_boot
+        dev = (values[pos, :n] - o[:, :, None]) * (_scale(n) / n)  # units x languages x n
+        seed_part += np.matmul(dev.mean(1)[:, None, :], draws)[:, 0]
+        lang_sum += (np.matmul(dev.transpose(0, 2, 1), lang_draws) * draws).sum(1)
+    q = seed_part + _scale(m_l) * (lang_sum / m_l - seed_part)
+    return complete, q, o.mean(1)
 
 
 def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ import polars as pl
 
 from store.catalog import AVERAGE_LANGUAGE
 from store.intervals import BASELINE_SEEDS, RUN_SEEDS, Design, estimates
+from store.intervals import unique_codes as _unique
 
 
 def stream(*parts: object) -> int:
@@ -60,18 +61,60 @@ def _cell_group_codes(p: Prepared, keys: Sequence[str]) -> tuple[np.ndarray, np.
     return of_cell[p.cell], p.cell_first[order][first]
 
 
-def _dict_codes(s: pl.Series, names: dict[str, int]) -> np.ndarray:
-    return s.replace_strict(names, return_dtype=pl.Int64).to_numpy()
+def _group_codes(p: Prepared, keys: Sequence[str], cell: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_codes` of ``p.runs`` by ``keys``, from the codes ``p`` already holds where the keys allow:
+    keys that are a function of the cell (gain rows: cell columns and ``config``), and ``language``."""
+    cellish = [k for k in keys if k in {*cell, "config", *p.cell_columns}] if p.with_base else []
+    if not set(keys) <= {*cellish, "language"}:
+        return _codes(p.runs, keys)
+    if "language" not in keys:
+        return _cell_group_codes(p, keys)
+    n_l = len(p.langs)
+    of_cell, first = _cell_group_codes(p, cellish) if cellish else (np.zeros(p.cell.size, np.int64), np.zeros(1, np.int64))
+    _, first, index = _unique(of_cell * n_l + p.lang, first.size * n_l)
+    order = np.argsort(first, kind="stable")  # groups in order of first appearance, as group_by keeps them
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return rank[index], first[order]
+
+
+def _codes_in(s: pl.Series, names: list[str]) -> np.ndarray:
+    """Each value's index in ``names`` (distinct, holding every value): the physical codes of an Enum of them."""
+    return s.cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
+
+
+def _valid(s: pl.Series) -> np.ndarray:
+    """Not null, per value (without an expression when there is no null: the common case)."""
+    return np.ones(s.len(), bool) if s.null_count() == 0 else s.is_not_null().to_numpy()
+
+
+def _array(s: pl.Series, fill: float, dtype: type) -> np.ndarray:
+    """The values as ``dtype``, nulls as ``fill``."""
+    return (s if s.null_count() == 0 else s.fill_null(fill)).to_numpy().astype(dtype)
+
+
+def _unique_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)`` without sorting every row: the
+    distinct keys (a hash set, a few hundred) are sorted and each row found among them."""
+    uniq = np.sort(pl.Series(keys).unique().to_numpy())
+    inv = np.searchsorted(uniq, keys)
+    first = np.full(uniq.size, keys.size, np.int64)
+    first[inv[::-1]] = np.arange(keys.size - 1, -1, -1)  # the last assignment wins: the first row
+    return first, inv
 
 
 def _seed_positions(unit: np.ndarray, seeds: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, list]:
     """Each row's seed position within its unit (seeds sorted), each unit's number of seeds, and its seeds."""
     low = seeds.min(initial=0)
-    key = unit * (1 << 32) + (seeds - low)
-    uniq, inv = np.unique(key, return_inverse=True)
-    owner = uniq // (1 << 32)
+    span = int(seeds.max(initial=low) - low) + 1  # seeds are small numbers: (unit, seed) keys below n_units x span
+    if n_units * span <= 50_000_000:
+        uniq, _, inv = _unique(unit * span + (seeds - low), n_units * span)
+    else:
+        span = 1 << 32
+        uniq, inv = np.unique(unit * span + (seeds - low), return_inverse=True)
+    owner = uniq // span
     first = np.searchsorted(owner, np.arange(n_units + 1))
-    values = (uniq % (1 << 32) + low).tolist()
+    values = (uniq % span + low).tolist()
     sets = [tuple(values[first[u]:first[u + 1]]) for u in range(n_units)]
     return np.arange(uniq.size)[inv] - first[unit], np.diff(first), sets
 
@@ -84,20 +127,6 @@ def _distinct(row: np.ndarray, value: np.ndarray, n_rows: int, n_values: int) ->
         return seen.reshape(n_rows, n_values).sum(1)
     uniq, idx = np.unique(row * n_values + value, return_index=True)
     return np.bincount(row[idx], minlength=n_rows)
-
-
-def _unique(code: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(code, return_index=True, return_inverse=True)`` for codes below ``size``, without a
-    sort when ``size`` is small: the sorted distinct codes, each one's first row, each row's index."""
-    if size > 50_000_000:
-        uniq, first, inv = np.unique(code, return_index=True, return_inverse=True)
-        return uniq, first, inv
-    first = np.full(size, code.size, np.int64)
-    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # the last assignment wins: the first row
-    uniq = np.flatnonzero(first < code.size)
-    index = np.zeros(size, np.int64)
-    index[uniq] = np.arange(uniq.size)
-    return uniq, first[uniq], index[code]
 
 
 @dataclass
@@ -124,6 +153,10 @@ class Prepared:
     base_obs: tuple[np.ndarray, ...] = ()  # (baseline, seed position, language, value) of valued rows
     cell_draws_base: np.ndarray | None = None  # per cell: its baseline where paired by seed, else -1
     _keys: np.ndarray | None = None
+    #: columns besides the cell's that are a function of it (:meth:`store.analysis.GainRows.with_cell_columns`)
+    cell_columns: frozenset[str] = frozenset()
+    #: replicates of units over language sets, kept for every summary of these rows (``Design.memo``)
+    memo: dict = field(default_factory=dict)
 
     def cell_keys(self, cols: Sequence[str]) -> np.ndarray:
         """Each cell's stream identity: its ``cols`` values joined by ``|`` (the cell's name)."""
@@ -138,42 +171,39 @@ def prepare(runs: pl.DataFrame, bases: pl.DataFrame | None, cell: Sequence[str])
     """Codes for the rows of ``runs`` (per-seed: ``cell`` columns, target, language, seed, value,
     ``base_id`` when ``bases`` is given) and for the baselines' rows."""
     if "_cell" in runs.columns:  # gain_rows' hash of the cell columns: one sort instead of a group_by on them
-        _, cell_first, cell_code = np.unique(runs["_cell"].to_numpy(), return_index=True, return_inverse=True)
-        cell_code = cell_code.astype(np.int64)
+        cell_first, cell_code = _unique_keys(runs["_cell"].to_numpy())
     else:
         cell_code, cell_first = _codes(runs, cell)
     n_cells = cell_first.size
     langs = sorted(set(runs["language"].unique().to_list()) | (set(bases["language"].unique().to_list())
                                                                if bases is not None else set()))
-    lang_names = {v: i for i, v in enumerate(langs)}
     # a cell has one target and one baseline (gain_rows matches baselines cell by cell): coded per cell
     first_rows = runs[cell_first]
     targets = first_rows["target"].unique(maintain_order=True).to_list()
-    cell_target = _dict_codes(first_rows["target"], {t: i for i, t in enumerate(targets)})
-    seeds = runs["seed"].fill_null(-1).to_numpy().astype(np.int64)
+    cell_target = _codes_in(first_rows["target"], targets)
+    seeds = _array(runs["seed"], -1, np.int64)
     seed_pos, cell_seeds, cell_sets = _seed_positions(cell_code, seeds, n_cells)
     value = runs["value"]
     p = Prepared(runs=runs, cell=cell_code, target=cell_target[cell_code],
-                 lang=_dict_codes(runs["language"], lang_names), seed_pos=seed_pos, seed_raw=seeds,
-                 valid=value.is_not_null().to_numpy(), value=value.fill_null(np.nan).to_numpy().astype(float),
+                 lang=_codes_in(runs["language"], langs), seed_pos=seed_pos, seed_raw=seeds,
+                 valid=_valid(value), value=_array(value, np.nan, float),
                  targets=targets, langs=langs, cell_first=cell_first, cell_seeds=cell_seeds)
     if bases is None:
         return p
     base_ids = bases["base_id"].unique(maintain_order=True).to_list()
-    base_names = {b: i for i, b in enumerate(base_ids)}
-    b_code = _dict_codes(bases["base_id"], base_names)
-    b_seed = bases["seed"].fill_null(-1).to_numpy().astype(np.int64)
+    b_code = _codes_in(bases["base_id"], base_ids)
+    b_seed = _array(bases["seed"], -1, np.int64)
     b_pos, b_n, base_sets = _seed_positions(b_code, b_seed, len(base_ids))
-    b_lang = _dict_codes(bases["language"], lang_names)
-    b_valid = bases["value"].is_not_null().to_numpy()
+    b_lang = _codes_in(bases["language"], langs)
+    b_valid = _valid(bases["value"])
     n_lang = len(langs)
     have = np.zeros(len(base_ids) * n_lang, bool)
     have[(b_code * n_lang + b_lang)[b_valid]] = True
-    cell_base = _dict_codes(first_rows["base_id"], base_names)
+    cell_base = _codes_in(first_rows["base_id"], base_ids)
     row_base = cell_base[cell_code]
     # a cell is paired with its baseline when their seed sets are equal and no seed is unknown
     unknown = np.zeros(n_cells, bool)
-    unknown[cell_code[runs["seed"].is_null().to_numpy()]] = True
+    unknown[cell_code[~_valid(runs["seed"])]] = True
     paired = np.array([b if not unknown[c] and cell_sets[c] == base_sets[b] else -1 for c, b in enumerate(cell_base)],
                       np.int64)
     p.with_base, p.base, p.base_has, p.base_ids, p.base_seeds = True, row_base, have[row_base * n_lang + p.lang], \
@@ -210,10 +240,7 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
         return out if keep_replicates else out.drop("reps")
     n_t, n_l = len(p.targets), len(p.langs)
     avg = p.langs.index(AVERAGE_LANGUAGE) if AVERAGE_LANGUAGE in p.langs else -1
-    if p.with_base and set(keys) <= {*cell, "config"}:  # gain rows: the keys are a function of the cell
-        grp, grp_first = _cell_group_codes(p, keys)
-    else:
-        grp, grp_first = _codes(runs, keys)
+    grp, grp_first = _group_codes(p, keys, cell)
     n_g = grp_first.size
     # strata: (group, target), ordered by group, then first appearance
     skey = grp * n_t + p.target
@@ -274,8 +301,9 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
     k_group = s_group[k_stratum]
     counted = inside & p.valid
     # distinct (cell, seed, language) values per group (a cell's rows of one seed and language are one group's)
-    cell_seed = p.cell * (int(p.seed_pos.max()) + 1) + p.seed_pos
-    uniq, idx = np.unique(cell_seed[counted] * n_l + p.lang[counted], return_index=True)
+    n_pos = int(p.seed_pos.max()) + 1
+    cell_seed = p.cell * n_pos + p.seed_pos
+    _, idx, _ = _unique(cell_seed[counted] * n_l + p.lang[counted], n_c * n_pos * n_l)
     n_rows = np.bincount(grp[counted][idx], minlength=n_g)
     big = np.iinfo(np.int64).max
     n_seeds, n_base = np.full(n_g, big), np.full(n_g, big)
@@ -299,10 +327,10 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
         est, rep = estimates(_design(p, cell, required, per_language, stratum, pos, s_ok, s_need, s_target, s_group,
                                      k_stratum, k_cell), n_boot, seed)
         alpha = (1 - level) / 2
-        q = np.quantile(rep, [alpha, 1 - alpha], axis=1)
+        q = np.quantile(rep, [alpha, 1 - alpha], axis=1) if n_boot else None  # n_boot 0: means only
         for k, g in enumerate(np.flatnonzero(ok)):
             mean[g] = est[k]
-            if not g_pub[g]:
+            if not g_pub[g] and n_boot:
                 lo[g], hi[g] = q[0, k], q[1, k]
                 reps[g] = rep[k] if keep_replicates else None
     out = runs[grp_first].select(keys).with_columns(
@@ -327,7 +355,7 @@ def _design(p: Prepared, cell: Sequence[str], required, per_language: bool, stra
     keep = s_ok[stratum] & (pos >= 0) & p.valid
     st, lang = new_id[stratum[keep]], p.lang[keep]
     # a language's position in its task's list: benchmark order, or sorted when the task's languages are those held
-    held = np.unique(st * n_l + lang)  # each task's languages, sorted (codes are in name order)
+    held = _unique(st * n_l + lang, ok_ids.size * n_l)[0]  # each task's languages, sorted (codes are in name order)
     held_first = np.searchsorted(held // n_l, np.arange(ok_ids.size + 1))
     if per_language:
         lpos = np.searchsorted(held, st * n_l + lang) - held_first[st]
@@ -370,4 +398,4 @@ def _design(p: Prepared, cell: Sequence[str], required, per_language: bool, stra
         obs_unit=o_unit, obs_seed=o_seed, obs_lang=o_lang, obs_value=o_val, unit_seeds=unit_seeds,
         unit_stream=tuple(streams), unit_draws=draws, stratum_langs=s_langs, stratum_rows=s_rows, stratum_key=keys,
         member_unit=m_unit, member_stratum=m_st, member_coef=m_coef,
-        group_strata=np.unique(s_group[ok_ids], return_counts=True)[1])
+        group_strata=np.unique(s_group[ok_ids], return_counts=True)[1], memo=p.memo)

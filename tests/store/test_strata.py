@@ -239,3 +239,73 @@ def test_groups_coded_per_cell_equal_those_coded_per_row():
             got_codes, got_first = strata._cell_group_codes(p, keys)
             assert want_codes.max() > 0 or keys == ["config"]
             assert np.array_equal(got_codes, want_codes) and np.array_equal(got_first, want_first)
+
+
+def test_groups_coded_from_language_and_cell_codes_equal_a_group_by():
+    """``language`` (with or without keys of the cell, and columns added per cell) is coded from the codes
+    prepare already holds: the same codes, in the same order of first appearance, as a group_by."""
+    from store import strata
+    from store.analysis import CELL
+
+    rows = _store_rows(np.random.default_rng(8))
+    runs = rows.runs.sample(fraction=1.0, shuffle=True, seed=8).with_columns(pl.struct(CELL).hash().alias("_cell"))
+    g = GainRows(runs, rows.bases).with_cell_columns(
+        pl.when(pl.col("intermediate") == "anli").then(pl.lit("hard")).otherwise(None).alias("level"))
+    p = g.prepared
+    assert "level" in p.cell_columns
+    for keys in (["language"], ["language", "target"], ["target", "language"], ["model", "language", "config"],
+                 ["level", "target_type"], ["level", "language"], ["family"], ["family", "target"]):
+        want_codes, want_first = strata._codes(p.runs, keys)
+        got_codes, got_first = strata._group_codes(p, keys, CELL)
+        assert np.array_equal(got_codes, want_codes), keys
+        assert np.array_equal(got_first, want_first), keys
+
+
+def test_cell_columns_give_the_summary_of_the_same_column_added_to_every_row():
+    g = _store_rows(np.random.default_rng(9))
+    level = pl.when(pl.col("intermediate").is_in(["anli", "mnli"])).then(pl.lit("nli")).otherwise(pl.lit("other"))
+    per_cell = summarize_gains(g.with_cell_columns(level.alias("kind")), by=("kind", "target"), n_boot=N_BOOT)
+    per_row = summarize_gains(GainRows(g.runs.with_columns(level.alias("kind")), g.bases), by=("kind", "target"),
+                              n_boot=N_BOOT)
+    assert per_cell.equals(per_row)
+
+
+def test_summaries_sharing_their_rows_reuse_replicates_and_give_the_numbers_of_fresh_ones():
+    """Every summary of one GainRows keeps its units' replicates over a language set (Prepared.memo);
+    a later summary takes those of the same units, set and seeds: the same numbers as computing them."""
+    groupings = [("intermediate", "target"), ("model", "intermediate"), ("target_type",), ("family",), ("intermediate",)]
+    g = _store_rows(np.random.default_rng(12))
+    shared = [summarize_gains(g, by=by, n_boot=N_BOOT) for by in groupings]
+    assert g.prepared.memo  # kept
+    kept = dict(g.prepared.memo)
+    again = summarize_gains(g, by=("intermediate", "target"), n_boot=N_BOOT)
+    assert g.prepared.memo.keys() == kept.keys()  # nothing new computed: every batch was there
+    assert again.equals(shared[0])
+    for by, got in zip(groupings, shared):
+        fresh = summarize_gains(_store_rows(np.random.default_rng(12)), by=by, n_boot=N_BOOT)
+        assert got.equals(fresh), by
+
+
+def test_no_replicates_gives_the_same_means_and_counts_without_an_interval():
+    g = _store_rows(np.random.default_rng(13))
+    for by in (("intermediate", "target"), ("language",), ("target_type", "intermediate")):
+        full = summarize_gains(g, by=by, n_boot=N_BOOT)
+        means = summarize_gains(_store_rows(np.random.default_rng(13)), by=by, n_boot=0)
+        assert means.drop("ci_low", "ci_high").equals(full.drop("ci_low", "ci_high"))
+        assert means["ci_low"].null_count() == means.height == means["ci_high"].null_count()
+        if by != ("target_type", "intermediate"):  # (that one: gaps, and a published average without interval)
+            assert full["ci_low"].null_count() < full.height
+
+
+def test_seed_positions_without_a_sort_equal_the_sorted_ones():
+    from store import strata
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n_units = int(rng.integers(1, 40))
+        unit = rng.integers(0, n_units, size=500)
+        seeds = rng.choice([-1, 1, 2, 3, 7, 42], size=500)
+        small = strata._seed_positions(unit, seeds, n_units)
+        big = strata._seed_positions(unit, seeds + 10**9, n_units)  # a span too wide for the table: sorted
+        assert np.array_equal(small[0], big[0]) and np.array_equal(small[1], big[1])
+        assert [tuple(s - 10**9 for s in t) for t in big[2]] == small[2]
