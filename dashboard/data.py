@@ -232,6 +232,19 @@ class Reader:
         return self._once(("gain_summary", f, tuple(by), single_only), compute)
 
     @_read
+    def gain_means(self, f: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+        """:meth:`gain_summary` without its interval (``ci_low`` and ``ci_high`` null): the same means, counts
+        and coverage, for a view that shows means only (a heatmap), without the bootstrap's replicates."""
+        def compute() -> pl.DataFrame:
+            full = self._memo.get(("gain_summary", f, tuple(by), False))
+            if full is not None:  # the interval is already there: its means are these
+                return full.with_columns(pl.lit(None, pl.Float64).alias("ci_low"), pl.lit(None, pl.Float64).alias("ci_high"))
+            rows = self._gain_rows(f)
+            return _empty_summary(by) if rows.runs.is_empty() else summarize_gains(rows, by=by, n_boot=0)
+
+        return self._once(("gain_means", f, tuple(by)), compute)
+
+    @_read
     def complexity(self, model: str | None) -> pl.DataFrame:
         """The complexity table (axes A, B, C, D), once per model for this reader."""
         return self._once(("complexity", model), lambda: self.store.complexity(model))

@@ -54,7 +54,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", group
     langs = reader.languages()
     if value == "gain":
         per_lang = transforms.per_language_rows(reader.gain_summary(f, ("language",))).rename({"mean_gain": "value"})
-        grid = transforms.per_language_rows(reader.gain_summary(f, ("language", "target"))).rename({"mean_gain": "value"})
+        grid = transforms.per_language_rows(reader.gain_means(f, ("language", "target"))).rename({"mean_gain": "value"})
         title = "mean gain over none (points)"
     else:
         scores = _run_label(transforms.per_language_rows(reader.scores(f)))

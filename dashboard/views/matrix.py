@@ -22,7 +22,7 @@ def compute(reader, options: Options, sel: Selection, value: str = "gain", cell:
     f = data.filters(sel, options)
     view = View()
     if value == "gain":
-        frame = transforms.row_label(reader.gain_summary(f, ("source", "intermediate", "variant", "target")))
+        frame = transforms.row_label(reader.gain_means(f, ("source", "intermediate", "variant", "target")))
         cells = transforms.matrix_cells(frame, "mean_gain", reader.tasks()) if not frame.is_empty() else frame
     else:
         frame = transforms.row_label(reader.target_means(f))

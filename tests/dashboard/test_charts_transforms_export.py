@@ -43,6 +43,32 @@ def test_every_page_computes_charts_that_serialise(reader, generated_store):
     assert picked.frames["runs"].height == 2 and picked.frames["sources"].height >= 8
 
 
+def test_heatmaps_show_the_summaries_means_without_computing_their_intervals(generated_store):
+    """The matrix and the language x target grid draw means only (no interval anywhere on them): they take
+    ``gain_means``, the summary without bootstrap replicates, whose means equal the full summary's."""
+    from dashboard.data import filters
+
+    reader = Reader(StoreReader.open(generated_store))
+    try:
+        opts = reader.options()
+        sel = _sel(generated_store)
+        f = filters(sel, opts)
+        cells = matrix.compute(reader, opts, sel, "gain").frames["cells"]
+        grid = languages.compute(reader, opts, sel, "gain", "family").frames["language_target"]
+        assert cells.height > 0 and grid.height > 0
+        assert cells["ci_low"].null_count() == cells.height and grid["ci_high"].null_count() == grid.height
+        fresh = Reader(StoreReader.open(generated_store))  # nothing computed yet: the full summaries from scratch
+        full = fresh.gain_summary(f, ("source", "intermediate", "variant", "target"))
+        got = dict(zip(zip(cells["source"], cells["intermediate"], cells["variant"], cells["target"]), cells["mean_gain"]))
+        want = dict(zip(zip(full["source"], full["intermediate"], full["variant"], full["target"]), full["mean_gain"]))
+        assert got == {k: v for k, v in want.items() if k in got} and len(got) > 10
+        assert fresh.gain_means(f, ("language", "target")).drop("ci_low", "ci_high").equals(
+            fresh.gain_summary(f, ("language", "target")).drop("ci_low", "ci_high"))
+        fresh.store.close()
+    finally:
+        reader.store.close()
+
+
 def test_question_points_join_the_axis_and_title_panels_with_rho(reader, generated_store):
     view = question.compute(reader, reader.options(), _sel(generated_store), "A")
     points = view.frames["points"]
