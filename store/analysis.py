@@ -145,7 +145,10 @@ _DERIVED_COLS = ("_cell", "_base")
 
 
 def _query_rows(store, f: Filters) -> pl.DataFrame:
-    rows = store.query(f"SELECT {_ROW_COLS}, seed, value, n_examples FROM results_wide WHERE {_WHERE}", f.params())
+    # in a fixed order: groups are ordered by first appearance, values summed in row order, and a Spearman
+    # interval resamples points in that order, so a scan's order would change them between processes
+    rows = store.query(f"SELECT {_ROW_COLS}, seed, value, n_examples FROM results_wide WHERE {_WHERE} "
+                       "ORDER BY run_id, split, metric, language", f.params())
     return rows.with_columns(
         pl.struct(CELL).hash().alias("_cell"),  # the cell's 64-bit hash: store.strata codes cells by it
         pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in [*_BASE_KEY, "target_data"]], separator="|")

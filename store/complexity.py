@@ -233,6 +233,7 @@ def complexity_correlation(
         summary.filter(pl.col("intermediate").is_in(singles), pl.col("mean_gain").is_not_null())
         .join(complexity_df.select(pl.col("task").alias("intermediate"), col), on="intermediate")
         .drop_nulls(col)
+        .sort([*keys, "intermediate"], nulls_last=True)  # the interval resamples points: in a fixed order
     )
     rows = []
     for key, g in per_task.group_by(keys, maintain_order=True):

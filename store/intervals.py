@@ -311,6 +311,8 @@ def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
     part = np.bincount(strata[fast], weights=coef[fast] * observed[pos[fast]], minlength=est_s.size)
     est_s += part
     reps_s += part[:, None]
+    if n_boot == 0:
+        return fast
     batches: dict[tuple, list[int]] = {}
     moving = np.flatnonzero(fast & (n_of > 1))  # one seed: no deviation
     by_unit = moving[np.lexsort((strata[moving], d.member_unit[moving]))]
@@ -318,16 +320,17 @@ def _one_language_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
         batches.setdefault(tuple(strata[members].tolist()), []).append(members)
     for key, units in batches.items():
         rows = np.array(key)
-        sizes = [int(d.unit_seeds[d.member_unit[m[0]]]) for m in units]
-        weights = np.zeros((rows.size, sum(sizes)))
-        draws = []
-        col = 0
-        for m, n in zip(units, sizes):
-            u = int(d.member_unit[m[0]])
-            p = pos[m]
-            weights[:, col:col + n] = (coef[m] * _scale(n) / n)[:, None] * (values[p, :n] - observed[p, None])
-            draws.append(_raw_counts(n, n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])))
-            col += n
+        m = np.stack(units)  # units x strata: each unit's members, in the strata's order
+        unit = d.member_unit[m[:, 0]]
+        sizes = d.unit_seeds[unit]
+        first_col = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        weights = np.zeros((rows.size, int(sizes.sum())))
+        for n in np.unique(sizes).tolist():  # the units' scaled deviations side by side, a seed count at a time
+            k = np.flatnonzero(sizes == n)
+            p = pos[m[k]]  # units x strata
+            w = (coef[m[k]] * _scale(n) / n)[:, :, None] * (values[p, :n] - observed[p][:, :, None])
+            weights[:, (first_col[k][:, None] + np.arange(n)).ravel()] = w.transpose(1, 0, 2).reshape(rows.size, -1)
+        draws = [_raw_counts(int(n), n_boot, (seed, *d.unit_stream[int(d.unit_draws[u])])) for u, n in zip(unit, sizes)]
         reps_s[rows] += weights @ np.concatenate(draws, axis=1).T.astype(float)
     return fast
 

@@ -100,6 +100,26 @@ def test_configurations_are_never_pooled_and_seeds_are_counted_per_configuration
     assert paper.select("config", "mean_gain", "n_seeds").rows() == [("", pytest.approx(2.0), 2)]
 
 
+def test_result_rows_come_in_a_fixed_order_whatever_order_the_store_holds_them(tmp_path):
+    """Group order (first appearance), the order values are summed in and the points a Spearman interval
+    resamples all follow the rows: they come sorted by run, split, metric and language, not in the order
+    they were written or scanned."""
+    from store.analysis import _query_rows
+
+    langs = ("zh", "de", "en", "ar")  # written in this order
+    with Store.open(tmp_path, read_only=False) as s:
+        for inter, seed in (("mnli", 2), ("none", 1), ("mnli", 1)):
+            s.write_run(*_xnli(inter, seed, float(seed), langs=langs))
+    with Store.open(tmp_path, read_only=True) as s:
+        got = _query_rows(s, Filters(sources=("runner",)))
+        want = s.query("SELECT language, value FROM results_wide WHERE source = 'runner' "
+                       "ORDER BY run_id, split, metric, language")
+        written = s.query("SELECT language FROM results_wide WHERE source = 'runner'")
+    assert written["language"].to_list()[:4] == list(langs)  # the store holds them unsorted
+    assert got["language"].to_list() == want["language"].to_list()
+    assert got["value"].to_list() == want["value"].to_list()
+
+
 def test_a_baseline_matches_only_the_same_target_phase_configuration(tmp_path):
     with Store.open(tmp_path, read_only=False) as s:
         s.write_run(*_xnli("none", 1, 0.0, learning_rate=1e-5))
