@@ -303,8 +303,14 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
     # distinct (cell, seed, language) values per group (a cell's rows of one seed and language are one group's)
     n_pos = int(p.seed_pos.max()) + 1
     cell_seed = p.cell * n_pos + p.seed_pos
-    _, idx, _ = _unique(cell_seed[counted] * n_l + p.lang[counted], n_c * n_pos * n_l)
-    n_rows = np.bincount(grp[counted][idx], minlength=n_g)
+    key = cell_seed[counted] * n_l + p.lang[counted]
+    seen = np.zeros(n_c * n_pos * n_l, bool)
+    seen[key] = True
+    if np.count_nonzero(seen) == key.size:  # every row its own value (the usual case): count the rows
+        n_rows = np.bincount(grp[counted], minlength=n_g)
+    else:
+        _, idx, _ = _unique(key, n_c * n_pos * n_l)
+        n_rows = np.bincount(grp[counted][idx], minlength=n_g)
     big = np.iinfo(np.int64).max
     n_seeds, n_base = np.full(n_g, big), np.full(n_g, big)
     np.minimum.at(n_seeds, k_group[used], k_seeds[used])
@@ -333,13 +339,14 @@ def summarize(p: Prepared, keys: Sequence[str], cell: Sequence[str], required: d
             if not g_pub[g] and n_boot:
                 lo[g], hi[g] = q[0, k], q[1, k]
                 reps[g] = rep[k] if keep_replicates else None
-    out = runs[grp_first].select(keys).with_columns(
-        pl.Series("mean", mean).fill_nan(None), pl.Series("ci_low", lo).fill_nan(None),
-        pl.Series("ci_high", hi).fill_nan(None), pl.Series("reps", reps, dtype=pl.Object),
-        pl.Series("n", n_rows, pl.Int64), pl.Series("n_tasks", n_tasks, pl.Int64),
-        pl.Series("n_languages", n_languages, pl.Int64), pl.Series("n_seeds", n_seeds, pl.Int64),
-        pl.Series("baseline_n_seeds", n_base, pl.Int64), pl.Series("coverage", coverage, pl.String)).select(list(schema))
-    return out if keep_replicates else out.drop("reps")
+    stats = {"mean": mean, "ci_low": lo, "ci_high": hi}
+    if keep_replicates:
+        stats["reps"] = pl.Series("reps", reps, dtype=pl.Object)
+    stats.update(n=n_rows, n_tasks=n_tasks, n_languages=n_languages, n_seeds=n_seeds, baseline_n_seeds=n_base)
+    numbers = pl.DataFrame(stats).with_columns(pl.col("mean", "ci_low", "ci_high").fill_nan(None),
+                                               pl.col("n", "n_tasks", "n_languages", "n_seeds", "baseline_n_seeds")
+                                               .cast(pl.Int64), pl.Series("coverage", coverage, pl.String))
+    return pl.concat([runs.select(keys)[grp_first], numbers], how="horizontal")
 
 
 def _design(p: Prepared, cell: Sequence[str], required, per_language: bool, stratum: np.ndarray, pos: np.ndarray,

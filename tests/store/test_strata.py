@@ -309,3 +309,13 @@ def test_seed_positions_without_a_sort_equal_the_sorted_ones():
         big = strata._seed_positions(unit, seeds + 10**9, n_units)  # a span too wide for the table: sorted
         assert np.array_equal(small[0], big[0]) and np.array_equal(small[1], big[1])
         assert [tuple(s - 10**9 for s in t) for t in big[2]] == small[2]
+
+
+def test_a_row_written_twice_counts_once():
+    """``n`` counts run values (cell, seed, language); a row the frame holds twice (the same seed
+    written twice) is one value: the summary is the one without the copy."""
+    g = _store_rows(np.random.default_rng(14))
+    copy = g.runs.filter((pl.col("intermediate") == "mnli") & (pl.col("seed") == 2))
+    twice = GainRows(pl.concat([g.runs, copy]), g.bases)
+    for by in (("intermediate", "target"), ("language",)):
+        assert summarize_gains(twice, by=by, n_boot=N_BOOT).equals(summarize_gains(g, by=by, n_boot=N_BOOT)), by
