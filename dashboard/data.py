@@ -212,14 +212,9 @@ class Reader:
 
     def _gain_rows(self, f: Filters, single_only: bool = False) -> GainRows:
         """Per-seed rows of the slice's runs and matched baselines, once per slice for this reader."""
-        rows = self._once(("gain_rows", f), lambda: self.store.gain_rows(f))
-        if single_only and not rows.runs.is_empty():
-            def single() -> GainRows:
-                keep = [i for i in rows.runs["intermediate"].unique() if single_task(i)]
-                return GainRows(rows.runs.filter(pl.col("intermediate").is_in(keep)), rows.bases, rows.benchmark)
-
-            rows = self._once(("single_gain_rows", f), single)  # one object: its summaries share its preparation
-        return rows
+        if single_only:  # one object: its summaries share its preparation
+            return self._once(("single_gain_rows", f), lambda: self.store.gain_rows(f, single_only=True))
+        return self._once(("gain_rows", f), lambda: self.store.gain_rows(f))
 
     @_read
     def gain_summary(self, f: Filters, by: tuple[str, ...], single_only: bool = False) -> pl.DataFrame:

@@ -42,7 +42,8 @@ import polars as pl
 from store import configuration as config_mod
 from store.catalog import AVERAGE_LANGUAGE, BASELINE, load_catalog
 from store.complexity import (  # noqa: F401  (re-exported: the analysis is one module to callers)
-    AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, spearman, spearman_ci,
+    AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, single_task_expr, spearman,
+    spearman_ci,
 )
 from store import derived, strata
 from store.intervals import LEVEL, N_BOOT
@@ -288,11 +289,12 @@ class GainRows:
         return out
 
 
-def gain_rows(store, f: Filters = Filters()) -> GainRows:
-    """The rows every gain statistic is computed from (baseline side ignores the intermediate filters)."""
+def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainRows:
+    """The rows every gain statistic is computed from (baseline side ignores the intermediate filters);
+    ``single_only``: runs of one named intermediate task only (:func:`single_task`)."""
     rows = _labelled(store, _rows(store, Filters(**{**f.__dict__, "intermediates": (), "variants": ()})))
     base = rows.filter(pl.col("intermediate") == BASELINE, pl.col("variant") == "")
-    runs = rows.filter(pl.col("intermediate") != BASELINE)
+    runs = rows.filter(single_task_expr() if single_only else pl.col("intermediate") != BASELINE)
     if f.intermediates:
         runs = runs.filter(pl.col("intermediate").is_in(list(f.intermediates)))
     if f.variants:

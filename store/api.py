@@ -211,10 +211,10 @@ class StoreReader:
         """:func:`store.analysis.scores`: per language, the mean over seeds."""
         return analysis.scores(self._store, f)
 
-    def gain_rows(self, f: Filters) -> GainRows:
+    def gain_rows(self, f: Filters, single_only: bool = False) -> GainRows:
         """:func:`store.analysis.gain_rows`: per-seed rows of runs and their matched baselines (for
-        :func:`summarize_gains`, :func:`simple_vs_complex`)."""
-        return analysis.gain_rows(self._store, f)
+        :func:`summarize_gains`, :func:`simple_vs_complex`); ``single_only``: of single intermediate tasks."""
+        return analysis.gain_rows(self._store, f, single_only)
 
     def gains(self, f: Filters, rows: GainRows | None = None) -> pl.DataFrame:
         """:func:`store.analysis.gains`: scores minus the matching ``none`` baseline (from ``rows``, the

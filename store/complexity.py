@@ -211,6 +211,11 @@ def single_task(intermediate: str) -> bool:
     return intermediate not in (BASELINE, MULTITASK, BEST_PER_TARGET) and "+" not in intermediate
 
 
+def single_task_expr(col: str = "intermediate") -> pl.Expr:
+    """:func:`single_task` as a polars expression on column ``col``."""
+    return ~pl.col(col).is_in([BASELINE, MULTITASK, BEST_PER_TARGET]) & ~pl.col(col).str.contains("+", literal=True)
+
+
 def complexity_correlation(
     summary: pl.DataFrame,
     complexity_df: pl.DataFrame,

@@ -120,6 +120,23 @@ def test_result_rows_come_in_a_fixed_order_whatever_order_the_store_holds_them(t
     assert got["value"].to_list() == want["value"].to_list()
 
 
+def test_single_task_gain_rows_are_the_gain_rows_of_single_tasks(tmp_path):
+    from store.analysis import single_task
+
+    with Store.open(tmp_path, read_only=False) as s:
+        for inter, off in (("none", 0.0), ("mnli", 2.0), ("squad", 3.0), ("mnli+squad", 4.0), ("multitask", 5.0)):
+            run, results = _xnli(inter, 1, off)
+            s.write_run(dataclasses.replace(run, dev_scores=()) if not single_task(inter) else run, results)
+    with Store.open(tmp_path, read_only=True) as s:
+        f = Filters(sources=("runner",), models=(LARGE,))
+        full, single = gain_rows(s, f), gain_rows(s, f, single_only=True)
+    keep = [i for i in full.runs["intermediate"].unique().to_list() if single_task(i)]
+    assert sorted(keep) == ["mnli", "squad"] and full.runs["intermediate"].n_unique() == 4
+    assert single.runs.equals(full.runs.filter(pl.col("intermediate").is_in(keep)))
+    assert summarize_gains(single, by=("intermediate",)).equals(
+        summarize_gains(type(full)(single.runs, full.bases, full.benchmark), by=("intermediate",)))
+
+
 def test_a_baseline_matches_only_the_same_target_phase_configuration(tmp_path):
     with Store.open(tmp_path, read_only=False) as s:
         s.write_run(*_xnli("none", 1, 0.0, learning_rate=1e-5))
