@@ -42,8 +42,8 @@ import polars as pl
 from store import configuration as config_mod
 from store.catalog import AVERAGE_LANGUAGE, BASELINE, load_catalog
 from store.complexity import (  # noqa: F401  (re-exported: the analysis is one module to callers)
-    AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, single_task_expr, spearman,
-    spearman_ci,
+    AXES, complexity_correlation, complexity_table, human_ceiling, permutation_p, single_task, single_task_expr,
+    spearman, spearman_ci,
 )
 from store import derived, strata
 from store.intervals import LEVEL, N_BOOT
@@ -142,7 +142,10 @@ def benchmark_languages(target: str, benchmark: str) -> tuple[str, ...]:
 #: Filters that choose the materialised rows (:func:`_rows`); the others select among them in polars.
 _COARSE = ("models", "settings", "splits")
 #: Columns of the materialised rows beyond the query's: per-row functions of the row (see :func:`gain_rows`).
-_DERIVED_COLS = ("_cell", "_base")
+_DERIVED_COLS = ("_cell", "_base", "_role")
+#: ``_role`` of a row: a baseline's (``none``, no variant), a single intermediate task's run, another
+#: intermediate run (a mix, multitask, best), or neither (``none`` with a variant)
+_BASELINE_ROW, _SINGLE_ROW, _OTHER_RUN_ROW, _NEITHER_ROW = 0, 1, 2, 3
 
 
 def _query_rows(store, f: Filters) -> pl.DataFrame:
@@ -154,6 +157,9 @@ def _query_rows(store, f: Filters) -> pl.DataFrame:
         pl.struct(CELL).hash().alias("_cell"),  # the cell's 64-bit hash: store.strata codes cells by it
         pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in [*_BASE_KEY, "target_data"]], separator="|")
         .alias("_base"),  # the baseline id a `none` row belongs to
+        pl.when(pl.col("intermediate") == BASELINE).then(
+            pl.when(pl.col("variant") == "").then(_BASELINE_ROW).otherwise(_NEITHER_ROW))
+        .when(single_task_expr()).then(_SINGLE_ROW).otherwise(_OTHER_RUN_ROW).cast(pl.Int8).alias("_role"),
     )
 
 
@@ -293,8 +299,10 @@ def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainR
     """The rows every gain statistic is computed from (baseline side ignores the intermediate filters);
     ``single_only``: runs of one named intermediate task only (:func:`single_task`)."""
     rows = _labelled(store, _rows(store, Filters(**{**f.__dict__, "intermediates": (), "variants": ()})))
-    base = rows.filter(pl.col("intermediate") == BASELINE, pl.col("variant") == "")
-    runs = rows.filter(single_task_expr() if single_only else pl.col("intermediate") != BASELINE)
+    # by the row's role, an integer that comes with the rows (_rows), rather than comparing strings
+    base = rows.filter(pl.col("_role") == _BASELINE_ROW)
+    roles = [_SINGLE_ROW] if single_only else [_SINGLE_ROW, _OTHER_RUN_ROW]
+    runs = rows.filter(pl.col("_role").is_in(roles))
     if f.intermediates:
         runs = runs.filter(pl.col("intermediate").is_in(list(f.intermediates)))
     if f.variants:
