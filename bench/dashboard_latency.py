@@ -18,12 +18,16 @@ functions, the same charts) and the ratio baseline / dashboard is printed (>1: t
 faster). Target: p95 <= 100 ms per page.
 
 Cold means no Streamlit cache and a fresh reader; what depends only on the store's content is computed
-once per store state and kept in a cache outside the store (:mod:`store.derived`): the judged claims, and
-the result rows of a (model, settings, split) slice with each row's cell hash and baseline id (Arrow IPC,
-read memory-mapped), plus the complexity table per model. A cold render reads these and does everything
-that depends on the user's selection (the other filters, baseline matching, configuration labels, every
-summary and bootstrap); it is not a cache of the selection's answer. The renders that compute them (the
-first after a new run) are timed apart ("question: first after a change", "claims: first after a change").
+once per store state and kept in a cache outside the store (:mod:`store.derived`): the judged claims, the
+result rows of a (model, settings, split) slice with each row's cell hash, baseline id and role (Arrow IPC,
+read memory-mapped), the slice's matched gain rows with their strata codes (when nothing beyond the slice
+is filtered: these depend on no other pick), and the complexity table per model. A cold render reads these
+and does everything that depends on the user's selection (the other filters and then baseline matching
+and configuration labels, every summary and bootstrap); it is not a cache of the selection's answer. The
+renders that compute them (the first after a new run) are timed apart ("question: first after a change",
+"claims: first after a change"), and so are the gain pages with a filter beyond the slice ("... picked"
+rows: own runs only on the Question page, one language family on the Languages page), which match
+baselines and code strata in the render.
 The Export page builds nothing until the user picks a table or a page's charts; what one pick
 builds is timed apart too. As the app does once after start-up, the objects alive after the setup
 (imports, store, the pandas baseline's frames) are moved to the garbage collector's permanent
@@ -37,6 +41,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -65,17 +70,22 @@ PAGES = ("question", "matrix", "languages", "claims", "runs", "export")
 ON_REQUEST = ("export: a table", "export: a page's charts")
 FIRST_CLAIMS = "claims: first after a change"
 FIRST_QUESTION = "question: first after a change"
+#: Renders of another selection, with a filter beyond the slice: (row name, page, Selection changes).
+PICKED = (("question: own runs picked", "question", {"source": "runner"}),
+          ("languages: a family picked", "languages", {"families": ("Indo-European",)}))
 #: The pandas baseline's method doing the same work as each timed render (None: nothing comparable).
 BASELINE_OF = {"question": "question", "matrix": "matrix", "languages": "languages", "claims": "claims", "runs": "runs",
                "export": None, ON_REQUEST[0]: "export_table", ON_REQUEST[1]: "export_charts"}
 
 
 def clear_derived(path: Path) -> None:
-    """Deletes the store's derived cache (judged claims, materialised rows): the next render computes them again."""
+    """Deletes the store's derived cache (judged claims, materialised rows and codes): the next render computes
+    them again."""
     from store.derived import cache_dir
 
-    for f in cache_dir(path).glob("*.json"):
-        f.unlink()
+    for suffix in ("json", "arrow", "arrays"):
+        for f in cache_dir(path).glob(f"*.{suffix}"):
+            f.unlink()
 
 _RUNS_SQL = """
 INSERT INTO runs (run_id, source, model, label, intermediate, target, variant, setting, seed, hparams, config,
@@ -487,9 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pandas baseline: results_wide loaded into memory once in {load_ms:.0f} ms (not counted below)")
     print(f"slice: {sel.describe()}; {args.repeats} timed runs per page after 2 warm-up runs")
 
+    picked = {name: page_work(options, dataclasses.replace(sel, **change), pair)[page] for name, page, change in PICKED}
     rows = []
-    for page in (*PAGES, ON_REQUEST[0], ON_REQUEST[1], FIRST_QUESTION, FIRST_CLAIMS):
-        if page in (FIRST_QUESTION, FIRST_CLAIMS):  # nothing derived yet: the first render after a change
+    for page in (*PAGES, ON_REQUEST[0], ON_REQUEST[1], *picked, FIRST_QUESTION, FIRST_CLAIMS):
+        if page in picked:  # another selection: a cold render of it, no pandas counterpart
+            cold, data = timed_cold(picked[page], store, args.repeats)
+            warm, theirs = [float("nan")] * 2, [float("nan")] * 2
+        elif page in (FIRST_QUESTION, FIRST_CLAIMS):  # nothing derived yet: the first render after a change
             n, of = min(args.repeats, 3), page.split(":")[0]
             cold, data = timed_cold(lambda r: (clear_derived(path), work[of](r)), store, n, warmup=0)
             warm, theirs = [float("nan")] * 2, timed(getattr(baseline, of), n, warmup=0)
@@ -514,9 +528,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"""
 milliseconds. median / p95: a cold render (fresh reader, no Streamlit cache): query + store.analysis + transforms +
 charts. What depends only on the store's content is read from its derived cache (store/derived.py), computed once
-per store state: the judged claims, and the result rows of the page's (model, settings, split) slice with their cell
-hashes and baseline ids (the selection's other filters, baseline matching, labels and every statistic run in each
-render); '{FIRST_QUESTION}' / '{FIRST_CLAIMS}' are the renders that compute them (cache emptied first; {min(args.repeats, 3)} runs).
+per store state: the judged claims, the result rows of the page's (model, settings, split) slice with their cell
+hashes, baseline ids and roles, and, with no filter beyond that slice, its matched gain rows and strata codes (every
+summary and bootstrap runs in each render); '{FIRST_QUESTION}' / '{FIRST_CLAIMS}' are the renders that compute them
+(cache emptied first; {min(args.repeats, 3)} runs); '... picked': another selection, filtered beyond the slice, whose
+baseline matching, labels and strata codes run in the render too.
 data+stats: of which in the reader (DuckDB queries, store.analysis, the derived cache); charts: the rest
 (transforms, chart build, spec to JSON and frame to Arrow as st.vega_lite_chart does).
 export: the page as opened (nothing picked: it builds nothing); 'export: a table' / 'export: a page's charts': what

@@ -297,7 +297,38 @@ class GainRows:
 
 def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainRows:
     """The rows every gain statistic is computed from (baseline side ignores the intermediate filters);
-    ``single_only``: runs of one named intermediate task only (:func:`single_task`)."""
+    ``single_only``: runs of one named intermediate task only (:func:`single_task`).
+
+    Without a filter beyond the slice's (models, settings, splits, headline metric), the matched rows and
+    their :mod:`store.strata` codes depend on nothing the user picks: they are computed once per store
+    state and kept in the derived cache, as the slice's result rows are (:func:`_rows`).
+    """
+    if getattr(store, "root", None) is None or not _only_coarse(f):
+        return _gain_rows(store, f, single_only)
+    args = (*(list(getattr(f, n)) for n in _COARSE), f.headline_only, single_only)
+    made: list[tuple[GainRows, dict]] = []
+
+    def made_now() -> tuple[GainRows, dict]:
+        if not made:
+            g = _gain_rows(store, f, single_only)
+            made.append((g, strata.to_arrays(g.prepared, CELL)))
+        return made[0]
+
+    runs = derived.memo_frame(store, "gain_runs", args, lambda: made_now()[0].runs)
+    bases = derived.memo_frame(store, "gain_bases", args, lambda: made_now()[0].bases)
+    codes = derived.memo_arrays(store, "gain_codes", args, lambda: made_now()[1])
+    out = GainRows(runs, bases, f.benchmark)
+    out.__dict__["prepared"] = strata.from_arrays(runs, codes)
+    return out
+
+
+def _only_coarse(f: Filters) -> bool:
+    """True if ``f`` filters nothing beyond its (models, settings, splits, headline) slice."""
+    return f.include_capped and not any(getattr(f, n) for n in _LIST_FILTERS if n not in _COARSE)
+
+
+def _gain_rows(store, f: Filters, single_only: bool) -> GainRows:
+    """:func:`gain_rows` computed from the slice's result rows."""
     rows = _labelled(store, _rows(store, Filters(**{**f.__dict__, "intermediates": (), "variants": ()})))
     # by the row's role, an integer that comes with the rows (_rows), rather than comparing strings
     base = rows.filter(pl.col("_role") == _BASELINE_ROW)

@@ -48,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
@@ -160,6 +161,60 @@ def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame
     value = compute()
     _write(folder, path, value.write_ipc, stale=stale, suffix=".arrow", binary=True)
     return value
+
+
+def memo_arrays(store, name: str, args: tuple, compute: Callable[[], dict[str, np.ndarray]],
+                state: str | None = None) -> dict[str, np.ndarray]:
+    """:func:`memo` for named numpy arrays (numbers, booleans, fixed-width strings; no objects): kept as
+    one file (a JSON header of names, types, shapes and offsets, then the arrays' bytes) and read back
+    memory-mapped, each array a read-only view (no copy, no unpickling; an ``.npz`` took 7 ms to read).
+    A ``store`` without a folder computes every call."""
+    root = getattr(store, "root", None)
+    if root is None:
+        return compute()
+    folder, path, stale = _entry(root, store, name, args, state, ".arrays")
+    try:
+        return _read_arrays(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # damaged: computed again and replaced below
+    value = compute()
+    _write(folder, path, lambda f: _write_arrays(f, value), stale=stale, suffix=".arrays", binary=True)
+    return value
+
+
+_ALIGN = 64
+
+
+def _write_arrays(f, arrays: dict[str, np.ndarray]) -> None:
+    header, offset = {}, 0
+    arrays = {k: np.asarray(a).copy(order="C") for k, a in arrays.items()}  # (ascontiguousarray makes 0-d 1-d)
+    for k, a in arrays.items():
+        if a.dtype.hasobject:
+            raise TypeError(f"{k}: object arrays are not kept")
+        header[k] = [a.dtype.str, list(a.shape), offset]
+        offset += -(-a.nbytes // _ALIGN) * _ALIGN
+    head = json.dumps(header).encode()
+    start = -(-(8 + len(head)) // _ALIGN) * _ALIGN
+    f.write(len(head).to_bytes(8, "little") + head + b"\0" * (start - 8 - len(head)))
+    for k, a in arrays.items():
+        data = a.tobytes()
+        f.write(data + b"\0" * (-(-len(data) // _ALIGN) * _ALIGN - len(data)))
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    n = int.from_bytes(raw[:8].tobytes(), "little")
+    header = json.loads(raw[8:8 + n].tobytes())
+    start = -(-(8 + n) // _ALIGN) * _ALIGN
+    out = {}
+    for k, (dtype, shape, offset) in header.items():
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        at = start + offset
+        out[k] = raw[at:at + count * dt.itemsize].view(dt).reshape(shape)
+    return out
 
 
 def _write(folder: Path, path: Path, text: str | Callable, stale: str, suffix: str = ".json",
@@ -280,4 +335,4 @@ def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
 
-__all__ = ["cache_dir", "code_fingerprint", "decode", "encode", "memo", "memo_frame", "state_key"]
+__all__ = ["cache_dir", "code_fingerprint", "decode", "encode", "memo", "memo_arrays", "memo_frame", "state_key"]

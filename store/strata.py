@@ -44,6 +44,12 @@ def _codes(df: pl.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarra
     """Per row, the index of its ``cols`` values in order of first appearance; and each index's first row."""
     if not cols:
         return np.zeros(df.height, np.int64), np.zeros(min(df.height, 1), np.int64)
+    if df.height <= 5_000:  # a few hundred rows (cells): a dict, without a group_by's fixed cost
+        seen: dict[tuple, int] = {}
+        codes = np.array([seen.setdefault(row, len(seen)) for row in df.select(cols).iter_rows()], np.int64)
+        first = np.full(len(seen), -1, np.int64)
+        first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)  # the last assignment wins: the first row
+        return codes.reshape(-1), first
     parts = df.select(cols).with_row_index("_i").group_by(cols, maintain_order=True).agg(pl.col("_i"))
     rows = parts["_i"]
     codes = np.empty(df.height, np.int64)
@@ -165,6 +171,32 @@ class Prepared:
                 pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in cols], separator="|"))
             self._keys = np.array([stream(n) for n in names.to_series().to_list()], np.int64)
         return self._keys
+
+
+_PER_ROW = ("cell", "target", "lang", "seed_pos", "seed_raw", "valid", "value", "cell_first", "cell_seeds")
+_PER_BASE = ("base", "base_has", "base_seeds", "cell_draws_base")
+
+
+def to_arrays(p: Prepared, cell: Sequence[str]) -> dict[str, np.ndarray]:
+    """``p``'s codes as named arrays (with the cells' stream keys), for :func:`from_arrays`."""
+    out = {k: getattr(p, k) for k in _PER_ROW}
+    out.update(targets=np.array(p.targets, dtype=str), langs=np.array(p.langs, dtype=str),
+               cell_keys=p.cell_keys(cell), with_base=np.array(p.with_base))
+    if p.with_base:
+        out.update({k: getattr(p, k) for k in _PER_BASE})
+        out.update(base_ids=np.array(p.base_ids, dtype=str), **{f"base_obs{i}": a for i, a in enumerate(p.base_obs)})
+    return out
+
+
+def from_arrays(runs: pl.DataFrame, a: dict[str, np.ndarray]) -> Prepared:
+    """The :class:`Prepared` that :func:`to_arrays` gave, for ``runs`` (the same rows, in the same order)."""
+    p = Prepared(runs=runs, targets=a["targets"].tolist(), langs=a["langs"].tolist(), **{k: a[k] for k in _PER_ROW})
+    p._keys = a["cell_keys"]
+    if bool(a["with_base"]):
+        p.with_base, p.base_ids = True, a["base_ids"].tolist()
+        p.base, p.base_has, p.base_seeds, p.cell_draws_base = (a[k] for k in _PER_BASE)
+        p.base_obs = tuple(a[f"base_obs{i}"] for i in range(4))
+    return p
 
 
 def prepare(runs: pl.DataFrame, bases: pl.DataFrame | None, cell: Sequence[str]) -> Prepared:

@@ -392,3 +392,36 @@ def test_a_new_run_changes_the_materialised_rows_and_complexity(tmp_path):
         assert before.filter(pl.col("language") == "de")["value"].to_list() == [74.0]
         assert c_after.equals(complexity_table(_QueryOnly(s), LARGE)) and not c_after.equals(c_before)
         assert not set(kept) & {p.name for p in cache_dir(tmp_path).glob("result_rows-*.arrow")}  # old state's gone
+
+
+def test_gain_rows_of_a_whole_slice_are_kept_per_store_state_with_their_codes(tmp_path, monkeypatch):
+    """With no filter beyond the slice's model, setting, split and headline metric, the matched rows and
+    their strata codes are computed once per store state: read back, they give the same rows, codes and
+    summaries as computing them (and as the store without its folder), and a new run changes them."""
+    from store import analysis, strata
+    from store.analysis import CELL
+    from store.derived import cache_dir
+
+    f = Filters(models=(LARGE,), settings=("zero-shot",), splits=("test",))
+    with Store.open(tmp_path, read_only=False) as s:
+        for (inter, seed), off in DESIGN.items():
+            s.write_run(*_xnli(inter, seed, off))
+        for single_only in (False, True):
+            made = gain_rows(s, f, single_only)
+            assert {p.suffix for p in cache_dir(tmp_path).glob("gain_*")} == {".arrow", ".arrays"}
+            real = analysis._gain_rows
+            monkeypatch.setattr(analysis, "_gain_rows", lambda *a: pytest.fail("kept rows were computed again"))
+            kept = gain_rows(s, f, single_only)
+            monkeypatch.setattr(analysis, "_gain_rows", real)
+            fresh = gain_rows(_QueryOnly(s), f, single_only)
+            for g in (made, kept):
+                assert g.runs.equals(fresh.runs) and g.bases.equals(fresh.bases)
+                got, want = strata.to_arrays(g.prepared, CELL), strata.to_arrays(fresh.prepared, CELL)
+                assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+                for by in (("intermediate",), ("language",), ("target_type", "intermediate")):
+                    assert summarize_gains(g, by=by).equals(summarize_gains(fresh, by=by))
+        n_before = summarize_gains(gain_rows(s, f), by=("intermediate",))["n"].to_list()
+        s.write_run(*_xnli("mnli", 3, 5.0))
+        after = summarize_gains(gain_rows(s, f), by=("intermediate",))
+        assert after["n"].to_list() != n_before
+        assert after.equals(summarize_gains(gain_rows(_QueryOnly(s), f), by=("intermediate",)))

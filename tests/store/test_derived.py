@@ -179,3 +179,32 @@ def test_a_frame_is_kept_as_arrow_read_back_equal_and_a_damaged_one_is_recompute
         path.write_bytes(b"not arrow")
         assert derived.memo_frame(st, "frame", (1,), compute).equals(frame) and len(calls) == 2
         assert derived.memo_frame(st, "frame", (1,), compute).equals(frame) and len(calls) == 2  # replaced
+
+
+def test_arrays_are_kept_read_back_equal_and_read_only_and_a_damaged_file_is_recomputed(tmp_path):
+    import io
+
+    arrays = {"i": np.arange(7, dtype=np.int64), "f": np.array([1.5, np.nan]), "s": np.array(["xnli", "de"]),
+              "b": np.array(True), "u": np.ones((3, 2), np.uint8), "empty": np.zeros(0, np.int64)}
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return arrays
+
+    def same(got):
+        return got.keys() == arrays.keys() and all(
+            got[k].dtype == a.dtype and got[k].shape == a.shape and np.array_equal(got[k], a, equal_nan=a.dtype.kind == "f")
+            for k, a in arrays.items())
+
+    with Store.open(tmp_path, read_only=False) as st:
+        assert same(derived.memo_arrays(st, "codes", (1,), compute))
+        kept = derived.memo_arrays(st, "codes", (1,), compute)
+        assert same(kept) and len(calls) == 1  # read back
+        assert not kept["i"].flags.writeable
+        (path,) = derived.cache_dir(tmp_path).glob("codes-*.arrays")
+        path.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{bad")
+        assert same(derived.memo_arrays(st, "codes", (1,), compute)) and len(calls) == 2
+        assert same(derived.memo_arrays(st, "codes", (1,), compute)) and len(calls) == 2  # replaced
+        with pytest.raises(TypeError):
+            derived._write_arrays(io.BytesIO(), {"o": np.array([object()])})

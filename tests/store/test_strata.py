@@ -319,3 +319,21 @@ def test_a_row_written_twice_counts_once():
     twice = GainRows(pl.concat([g.runs, copy]), g.bases)
     for by in (("intermediate", "target"), ("language",)):
         assert summarize_gains(twice, by=by, n_boot=N_BOOT).equals(summarize_gains(g, by=by, n_boot=N_BOOT)), by
+
+
+def test_codes_of_a_small_frame_equal_those_of_a_group_by():
+    """Up to 5,000 rows _codes uses a dict instead of a group_by: the same codes in the same order of first
+    appearance, nulls a value of their own."""
+    from store import strata
+
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 7, 300, 4_999):
+        df = pl.DataFrame({"a": rng.choice(["x", "y", None], n).tolist(), "b": rng.choice([1, 2, None], n).tolist()},
+                          schema={"a": pl.String, "b": pl.Int64})
+        parts = df.with_row_index("_i").group_by(["a", "b"], maintain_order=True).agg(pl.col("_i"))
+        want = np.empty(n, np.int64)
+        want[parts["_i"].explode().drop_nulls().to_numpy()] = np.repeat(np.arange(parts.height),
+                                                                        parts["_i"].list.len().to_numpy())
+        codes, first = strata._codes(df, ["a", "b"])
+        assert np.array_equal(codes, want)
+        assert np.array_equal(first, parts["_i"].list.first().to_numpy().astype(np.int64) if n else np.zeros(0))
