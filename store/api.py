@@ -252,6 +252,12 @@ class StoreReader:
                             lambda: {r.claim.id: self.runs_by_id(r.runs_used) for r in self.claims(model, state)},
                             state=state)
 
+    def memo(self, name: str, args: tuple, compute, state: str | None = None):
+        """:func:`store.derived.memo` on this store: ``compute()`` once per store state for ``(name, args)``,
+        read back after. For a caller's own computation on the store: ``args`` must name everything it
+        depends on beyond the store (its code included; the state covers only the store package's)."""
+        return derived.memo(self._store, name, args, compute, state=state)
+
     # ------------------------------------------------------------------ distance to English (store.distance)
     def distance_source(self) -> dict:
         """Package, version, citation and configuration of the URIEL+ distances."""

@@ -13,25 +13,24 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+import polars as pl
 import streamlit as st
 
 from dashboard import charts, data, sidebar, transforms
 from dashboard.state import Options, Selection
-from dashboard.data import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, checks_frame, claims_frame, missing_commands
-from dashboard.data import render_claims
+from dashboard.data import CONTRADICTED, SUPPORTED, UNDECIDED, VERDICTS, render_claims
 from dashboard.views import View, show
 
 SHOW = ("all", *VERDICTS)
 ICONS = {SUPPORTED: ":material/check_circle:", CONTRADICTED: ":material/cancel:", UNDECIDED: ":material/help:"}
 DOWNLOADS = {"markdown": ("md", "text/markdown"), "json": ("json", "application/json"), "latex": ("tex", "text/x-tex")}
-_CHECK_COLUMNS = ["check", "scope", "verdict", "value [95% interval]", "shown beside", "reason", "n_rows", "interval"]
 
 
 @dataclass
 class ClaimsView(View):
-    """A :class:`View` that also keeps the judged claims it shows (for the ``store claims`` downloads)."""
+    """A :class:`View` that also keeps the ids of the claims it shows (for the ``store claims`` downloads)."""
 
-    results: list = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
 
 
 def compute(reader, options: Options, sel: Selection, show_verdict: str = "all") -> ClaimsView:
@@ -39,31 +38,39 @@ def compute(reader, options: Options, sel: Selection, show_verdict: str = "all")
 
     Frames: ``claims`` (the table), ``about`` (text, origin, notes per claim), and per claim id
     ``checks:ID``, ``runs:ID`` and ``config:ID:N``; charts by claim id; text ``missing:ID`` (the
-    commands) and ``missing`` (every claim's, once, whatever the filter).
+    commands) and ``missing`` (every claim's, once, whatever the filter). Every claim's part is built
+    once per store state (:meth:`dashboard.data.Reader.claims_page`); a render picks and draws.
     """
-    results, runs = reader.claims(sel.model), reader.claims_runs(sel.model)
-    shown = [r for r in results if show_verdict in ("all", r.verdict)]
-    view = ClaimsView(results=shown)
-    about, checks = claims_frame(shown), checks_frame(shown)
+    page = reader.claims_page(sel.model)
+    about_all = page["about"]
+    shown = [cid for cid, verdict in zip(about_all["id"], about_all["verdict"]) if show_verdict in ("all", verdict)] \
+        if not about_all.is_empty() else []
+    view = ClaimsView(shown=shown)
+    about = about_all.filter(pl.col("id").is_in(shown)) if shown else about_all.clear()
+    checks = page["checks"].filter(pl.col("id").is_in(shown)) if shown else page["checks"].clear()
     view.frames["claims"] = transforms.claims_table(about, checks)
     view.frames["about"] = about.select("id", "text", "origin", "extracted_by", "confidence", "evidence", "notes", "verdict") \
         if not about.is_empty() else about
     home = data.default_store()  # the commands write where this page reads, as the Question page's do
-    view.text["missing"] = data.with_store("\n".join(missing_commands(results)), sel.store, home)
+    view.text["missing"] = data.with_store("\n".join(page["missing"]), sel.store, home)
     if not shown:
         view.notes.append(f"No claim is {show_verdict} for {sel.model} on this store.")
-    for r in shown:
-        cid = r.claim.id
-        view.frames[f"checks:{cid}"] = transforms.checks_table(checks.filter(checks["id"] == cid)).select(_CHECK_COLUMNS)
-        points = transforms.claim_points(r)
+    for cid in shown:
+        view.frames[f"checks:{cid}"] = page[f"checks:{cid}"]
+        points = page[f"points:{cid}"]
         if not points.is_empty():
             view.charts[cid] = charts.claim_chart(points)
-        for i, (label, detail) in enumerate(transforms.config_details(r)):
+        for i, (label, detail) in enumerate(page[f"config:{cid}"]):
             view.frames[f"config:{cid}:{i}"] = detail
             view.text[f"config:{cid}:{i}"] = label
-        view.frames[f"runs:{cid}"] = runs[cid]
-        view.text[f"missing:{cid}"] = data.with_store("\n".join(r.missing), sel.store, home)
+        view.frames[f"runs:{cid}"] = page[f"runs:{cid}"]
+        view.text[f"missing:{cid}"] = data.with_store("\n".join(page[f"missing:{cid}"]), sel.store, home)
     return view
+
+
+def _download(reader, model: str, shown: list[str], fmt: str) -> str:
+    """The shown claims as ``store claims --format FMT`` renders them (built when the button is pressed)."""
+    return render_claims([r for r in reader.claims(model) if r.claim.id in shown], fmt)
 
 
 def _evidence_note(about: dict, runs) -> None:
@@ -133,7 +140,7 @@ def render() -> None:
         st.info(note)
     cols = st.columns(len(DOWNLOADS) + 3)
     for col, (fmt, (ext, mime)) in zip(cols, DOWNLOADS.items()):
-        col.download_button(fmt, functools.partial(render_claims, view.results, fmt), file_name=f"xstilts-claims.{ext}", mime=mime, key=f"dl-claims-{fmt}",
+        col.download_button(fmt, functools.partial(_download, ctx.reader, sel.model, view.shown, fmt), file_name=f"xstilts-claims.{ext}", mime=mime, key=f"dl-claims-{fmt}",
                             on_click="ignore", icon=":material/download:")
     st.dataframe(view.frames["claims"], hide_index=True,
                  column_config={"text": st.column_config.TextColumn(width="large"),

@@ -180,8 +180,20 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
             return view.frames["claims"], {k: v.height for k, v in view.frames.items() if k.startswith("runs:")}
 
     before, runs_before = page()
-    assert page()[0].equals(before)  # read back from the derived cache: same page
+    import functools
+
+    import dashboard.data as data_mod
+
+    real_code = data_mod.dashboard_code
+
+    real = data_mod.claims_page_content
+    data_mod.claims_page_content = lambda *a: pytest.fail("the kept page was built again")
+    try:
+        assert page()[0].equals(before)  # read back from the derived cache: same page
+    finally:
+        data_mod.claims_page_content = real
     assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1
+    assert len(list(derived.cache_dir(path).glob("claims_page-*.json"))) == 1
     run, results = next((r, res) for r, res in DESIGN if (r.model, r.intermediate, r.target) == (LARGE, "mnli", "xnli"))
     with Store.open(path, read_only=False) as st:  # another seed of mnli:xnli, as `runner run` would write it
         assert st.write_run(dataclasses.replace(run, seed=7), [dataclasses.replace(x, value=x.value - 5) for x in results])
@@ -189,6 +201,15 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     assert not after.equals(before) and runs_after != runs_before
     assert _shown_frame(after) == _expected(_engine(str(path), LARGE))
     assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1  # the old state's entry is gone
+    assert len(list(derived.cache_dir(path).glob("claims_page-*.json"))) == 1
+    data_mod.dashboard_code.cache_clear()
+    try:  # the dashboard's code is part of the key: other code builds the page again
+        data_mod.dashboard_code = functools.cache(lambda: "other code")
+        data_mod.claims_page_content = lambda *a: pytest.fail("built again")
+        with pytest.raises(pytest.fail.Exception):
+            page()
+    finally:
+        data_mod.claims_page_content, data_mod.dashboard_code = real, real_code
 
 
 def _shown_frame(frame) -> dict[str, tuple]:
