@@ -296,8 +296,12 @@ class StoreReader:
     def sources(self) -> pl.DataFrame:
         """Every source: ``source, quality, citation, locator, file, n_runs, n_results, splits, settings, notes``.
 
-        Our own runs (source ``runner``) first, then the published sources by key.
+        Our own runs (source ``runner``) first, then the published sources by key. Counted once per store
+        state (:func:`store.derived.memo_frame`: a scan of every result).
         """
+        return derived.memo_frame(self._store, "sources", (), self._count_sources)
+
+    def _count_sources(self) -> pl.DataFrame:
         return self._store.query(
             """
             WITH per_run AS (

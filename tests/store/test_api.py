@@ -52,6 +52,20 @@ def test_sources_count_runs_and_rows_like_store_info(reader):
     assert reader.orphan_runs() == 0
 
 
+def test_source_counts_are_kept_per_store_state_and_follow_a_new_run(tmp_path):
+    from store.derived import cache_dir
+
+    with Store.open(tmp_path, read_only=False) as st:
+        st.write_run(*_run(1))
+        reader = StoreReader(st)
+        assert reader.sources().row(0, named=True)["n_runs"] == 1
+        assert reader.sources().row(0, named=True)["n_runs"] == 1 and list(cache_dir(tmp_path).glob("sources-*.arrow"))
+        st.write_run(*_run(2))
+        ours = reader.sources().row(0, named=True)
+        assert (ours["source"], ours["n_runs"], ours["n_results"]) == ("runner", 2, 4)
+        assert len(list(cache_dir(tmp_path).glob("sources-*.arrow"))) == 1  # the old state's entry is gone
+
+
 def test_runs_and_one_run(reader):
     runs = reader.runs(Filters(sources=("runner",), intermediates=("mnli",)))
     assert runs.height == 2 and set(runs["seed"]) == {1, 2} and set(runs["n_results"]) == {2}
