@@ -303,8 +303,18 @@ def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainR
     their :mod:`store.strata` codes depend on nothing the user picks: they are computed once per store
     state and kept in the derived cache, as the slice's result rows are (:func:`_rows`).
     """
-    if getattr(store, "root", None) is None or not _only_coarse(f):
+    if getattr(store, "root", None) is None or not _only_pair_filters(f):
         return _gain_rows(store, f, single_only)
+    if not _only_coarse(f):
+        # filters of whole pairs (source, target, its type, intermediate, variant) keep or drop a cell together
+        # with every baseline it could match and every configuration of its pair: the whole slice's rows, filtered
+        whole = gain_rows(store, Filters(**{n: getattr(f, n) for n in _COARSE}, headline_only=f.headline_only),
+                          single_only)
+        keep = [pl.col(_LIST_FILTERS[n]).is_in(list(getattr(f, n))) for n in _PAIR_FILTERS if getattr(f, n)]
+        runs = whole.runs.filter(*keep)
+        on_base = [k for n, k in zip([n for n in _PAIR_FILTERS if getattr(f, n)], keep) if n not in _RUN_ONLY]
+        bases = whole.bases.filter(*on_base) if on_base else whole.bases
+        return GainRows(runs, bases.filter(pl.col("base_id").is_in(runs["base_id"].unique().implode())), f.benchmark)
     args = (*(list(getattr(f, n)) for n in _COARSE), f.headline_only, single_only)
     made: list[tuple[GainRows, dict]] = []
 
@@ -320,6 +330,16 @@ def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainR
     out = GainRows(runs, bases, f.benchmark)
     out.__dict__["prepared"] = strata.from_arrays(runs, codes)
     return out
+
+
+#: Filters that keep or drop whole pairs (and the baselines of their cells); the last two apply to runs only.
+_PAIR_FILTERS = ("sources", "targets", "target_types", "intermediates", "variants")
+_RUN_ONLY = ("intermediates", "variants")
+
+
+def _only_pair_filters(f: Filters) -> bool:
+    """True if ``f`` filters nothing beyond its slice but whole pairs (:data:`_PAIR_FILTERS`)."""
+    return f.include_capped and not any(getattr(f, n) for n in _LIST_FILTERS if n not in (*_COARSE, *_PAIR_FILTERS))
 
 
 def _only_coarse(f: Filters) -> bool:

@@ -345,6 +345,9 @@ SELECTIONS = [
     Filters(sources=("runner",), include_capped=False),
     Filters(intermediates=("mnli",), families=("Indo-European",), benchmark="xtreme-r"),
     Filters(sources=("runner", "xtreme"), targets=("xnli",), headline_only=False, splits=("test",)),
+    # filters of whole pairs only: the whole slice's kept gain rows, filtered
+    Filters(models=(LARGE,), sources=("runner",), target_types=("classification",), intermediates=("mnli", "squad"),
+            variants=("",)),
 ]
 
 
