@@ -21,14 +21,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import hashlib
 import os
-from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
-from dashboard import transforms
+from dashboard import claims_page as page_parts
 from dashboard.state import HEADLINE, RUNNER_SOURCE, Options, Selection
 from store.api import (  # noqa: F401 (some are re-exported: the pages take the store's names from here)
     AXES, BASELINE, CONTRADICTED, DEMO_MARK, DISTANCE_KINDS, INDEX_NAME, RUN_SOURCES, SUPPORTED, TABLE_FORMATS,
@@ -145,37 +143,6 @@ def _read(method):
 def _cached(path: str, method: str, args: tuple, _reader: Reader) -> object:
     """One reader method's result, cached by (path, method, args); ``_reader`` is not hashed."""
     return getattr(Reader, method).__wrapped__(_reader, *args)
-
-
-#: The Claims page's columns of a claim's checks.
-CHECK_COLUMNS = ["check", "scope", "verdict", "value [95% interval]", "shown beside", "reason", "n_rows", "interval"]
-
-
-def claims_page_content(results: list[ClaimResult], runs: dict[str, pl.DataFrame]) -> dict:
-    """Every claim's part of the Claims page: ``about`` and ``checks`` (:func:`claims_frame`, :func:`checks_frame`),
-    ``missing`` (every missing run's command, once), and per claim id ``checks:ID`` (its checks as the page shows
-    them), ``points:ID`` (its chart's points), ``config:ID`` ((label, rows) of its configuration checks),
-    ``runs:ID`` (the runs it used) and ``missing:ID`` (its missing runs' commands)."""
-    about, checks = claims_frame(results), checks_frame(results)
-    page = {"about": about, "checks": checks, "missing": missing_commands(results)}
-    for r in results:
-        cid = r.claim.id
-        page[f"checks:{cid}"] = transforms.checks_table(checks.filter(pl.col("id") == cid)).select(CHECK_COLUMNS)
-        page[f"points:{cid}"] = transforms.claim_points(r)
-        page[f"config:{cid}"] = transforms.config_details(r)
-        page[f"runs:{cid}"] = runs[cid]
-        page[f"missing:{cid}"] = list(r.missing)
-    return page
-
-
-@functools.cache
-def dashboard_code() -> str:
-    """sha256 over the dashboard package's code (what a kept page part depends on beyond the store)."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 class Reader:
@@ -354,12 +321,10 @@ class Reader:
 
     @_read
     def claims_page(self, model: str) -> dict:
-        """What the Claims page shows of every claim for one model (:func:`claims_page_content`), built once per
-        store state like :meth:`claims` and kept with it (keyed by the dashboard's code too): a render only
-        picks the claims of the verdict shown."""
-        state = self._state()
-        return self.store.memo("claims_page", (model, dashboard_code()),
-                               lambda: claims_page_content(self.claims(model), self.claims_runs(model)), state=state)
+        """What the Claims page shows of each claim (:func:`dashboard.claims_page.content`), built once per store
+        state and dashboard code, like :meth:`claims`: a render only picks the claims of the verdict shown."""
+        return self.store.memo("claims_page", (model, page_parts.dashboard_code()), lambda: page_parts.content(
+            self.claims(model), self.claims_runs(model), claims_frame, checks_frame, missing_commands), self._state())
 
     def _state(self) -> str:
         """The store's state key, once per reader (a reader lives for one render)."""

@@ -182,16 +182,16 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     before, runs_before = page()
     import functools
 
-    import dashboard.data as data_mod
+    import dashboard.claims_page as data_mod
 
     real_code = data_mod.dashboard_code
 
-    real = data_mod.claims_page_content
-    data_mod.claims_page_content = lambda *a: pytest.fail("the kept page was built again")
+    real = data_mod.content
+    data_mod.content = lambda *a: pytest.fail("the kept page was built again")
     try:
         assert page()[0].equals(before)  # read back from the derived cache: same page
     finally:
-        data_mod.claims_page_content = real
+        data_mod.content = real
     assert len(list(derived.cache_dir(path).glob("claims-*.json"))) == 1
     assert len(list(derived.cache_dir(path).glob("claims_page-*.json"))) == 1
     run, results = next((r, res) for r, res in DESIGN if (r.model, r.intermediate, r.target) == (LARGE, "mnli", "xnli"))
@@ -205,11 +205,11 @@ def test_a_new_run_changes_the_claims_page(tmp_path, claims_store):
     data_mod.dashboard_code.cache_clear()
     try:  # the dashboard's code is part of the key: other code builds the page again
         data_mod.dashboard_code = functools.cache(lambda: "other code")
-        data_mod.claims_page_content = lambda *a: pytest.fail("built again")
+        data_mod.content = lambda *a: pytest.fail("built again")
         with pytest.raises(pytest.fail.Exception):
             page()
     finally:
-        data_mod.claims_page_content, data_mod.dashboard_code = real, real_code
+        data_mod.content, data_mod.dashboard_code = real, real_code
 
 
 def _shown_frame(frame) -> dict[str, tuple]:
