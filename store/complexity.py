@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 from collections.abc import Sequence
 
@@ -95,6 +96,43 @@ def _all_permutations(n: int) -> np.ndarray:
     return np.array(list(itertools.permutations(range(n))), dtype=np.int8)
 
 
+@functools.lru_cache(maxsize=4)
+def _halves(n: int) -> tuple[np.ndarray, ...]:
+    """Every way to give the first n // 2 positions a set of values (and the rest the others), and the
+    orderings within each half."""
+    k = n // 2
+    first = np.array(list(itertools.combinations(range(n), k)), np.int64)
+    rest = np.array([[j for j in range(n) if j not in set(s)] for s in first.tolist()], np.int64)
+    return first, rest, np.array(list(itertools.permutations(range(k))), np.int64), \
+        np.array(list(itertools.permutations(range(n - k))), np.int64)
+
+
+def _extreme_orderings(a2: np.ndarray, b2: np.ndarray) -> int:
+    """How many orderings of ``b2`` against ``a2`` give |sum a2 * b2| at least the observed one.
+
+    ``a2``, ``b2``: twice the centred ranks, so integers and every sum exact. An ordering is a choice of
+    which values go to the first half of the positions and an order within each half: per choice, the
+    first half's sums against the second half's (sorted), counted by binary search, instead of forming
+    all n! orderings (362,880 x 9 for 9 tasks, ~9 ms).
+    """
+    first, rest, p_first, p_rest = _halves(a2.size)
+    k = first.shape[1]
+    left = b2[first][:, p_first] @ a2[:k]  # choices x k! sums
+    right = np.sort(b2[rest][:, p_rest] @ a2[k:], axis=1)  # choices x (n-k)! sums, sorted
+    t = abs(int(a2 @ b2))
+    if t == 0:
+        return math.factorial(a2.size)
+    m = right.shape[1]
+    span = 2 * int(np.abs(right).max(initial=0)) + 2 * t + 2 * int(np.abs(left).max(initial=0)) + 1
+    off = np.arange(first.shape[0], dtype=np.int64)[:, None] * span  # rows apart: one sorted array
+    flat = (right + off).ravel()
+    ends = (np.arange(first.shape[0], dtype=np.int64)[:, None] + 1) * m
+    starts = ends - m
+    n_ge = ends - np.searchsorted(flat, (t - left + off).ravel(), side="left").reshape(left.shape)
+    n_le = np.searchsorted(flat, (-t - left + off).ravel(), side="right").reshape(left.shape) - starts
+    return int(n_ge.sum() + n_le.sum())
+
+
 def permutation_p(x, y, n_perm: int = 100_000, seed: int = 0) -> tuple[float, str]:
     """Two-sided permutation p-value of Spearman's rho and how it was computed.
 
@@ -110,6 +148,9 @@ def permutation_p(x, y, n_perm: int = 100_000, seed: int = 0) -> tuple[float, st
         return float("nan"), ""
     ra, rb = _ranks(a) - (a.size + 1) / 2, _ranks(b) - (b.size + 1) / 2
     den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    if 8 <= a.size <= EXACT_PERMUTATION_MAX_N:  # every ordering still, counted half against half
+        count = _extreme_orderings(np.rint(2 * ra).astype(np.int64), np.rint(2 * rb).astype(np.int64))
+        return count / math.factorial(a.size), f"exact, {math.factorial(a.size)} orderings"
     if a.size <= EXACT_PERMUTATION_MAX_N:
         perms, how = _all_permutations(a.size), "exact"
     else:

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from store.analysis import (
-    Filters, complexity_correlation, complexity_table, gain_rows, gains, human_ceiling, scores,
+    Filters, complexity_correlation, complexity_table, gain_rows, gains, human_ceiling, permutation_p, scores,
     simple_vs_complex, spearman, summarize_gains, target_means, task_gains,
 )
 from store.catalog import load_catalog
@@ -232,6 +232,27 @@ def test_correlation_with_format_level(st):
     assert r["target_type"] == "classification" and r["rho"] == pytest.approx(1.0) and r["n"] == 4
     # exact permutation test: 2 of the 24 orderings are as extreme (rho = +1 and -1)
     assert r["p_value"] == pytest.approx(2 / 24) and r["p_method"] == "exact, 24 orderings" and r["n_targets"] == 1
+
+
+@pytest.mark.parametrize("n", [8, 9])
+def test_exact_permutation_p_counted_half_against_half_equals_every_ordering(n):
+    """8 and 9 points: the orderings are counted half against half (integer sums); the p-value is the one
+    every ordering gives, ties included."""
+    import itertools
+
+    from store.complexity import _ranks
+
+    rng = np.random.default_rng(n)
+    for trial in range(25):
+        x = rng.integers(1, 6, n).astype(float) if trial % 2 else rng.normal(size=n)
+        y = -x if trial == 3 else rng.integers(1, 4, n).astype(float) if trial % 3 == 0 else rng.normal(size=n)
+        ra, rb = _ranks(x) - (n + 1) / 2, _ranks(y) - (n + 1) / 2
+        if not ra.any() or not rb.any():
+            continue
+        perms = np.array(list(itertools.permutations(range(n))), np.int8)
+        sums = rb[perms] @ ra
+        want = float(np.mean(np.abs(sums) >= abs(float(rb @ ra)) - 1e-9))
+        assert permutation_p(x, y) == (want, f"exact, {len(perms)} orderings"), (x, y)
 
 
 def test_permutation_p_with_ties_and_above_nine_points():
