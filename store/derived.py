@@ -12,7 +12,9 @@ id and content hash (a new, replaced or removed run changes it), the sources, th
 and catalog fingerprint, and the code of the ``store`` package with its data files (a new release
 or a changed statistic changes it). A stale entry is therefore never read: it is simply not found,
 and entries of other states are deleted when a new one is written. The cache is derived like the
-index: deleting it loses nothing.
+index: deleting it loses nothing. Entries of current states for other arguments (other slices) stay;
+past ``$XSTILTS_DERIVED_CACHE_MB`` per store (default 2,048 MB) the least recently used go when a
+new entry is written.
 
 Entries are JSON, never pickle: values are encoded by :func:`encode` (frozen dataclasses of the
 ``store`` package, tuples, lists, dicts, polars frames as zstd-compressed Arrow IPC, numbers, strings) and decoded
@@ -54,6 +56,9 @@ import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
 ENV_VAR = "XSTILTS_DERIVED_CACHE"
+LIMIT_VAR = "XSTILTS_DERIVED_CACHE_MB"
+DEFAULT_LIMIT_MB = 2048
+_SUFFIXES = (".json", ".arrow", ".arrays")
 _PACKAGE = Path(__file__).resolve().parent
 _CODE_SUFFIXES = {".py", ".sql", ".json", ".csv"}
 T = TypeVar("T")
@@ -125,7 +130,9 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
     """
     folder, path, stale = _entry(store.root, store, name, args, state, ".json")
     try:
-        return decode(json.loads(path.read_text(encoding="utf-8")))
+        value = decode(json.loads(path.read_text(encoding="utf-8")))
+        _used(path)
+        return value
     except FileNotFoundError:
         pass
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -153,7 +160,9 @@ def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame
     try:
         # memory-mapped and zero-copy (0.5 ms for 64,000 x 24; pl.read_ipc copies: 18 ms, zstd 23 ms)
         with pa.memory_map(str(path)) as source:
-            return pl.from_arrow(pa.ipc.open_file(source).read_all())
+            frame = pl.from_arrow(pa.ipc.open_file(source).read_all())
+        _used(path)
+        return frame
     except FileNotFoundError:
         pass
     except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
@@ -174,7 +183,9 @@ def memo_arrays(store, name: str, args: tuple, compute: Callable[[], dict[str, n
         return compute()
     folder, path, stale = _entry(root, store, name, args, state, ".arrays")
     try:
-        return _read_arrays(path)
+        arrays = _read_arrays(path)
+        _used(path)
+        return arrays
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError):
@@ -237,8 +248,44 @@ def _write(folder: Path, path: Path, text: str | Callable, stale: str, suffix: s
         for old in folder.glob(f"{stale}*{suffix}"):
             if old != path:
                 old.unlink(missing_ok=True)
+        _prune(folder, path)
     except OSError:
         pass  # a read-only store folder: the value is still returned, just not kept
+
+
+def _used(path: Path) -> None:
+    """Marks an entry as just used (its modification time: what :func:`_prune` keeps the newest of)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _limit_bytes() -> float:
+    try:
+        return max(float(os.environ.get(LIMIT_VAR, DEFAULT_LIMIT_MB)), 0.0) * 2**20
+    except ValueError:
+        return DEFAULT_LIMIT_MB * 2**20
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Deletes the least recently used entries (never ``keep``, just written) while the folder holds more
+    than ``$XSTILTS_DERIVED_CACHE_MB``."""
+    entries = []
+    for p in folder.iterdir():
+        if p.suffix in _SUFFIXES and not p.name.startswith("."):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            entries.append((st.st_mtime, st.st_size, p))
+    total, limit = sum(e[1] for e in entries), _limit_bytes()
+    for _, size, p in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if p != keep:
+            p.unlink(missing_ok=True)
+            total -= size
 
 
 # ---------------------------------------------------------------------- JSON encoding

@@ -208,3 +208,27 @@ def test_arrays_are_kept_read_back_equal_and_read_only_and_a_damaged_file_is_rec
         assert same(derived.memo_arrays(st, "codes", (1,), compute)) and len(calls) == 2  # replaced
         with pytest.raises(TypeError):
             derived._write_arrays(io.BytesIO(), {"o": np.array([object()])})
+
+
+def test_past_the_size_limit_the_least_recently_used_entries_go(tmp_path, monkeypatch):
+    import os
+
+    frame = pl.DataFrame({"x": list(range(5_000))})  # ~40 kB as Arrow
+    monkeypatch.setenv(derived.LIMIT_VAR, str(100_000 / 2**20))  # room for two
+    with Store.open(tmp_path, read_only=False) as st:
+        def path(i):
+            return derived._entry(tmp_path, st, "slice", (i,), None, ".arrow")[1]
+
+        def read(i):
+            calls = []
+            assert derived.memo_frame(st, "slice", (i,), lambda: calls.append(1) or frame).equals(frame)
+            return bool(calls)  # computed (not found)
+
+        assert read(0) and read(1)
+        os.utime(path(0), (1_000, 1_000))
+        os.utime(path(1), (2_000, 2_000))
+        assert not read(0)  # read back: entry 0 is now the most recently used
+        assert read(2)  # a third entry: past the limit, the least recently used (1) goes
+        assert sorted(p.name for p in derived.cache_dir(tmp_path).glob("slice-*.arrow")) == sorted(
+            [path(0).name, path(2).name])
+        assert not read(0) and read(1)
