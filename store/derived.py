@@ -128,22 +128,16 @@ def memo(store, name: str, args: tuple, compute: Callable[[], T], state: str | N
         compute: computes the value from the store as it is now.
         state: :func:`state_key` of ``store`` if the caller has it already (saves a query).
     """
-    folder, path, stale = _entry(store.root, store, name, args, state, ".json")
-    try:
-        value = decode(json.loads(path.read_text(encoding="utf-8")))
-        _used(path)
-        return value
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        pass  # damaged or from an incompatible writer: computed again and replaced below
-    value = compute()
-    try:
-        text = json.dumps(encode(value), allow_nan=True, ensure_ascii=False)
-    except TypeError:
-        return value  # not representable in JSON: not kept
-    _write(folder, path, text, stale=stale)
-    return value
+    def keep(folder: Path, path: Path, value: T, stale: str) -> None:
+        try:
+            text = json.dumps(encode(value), allow_nan=True, ensure_ascii=False)
+        except TypeError:
+            return  # not representable in JSON: not kept
+        _write(folder, path, text, stale=stale)
+
+    return _kept(store, name, args, state, ".json", lambda path: decode(json.loads(path.read_text(encoding="utf-8"))),
+                 # damaged or from an incompatible writer: computed again and replaced
+                 (OSError, ValueError, TypeError, KeyError, AttributeError), compute, keep)
 
 
 def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame],
@@ -153,23 +147,13 @@ def memo_frame(store, name: str, args: tuple, compute: Callable[[], pl.DataFrame
 
     A ``store`` without a folder (``root``) is computed every call.
     """
-    root = getattr(store, "root", None)
-    if root is None:
-        return compute()
-    folder, path, stale = _entry(root, store, name, args, state, ".arrow")
-    try:
+    def read(path: Path) -> pl.DataFrame:
         # memory-mapped and zero-copy (0.5 ms for 64,000 x 24; pl.read_ipc copies: 18 ms, zstd 23 ms)
         with pa.memory_map(str(path)) as source:
-            frame = pl.from_arrow(pa.ipc.open_file(source).read_all())
-        _used(path)
-        return frame
-    except FileNotFoundError:
-        pass
-    except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
-        pass  # damaged: computed again and replaced below
-    value = compute()
-    _write(folder, path, value.write_ipc, stale=stale, suffix=".arrow", binary=True)
-    return value
+            return pl.from_arrow(pa.ipc.open_file(source).read_all())
+
+    return _kept(store, name, args, state, ".arrow", read, (OSError, pa.ArrowException, pl.exceptions.PolarsError),
+                 compute, _binary(".arrow", lambda f, frame: frame.write_ipc(f)))
 
 
 def memo_arrays(store, name: str, args: tuple, compute: Callable[[], dict[str, np.ndarray]],
@@ -178,21 +162,38 @@ def memo_arrays(store, name: str, args: tuple, compute: Callable[[], dict[str, n
     one file (a JSON header of names, types, shapes and offsets, then the arrays' bytes) and read back
     memory-mapped, each array a read-only view (no copy, no unpickling; an ``.npz`` took 7 ms to read).
     A ``store`` without a folder computes every call."""
+    return _kept(store, name, args, state, ".arrays", _read_arrays, (OSError, ValueError, KeyError, TypeError), compute,
+                 _binary(".arrays", _write_arrays))
+
+
+def _kept(store, name: str, args: tuple, state: str | None, suffix: str, read: Callable[[Path], T],
+          damaged: tuple[type[Exception], ...], compute: Callable[[], T],
+          keep: Callable[[Path, Path, T, str], None]) -> T:
+    """The entry ``(name, args)`` of the store's state read back (``read``) if kept, else ``compute()`` kept by
+    ``keep(folder, path, value, stale)``; an entry ``read`` fails on with one of ``damaged`` is computed again
+    and replaced. A ``store`` without a folder (``root``) computes every call."""
     root = getattr(store, "root", None)
     if root is None:
         return compute()
-    folder, path, stale = _entry(root, store, name, args, state, ".arrays")
+    folder, path, stale = _entry(root, store, name, args, state, suffix)
     try:
-        arrays = _read_arrays(path)
-        _used(path)
-        return arrays
+        value = read(path)
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # damaged: computed again and replaced below
+    except damaged:
+        pass
+    else:
+        _used(path)
+        return value
     value = compute()
-    _write(folder, path, lambda f: _write_arrays(f, value), stale=stale, suffix=".arrays", binary=True)
+    keep(folder, path, value, stale)
     return value
+
+
+def _binary(suffix: str, write: Callable[[Any, Any], None]) -> Callable[[Path, Path, Any, str], None]:
+    """A ``keep`` for :func:`_kept` that writes the value to a binary file with ``write(file, value)``."""
+    return lambda folder, path, value, stale: _write(folder, path, lambda f: write(f, value), stale=stale,
+                                                     suffix=suffix, binary=True)
 
 
 _ALIGN = 64
