@@ -380,14 +380,20 @@ def _language_set_members(d: Design, ul: np.ndarray, values: np.ndarray, ok: np.
     return done
 
 
+def first_rows(code: np.ndarray, size: int) -> np.ndarray:
+    """Per code below ``size``, the first row holding it (``code.size`` for a code no row holds)."""
+    first = np.full(size, code.size, np.int64)
+    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # the last assignment wins: the first row
+    return first
+
+
 def unique_codes(code: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(code, return_index=True, return_inverse=True)`` for codes below ``size``, without a
     sort when ``size`` is small: the sorted distinct codes, each one's first row, each row's index."""
     if size > 50_000_000:
         uniq, first, inv = np.unique(code, return_index=True, return_inverse=True)
         return uniq, first, inv
-    first = np.full(size, code.size, np.int64)
-    first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # the last assignment wins: the first row
+    first = first_rows(code, size)
     uniq = np.flatnonzero(first < code.size)
     index = np.zeros(size, np.int64)
     index[uniq] = np.arange(uniq.size)

@@ -32,6 +32,7 @@ import polars as pl
 
 from store.catalog import AVERAGE_LANGUAGE
 from store.intervals import BASELINE_SEEDS, RUN_SEEDS, Design, estimates
+from store.intervals import first_rows
 from store.intervals import unique_codes as _unique
 
 
@@ -47,9 +48,7 @@ def _codes(df: pl.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarra
     if df.height <= 5_000:  # a few hundred rows (cells): a dict, without a group_by's fixed cost
         seen: dict[tuple, int] = {}
         codes = np.array([seen.setdefault(row, len(seen)) for row in df.select(cols).iter_rows()], np.int64)
-        first = np.full(len(seen), -1, np.int64)
-        first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)  # the last assignment wins: the first row
-        return codes.reshape(-1), first
+        return codes, first_rows(codes, len(seen))
     parts = df.select(cols).with_row_index("_i").group_by(cols, maintain_order=True).agg(pl.col("_i"))
     rows = parts["_i"]
     codes = np.empty(df.height, np.int64)
@@ -104,9 +103,7 @@ def _unique_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct keys (a hash set, a few hundred) are sorted and each row found among them."""
     uniq = np.sort(pl.Series(keys).unique().to_numpy())
     inv = np.searchsorted(uniq, keys)
-    first = np.full(uniq.size, keys.size, np.int64)
-    first[inv[::-1]] = np.arange(keys.size - 1, -1, -1)  # the last assignment wins: the first row
-    return first, inv
+    return first_rows(inv, uniq.size), inv
 
 
 def _seed_positions(unit: np.ndarray, seeds: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray, list]:
