@@ -303,18 +303,18 @@ def gain_rows(store, f: Filters = Filters(), single_only: bool = False) -> GainR
     their :mod:`store.strata` codes depend on nothing the user picks: they are computed once per store
     state and kept in the derived cache, as the slice's result rows are (:func:`_rows`).
     """
-    if getattr(store, "root", None) is None or not _only_pair_filters(f):
+    if getattr(store, "root", None) is None or not _filters_only(f, (*_COARSE, *_PAIR_FILTERS)):
         return _gain_rows(store, f, single_only)
-    if not _only_coarse(f):
+    if not _filters_only(f, _COARSE):
         # filters of whole pairs (source, target, its type, intermediate, variant) keep or drop a cell together
         # with every baseline it could match and every configuration of its pair: the whole slice's rows, filtered
         whole = gain_rows(store, Filters(**{n: getattr(f, n) for n in _COARSE}, headline_only=f.headline_only),
                           single_only)
-        keep = [pl.col(_LIST_FILTERS[n]).is_in(list(getattr(f, n))) for n in _PAIR_FILTERS if getattr(f, n)]
-        runs = whole.runs.filter(*keep)
-        on_base = [k for n, k in zip([n for n in _PAIR_FILTERS if getattr(f, n)], keep) if n not in _RUN_ONLY]
-        bases = whole.bases.filter(*on_base) if on_base else whole.bases
-        return GainRows(runs, bases.filter(pl.col("base_id").is_in(runs["base_id"].unique().implode())), f.benchmark)
+        keep = {n: pl.col(_LIST_FILTERS[n]).is_in(list(getattr(f, n))) for n in _PAIR_FILTERS if getattr(f, n)}
+        runs = whole.runs.filter(*keep.values())
+        bases = whole.bases.filter(*(k for n, k in keep.items() if n not in _RUN_ONLY),
+                                   pl.col("base_id").is_in(runs["base_id"].unique().implode()))
+        return GainRows(runs, bases, f.benchmark)
     args = (*(list(getattr(f, n)) for n in _COARSE), f.headline_only, single_only)
     made: list[tuple[GainRows, dict]] = []
 
@@ -337,14 +337,9 @@ _PAIR_FILTERS = ("sources", "targets", "target_types", "intermediates", "variant
 _RUN_ONLY = ("intermediates", "variants")
 
 
-def _only_pair_filters(f: Filters) -> bool:
-    """True if ``f`` filters nothing beyond its slice but whole pairs (:data:`_PAIR_FILTERS`)."""
-    return f.include_capped and not any(getattr(f, n) for n in _LIST_FILTERS if n not in (*_COARSE, *_PAIR_FILTERS))
-
-
-def _only_coarse(f: Filters) -> bool:
-    """True if ``f`` filters nothing beyond its (models, settings, splits, headline) slice."""
-    return f.include_capped and not any(getattr(f, n) for n in _LIST_FILTERS if n not in _COARSE)
+def _filters_only(f: Filters, names: Sequence[str]) -> bool:
+    """True if ``f`` filters nothing but the list filters ``names`` (capped runs included)."""
+    return f.include_capped and not any(getattr(f, n) for n in _LIST_FILTERS if n not in names)
 
 
 def _gain_rows(store, f: Filters, single_only: bool) -> GainRows:
